@@ -1,0 +1,37 @@
+# Netwarden: one entry point for building, testing and running.
+# Targets that enter the reference rootfs (test, demo, shell) need root: namespaces,
+# mounts and netfilter. The rootfs is built on first use and cached (tools/devenv).
+
+RUFF_VERSION := 0.17.6
+LINT_VENV := .venv-lint
+PYTEST_ARGS ?=
+
+.PHONY: test lint demo shell rootfs clean
+
+## test: run the whole test suite inside the Debian 13 reference rootfs
+test:
+	tools/devenv run -- python3 -m pytest $(PYTEST_ARGS)
+
+## lint: ruff over the Python sources
+lint: $(LINT_VENV)/bin/ruff
+	$(LINT_VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/ruff format --check .
+
+$(LINT_VENV)/bin/ruff:
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet ruff==$(RUFF_VERSION)
+
+## demo: the whole product in a sandbox (netns, private system bus, polkitd, helper, app)
+demo:
+	tools/devenv run -- python3 tools/demo.py
+
+## shell: a shell inside the reference rootfs, the checkout at /src
+shell:
+	tools/devenv shell
+
+## rootfs: build the reference rootfs now (otherwise built on first use)
+rootfs:
+	tools/devenv build
+
+clean:
+	rm -rf $(LINT_VENV) test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""Asynchronous client of netwarden-helper's D-Bus API.
+
+It uses dbus-python on the GLib main context, which Qt's event dispatcher runs on Linux,
+so replies arrive on the GUI thread without blocking it. Replies are handed on as plain
+Python values; errors as `HelperCallError` with the D-Bus error name.
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dbus
+import dbus.bus
+import dbus.mainloop.glib
+
+BUS_NAME = "io.github.netwarden.Helper1"
+OBJECT_PATH = "/io/github/netwarden/Helper1"
+INTERFACE = "io.github.netwarden.Helper1"
+ERROR_NOT_AUTHORIZED = f"{INTERFACE}.Error.NotAuthorized"
+ERRORS_HELPER_ABSENT = frozenset(
+    {
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+        "org.freedesktop.DBus.Error.NoReply",
+        "org.freedesktop.DBus.Error.Spawn.ChildExited",
+        "org.freedesktop.DBus.Error.Spawn.ExecFailed",
+        "org.freedesktop.DBus.Error.Spawn.ServiceNotFound",
+    }
+)
+
+
+@dataclass(frozen=True)
+class HelperCallError:
+    """A failed call: the D-Bus error name and its message."""
+
+    name: str
+    message: str
+
+    @property
+    def helper_absent(self) -> bool:
+        """The helper is not running and could not be started."""
+        return self.name in ERRORS_HELPER_ABSENT
+
+    @property
+    def not_authorized(self) -> bool:
+        """polkit did not let this user make the call."""
+        return self.name == ERROR_NOT_AUTHORIZED
+
+
+def to_python(value: Any) -> Any:
+    """Turn dbus-python values (nested dicts, arrays, variants) into plain Python ones."""
+    if isinstance(value, dbus.Boolean):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return {to_python(k): to_python(v) for k, v in value.items()}
+    if isinstance(value, dbus.Struct):
+        return tuple(to_python(v) for v in value)
+    if isinstance(value, list):
+        return [to_python(v) for v in value]
+    return value
+
+
+class HelperClient:
+    """One connection to the system bus and the helper's object on it."""
+
+    def __init__(self, bus: dbus.bus.BusConnection) -> None:
+        self._bus = bus
+
+    @classmethod
+    def on_system_bus(cls) -> "HelperClient":
+        """Connect to the system bus (DBUS_SYSTEM_BUS_ADDRESS when set) on the GLib loop."""
+        address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", dbus.bus.BusConnection.TYPE_SYSTEM)
+        loop = dbus.mainloop.glib.DBusGMainLoop()
+        return cls(dbus.bus.BusConnection(address, mainloop=loop))
+
+    def watch_helper(self, on_change: Callable[[bool], None]) -> None:
+        """Call `on_change(running)` now and whenever the helper appears or goes away."""
+        self._bus.watch_name_owner(BUS_NAME, lambda owner: on_change(bool(owner)))
+
+    def call(
+        self,
+        method: str,
+        signature: str,
+        args: tuple,
+        on_reply: Callable[..., None],
+        on_error: Callable[[HelperCallError], None],
+    ) -> None:
+        """Call `method` on the helper; `on_reply(*values)` or `on_error(error)` follows.
+
+        A call to a helper that is not running asks D-Bus to start it (activation).
+        """
+        self._bus.call_async(
+            BUS_NAME,
+            OBJECT_PATH,
+            INTERFACE,
+            method,
+            signature,
+            args,
+            lambda *values: on_reply(*(to_python(v) for v in values)),
+            lambda exc: on_error(HelperCallError(exc.get_dbus_name(), exc.get_dbus_message())),
+            timeout=300.0,
+        )
+
+    def close(self) -> None:
+        """Drop the bus connection."""
+        self._bus.close()

@@ -1,0 +1,23 @@
+"""Names of the helper's D-Bus API and of its polkit actions: the contract with clients."""
+
+BUS_NAME = "io.github.netwarden.Helper1"
+OBJECT_PATH = "/io/github/netwarden/Helper1"
+INTERFACE = "io.github.netwarden.Helper1"
+ERROR_PREFIX = f"{INTERFACE}.Error"
+
+# polkit actions, declared in polkit/io.github.netwarden.policy.
+ACTION_MONITOR = "io.github.netwarden.monitor"
+ACTION_ANSWER_PROMPT = "io.github.netwarden.answer-prompt"
+ACTION_MANAGE_OWN_RULES = "io.github.netwarden.manage-own-rules"
+ACTION_MANAGE_RULES = "io.github.netwarden.manage-rules"
+ACTION_SETTINGS = "io.github.netwarden.settings"
+
+ACTIONS = frozenset(
+    {
+        ACTION_MONITOR,
+        ACTION_ANSWER_PROMPT,
+        ACTION_MANAGE_OWN_RULES,
+        ACTION_MANAGE_RULES,
+        ACTION_SETTINGS,
+    }
+)

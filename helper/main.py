@@ -1,0 +1,72 @@
+"""`netwarden-helper`: serve the helper on the system bus until told to stop."""
+
+import argparse
+import logging
+import signal
+
+import dbus
+import dbus.mainloop.glib
+import dbus.service
+from gi.repository import GLib
+
+from netwarden_helper import __version__
+from netwarden_helper.api import BUS_NAME
+from netwarden_helper.polkit import PolkitAuthority
+from netwarden_helper.service import HelperService
+
+log = logging.getLogger("netwarden_helper")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The helper's command line; `--help` documents every option."""
+    parser = argparse.ArgumentParser(
+        prog="netwarden-helper",
+        description=(
+            "The privileged half of Netwarden. It owns the bus name "
+            f"{BUS_NAME} on the system bus (DBUS_SYSTEM_BUS_ADDRESS when set) and "
+            "authorizes every call through polkit. Normally started by D-Bus activation "
+            "or systemd, not by hand. Stops cleanly on SIGTERM or SIGINT."
+        ),
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log to standard error (default: info)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the helper; the exit status is 0 after a clean stop."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="netwarden-helper: %(levelname)s: %(message)s"
+    )
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    try:
+        bus = dbus.SystemBus()
+        bus_name = dbus.service.BusName(BUS_NAME, bus, do_not_queue=True)
+    except dbus.exceptions.NameExistsException:
+        log.error("another netwarden-helper already owns %s", BUS_NAME)
+        return 1
+    except dbus.DBusException as exc:
+        log.error("cannot own %s on the system bus: %s", BUS_NAME, exc.get_dbus_message())
+        return 1
+    service = HelperService(bus, PolkitAuthority(bus))
+
+    loop = GLib.MainLoop()
+
+    def stop(signum: int) -> bool:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, stop, signum)
+    log.info("serving %s (version %s)", BUS_NAME, __version__)
+    loop.run()
+    service.remove_from_connection()
+    bus.release_name(bus_name.get_name())
+    return 0

@@ -1,0 +1,85 @@
+"""Fixtures with real components; see docs/ARCHITECTURE.md, "Test tiers".
+
+The suite runs as root inside the reference rootfs (`make test`), in namespaces of its
+own; nothing here touches the host's network, buses or files.
+"""
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import pytest
+
+# Qt reads these when it starts: set them before any test imports PySide6.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop")
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="netwarden-xdg-"))
+
+from tests.fixtures import netns as netns_fixture
+from tests.fixtures import polkit as polkit_fixture
+from tests.fixtures.helper import running_helper
+from tests.fixtures.system_bus import SystemBus
+from tests.fixtures.system_bus import system_bus as start_system_bus
+
+
+@pytest.fixture
+def netns() -> Iterator[netns_fixture.Sandbox]:
+    """A host namespace and a peer namespace joined by veth (see fixtures/netns.py)."""
+    with netns_fixture.sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def system_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[SystemBus]:
+    """A private system bus; DBUS_SYSTEM_BUS_ADDRESS points at it during the test."""
+    with start_system_bus() as bus:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address)
+        yield bus
+
+
+@pytest.fixture
+def polkitd(system_bus: SystemBus) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start the real polkitd: `polkitd(grant=[actions], deny=[actions])`."""
+    with ExitStack() as stack:
+
+        def start(grant: tuple[str, ...] = (), deny: tuple[str, ...] = ()) -> subprocess.Popen:
+            rules_js = polkit_fixture.rules(grant, deny)
+            return stack.enter_context(polkit_fixture.polkitd(system_bus, rules_js))
+
+        yield start
+
+
+@pytest.fixture
+def helper(system_bus: SystemBus) -> Iterator[subprocess.Popen]:
+    """netwarden-helper running on the private system bus."""
+    with running_helper(system_bus) as process:
+        yield process
+
+
+@pytest.fixture
+def qml_engine(qapp: object) -> Iterator[object]:
+    """A QQmlApplicationEngine (offscreen, org.kde.desktop style) that finds our QML module."""
+    from PySide6.QtQml import QQmlApplicationEngine
+
+    from netwarden.main import qml_import_dir
+
+    engine = QQmlApplicationEngine()
+    engine.addImportPath(os.fspath(qml_import_dir()))
+    yield engine
+    for window in engine.rootObjects():
+        window.close()
+    engine.deleteLater()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    """After the suite: no network namespace, bus or polkitd of ours is still there."""
+    yield
+    leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not leftovers.strip(), f"network namespaces left behind: {leftovers}"
+    daemons = subprocess.run(
+        ["pgrep", "-a", "-x", "dbus-daemon|polkitd"], capture_output=True, text=True
+    ).stdout
+    assert not daemons.strip(), f"daemons left behind: {daemons}"

@@ -1,0 +1,111 @@
+"""The first vertical slice: helper on the system bus, polkit, and the app's window."""
+
+import dbus
+import pytest
+
+from netwarden.helper_client import HelperClient
+from netwarden.helper_state import HelperState
+from netwarden.main import load_main_window
+from netwarden_helper import __version__
+from netwarden_helper.api import ACTION_MONITOR, BUS_NAME, INTERFACE, OBJECT_PATH
+from tests.fixtures.qml import screenshot
+from tests.fixtures.users import effective_user
+
+
+def _get_status(bus):
+    connection = bus.connect()
+    try:
+        helper = dbus.Interface(connection.get_object(BUS_NAME, OBJECT_PATH), INTERFACE)
+        return helper.GetStatus()
+    finally:
+        connection.close()
+
+
+def test_get_status_when_polkit_grants(system_bus, polkitd, helper):
+    polkitd(grant=[ACTION_MONITOR])
+    status = _get_status(system_bus)
+    assert status["version"] == __version__
+    assert status["uptime"] >= 0
+
+
+def test_get_status_refused_when_polkit_denies(system_bus, polkitd, helper):
+    polkitd(deny=[ACTION_MONITOR])
+    with pytest.raises(dbus.DBusException) as error:
+        _get_status(system_bus)
+    assert error.value.get_dbus_name() == f"{INTERFACE}.Error.NotAuthorized"
+
+
+def test_get_status_refused_without_polkitd(system_bus, helper):
+    with pytest.raises(dbus.DBusException) as error:
+        _get_status(system_bus)
+    assert error.value.get_dbus_name() == f"{INTERFACE}.Error.NotAuthorized"
+    assert "polkit could not be asked" in error.value.get_dbus_message()
+    assert helper.poll() is None, "the helper must keep serving"
+
+
+def test_second_helper_refuses_to_start(system_bus, helper):
+    import subprocess
+    import sys
+
+    second = subprocess.run(
+        [sys.executable, "-m", "netwarden_helper"], capture_output=True, text=True, timeout=30
+    )
+    assert second.returncode == 1
+    assert "already owns" in second.stderr
+
+
+@pytest.fixture
+def main_window(qml_engine, qtbot):
+    def open_window():
+        with effective_user():
+            client = HelperClient.on_system_bus()
+        state = HelperState(client, parent=qml_engine)
+        load_main_window(qml_engine, state)
+        (window,) = qml_engine.rootObjects()
+        window.show()
+        qtbot.waitExposed(window)
+        return window, state
+
+    return open_window
+
+
+def _label(window, name):
+    from PySide6.QtCore import QObject
+
+    return window.findChild(QObject, name)
+
+
+def test_app_window_shows_running_helper(system_bus, polkitd, helper, main_window, qtbot):
+    polkitd(grant=[ACTION_MONITOR])
+    window, state = main_window()
+    qtbot.waitUntil(lambda: state.state == "running", timeout=10_000)
+    assert _label(window, "helperVersionLabel").property("text") == __version__
+    assert _label(window, "helperProblem").property("visible") is False
+    screenshot(window, "status-running")
+
+
+def test_app_window_says_when_helper_is_absent(system_bus, main_window, qtbot):
+    window, state = main_window()
+    qtbot.waitUntil(lambda: state.state == "absent", timeout=10_000)
+    problem = _label(window, "helperProblem")
+    assert problem.property("visible") is True
+    assert "not running" in problem.property("text")
+    screenshot(window, "status-absent")
+
+
+def test_app_window_says_when_polkit_denies(system_bus, polkitd, helper, main_window, qtbot):
+    polkitd(deny=[ACTION_MONITOR])
+    window, state = main_window()
+    qtbot.waitUntil(lambda: state.state == "denied", timeout=10_000)
+    assert "not allowed" in _label(window, "helperProblem").property("text")
+
+
+def test_app_notices_the_helper_stopping(system_bus, polkitd, main_window, qtbot):
+    from tests.fixtures.helper import running_helper
+
+    polkitd(grant=[ACTION_MONITOR])
+    with running_helper(system_bus):
+        window, state = main_window()
+        qtbot.waitUntil(lambda: state.state == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: state.state == "absent", timeout=10_000)
+    assert _label(window, "helperProblem").property("visible") is True
