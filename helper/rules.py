@@ -1,0 +1,302 @@
+"""The rules engine: rule model, validation, matching and precedence. Pure: no I/O.
+
+Precedence (Little Snitch's, not OpenSnitch's name order):
+1. higher `priority` first;
+2. then the more specific rule: process (named > glob > any), then destination
+   (IP or host > network > domain > any), then port (single > range > any), then
+   protocol (named > any), then user (named > any);
+3. at equal specificity, deny before allow;
+4. then the older rule (lower id) first, so the order is total and stable.
+
+The first enabled, unexpired rule that matches a flow decides it. If that rule pins a
+binary hash the flow's binary does not have, the flow is not decided by any rule: it is
+a pin mismatch (held, and an alert raised); a pin whose flow hash is not known yet asks
+for the hash first.
+"""
+
+import enum
+import fnmatch
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+ACTIONS = ("allow", "deny")
+LIFETIMES = ("once", "until_quit", "until", "forever")
+PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_GLOB_CHARS = frozenset("*?[")
+MAX_TEXT = 4096
+
+
+class RuleError(ValueError):
+    """A rule field is invalid; `field` names it, the message says why."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One new connection as the engine sees it: who, to where."""
+
+    exe: str
+    dst: str
+    protocol: str
+    dport: int = 0
+    uid: int = -1
+    sha256: str | None = None  # None: not hashed yet
+    unit: str = ""
+    flatpak: str = ""
+    hosts: tuple[str, ...] = ()  # names the destination was resolved from
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule. Empty strings and None mean "any"."""
+
+    action: str
+    exe: str = ""  # absolute path, or a glob of paths
+    sha256: str = ""  # pinned binary hash; "" = any version
+    unit: str = ""  # systemd unit, e.g. "cups.service"
+    flatpak: str = ""  # flatpak app id, e.g. "org.mozilla.firefox"
+    uid: int | None = None
+    destination: str = ""  # host, "*.domain", IP or CIDR
+    ports: str = ""  # "443" or "8000-8080"
+    protocol: str = ""
+    lifetime: str = "forever"
+    expires_at: float | None = None  # Unix time, for lifetime "until"
+    pid: int | None = None  # the process, for lifetime "until_quit"
+    pid_start: int | None = None  # its start time (clock ticks), against pid reuse
+    priority: int = 0
+    enabled: bool = True
+    drop: bool = False  # deny silently instead of rejecting
+    note: str = ""
+    id: int | None = None
+    hits: int = 0
+    last_hit: float | None = None
+    created: float = 0.0
+    _compiled: "_Matcher | None" = field(default=None, compare=False, repr=False)
+
+    def matcher(self) -> "_Matcher":
+        """The rule prepared for matching (built once per rule object)."""
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", _Matcher(self))
+        return self._compiled
+
+
+class Verdict(enum.Enum):
+    """What the engine concluded about a flow."""
+
+    RULE = "rule"  # decided by `rule`
+    NO_RULE = "no_rule"  # nothing matches: ask the user
+    PIN_MISMATCH = "pin_mismatch"  # `rule` pins another binary: hold and alert
+    NEEDS_HASH = "needs_hash"  # `rule` pins a hash: hash the binary, then ask again
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    rule: Rule | None = None
+
+
+def validate(values: Mapping[str, Any]) -> Rule:
+    """A `Rule` from user-supplied fields, or `RuleError` naming the first bad field.
+
+    Unknown fields, wrong types and impossible values are all refused; counters (`id`,
+    `hits`, `last_hit`, `created`) are not the caller's to set.
+    """
+    settable = {f.name for f in fields(Rule)} - {"id", "hits", "last_hit", "created", "_compiled"}
+    for key in values:
+        if key not in settable:
+            raise RuleError(str(key)[:64], "unknown field")
+    if "action" not in values:
+        raise RuleError("action", "missing: allow or deny")
+    rule = Rule(**{key: values[key] for key in values})
+    _check_types(rule)
+    _check_values(rule)
+    return rule
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "action": (str,), "exe": (str,), "sha256": (str,), "unit": (str,), "flatpak": (str,),
+    "uid": (int, type(None)), "destination": (str,), "ports": (str,), "protocol": (str,),
+    "lifetime": (str,), "expires_at": (int, float, type(None)), "pid": (int, type(None)),
+    "pid_start": (int, type(None)), "priority": (int,), "enabled": (bool,), "drop": (bool,),
+    "note": (str,),
+}  # fmt: skip
+
+
+def _check_types(rule: Rule) -> None:
+    for name, types in _TYPES.items():
+        value = getattr(rule, name)
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, types) or (is_bool and bool not in types):
+            expected = " or ".join("nothing" if t is type(None) else t.__name__ for t in types)
+            raise RuleError(name, f"must be {expected}, not {type(value).__name__}")
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise RuleError(name, f"longer than {MAX_TEXT} characters")
+
+
+def _check_values(rule: Rule) -> None:
+    if rule.action not in ACTIONS:
+        raise RuleError("action", "must be allow or deny")
+    if rule.lifetime not in LIFETIMES:
+        raise RuleError("lifetime", f"must be one of {', '.join(LIFETIMES)}")
+    if rule.exe and not rule.exe.startswith("/"):
+        raise RuleError("exe", "must be an absolute path or a glob of absolute paths")
+    if "\0" in rule.exe:
+        raise RuleError("exe", "must not contain NUL")
+    if rule.sha256 and not _SHA256.match(rule.sha256):
+        raise RuleError("sha256", "must be 64 lowercase hexadecimal digits")
+    if rule.sha256 and (not rule.exe or _is_glob(rule.exe)):
+        raise RuleError("sha256", "a pin needs one exact program path")
+    if sum(bool(x) for x in (rule.exe, rule.unit, rule.flatpak)) > 1:
+        raise RuleError("exe", "name the program by one of exe, unit or flatpak")
+    if rule.unit and not re.fullmatch(r"[A-Za-z0-9:_.\\@-]{1,255}", rule.unit):
+        raise RuleError("unit", "not a systemd unit name")
+    if rule.flatpak and not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*){2,}", rule.flatpak):
+        raise RuleError("flatpak", "not a flatpak application id (like org.example.App)")
+    if rule.uid is not None and not 0 <= rule.uid < 2**32 - 1:
+        raise RuleError("uid", "out of range")
+    if rule.protocol and rule.protocol not in PROTOCOLS:
+        raise RuleError("protocol", f"must be one of {', '.join(PROTOCOLS)}")
+    if rule.ports and rule.protocol not in ("", "tcp", "udp", "sctp", "udplite"):
+        raise RuleError("ports", f"{rule.protocol} has no ports")
+    parse_ports(rule.ports)
+    parse_destination(rule.destination)
+    if rule.lifetime == "until" and rule.expires_at is None:
+        raise RuleError("expires_at", "lifetime 'until' needs a time")
+    if rule.lifetime == "until_quit" and (rule.pid is None or rule.pid_start is None):
+        raise RuleError("pid", "lifetime 'until_quit' needs the process and its start time")
+    if not -1000 <= rule.priority <= 1000:
+        raise RuleError("priority", "must be between -1000 and 1000")
+
+
+def _is_glob(path: str) -> bool:
+    return any(c in _GLOB_CHARS for c in path)
+
+
+def parse_ports(ports: str) -> tuple[int, int] | None:
+    """`(low, high)` of "443" or "8000-8080"; None for any port."""
+    if not ports:
+        return None
+    low, sep, high = ports.partition("-")
+    if not (low.isdigit() and (high.isdigit() if sep else True)):
+        raise RuleError("ports", "must be a port (443) or a range (8000-8080)")
+    first, last = int(low), int(high) if sep else int(low)
+    if not 1 <= first <= last <= 65535:
+        raise RuleError("ports", "ports run from 1 to 65535, low to high")
+    return first, last
+
+
+def parse_destination(destination: str) -> tuple[str, Any]:
+    """`(kind, value)`: ("any", None), ("ip"|"network", ip object), ("host"|"domain", name)."""
+    if not destination:
+        return "any", None
+    try:
+        if "/" in destination:
+            return "network", ipaddress.ip_network(destination, strict=False)
+        return "ip", ipaddress.ip_address(destination)
+    except ValueError as exc:
+        if "/" in destination:
+            raise RuleError("destination", f"not a network: {exc}") from None
+    name = normalize_host(destination.removeprefix("*."))
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise RuleError("destination", "not a host name, *.domain, IP address or network")
+    return ("domain" if destination.startswith("*.") else "host"), name
+
+
+def normalize_host(name: str) -> str:
+    """Host names compare case-insensitively and without the root's trailing dot."""
+    return name.lower().rstrip(".")
+
+
+class _Matcher:
+    """A rule's conditions parsed once, and its place in the precedence order."""
+
+    __slots__ = ("dest_kind", "dest_value", "exe_glob", "ports", "rule", "sort_key")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.exe_glob = bool(rule.exe) and _is_glob(rule.exe)
+        self.ports = parse_ports(rule.ports)
+        self.dest_kind, self.dest_value = parse_destination(rule.destination)
+        named_process = bool(rule.unit or rule.flatpak or (rule.exe and not self.exe_glob))
+        process_rank = 2 if named_process else (1 if self.exe_glob else 0)
+        dest_rank = {"ip": 4, "host": 4, "network": 3, "domain": 2, "any": 0}[self.dest_kind]
+        port_rank = 0 if self.ports is None else (2 if self.ports[0] == self.ports[1] else 1)
+        self.sort_key = (
+            -rule.priority, -process_rank, -dest_rank, -port_rank,
+            -bool(rule.protocol), -(rule.uid is not None),
+            rule.action != "deny", rule.id if rule.id is not None else 2**63,
+        )  # fmt: skip
+
+    def matches(self, flow: Flow) -> bool:
+        """Every condition but the hash pin holds for `flow`."""
+        rule = self.rule
+        if rule.uid is not None and rule.uid != flow.uid:
+            return False
+        if rule.protocol and rule.protocol != flow.protocol:
+            return False
+        if self.ports and not self.ports[0] <= flow.dport <= self.ports[1]:
+            return False
+        if rule.unit and rule.unit != flow.unit:
+            return False
+        if rule.flatpak and rule.flatpak != flow.flatpak:
+            return False
+        if rule.exe:
+            if self.exe_glob:
+                if not fnmatch.fnmatchcase(flow.exe, rule.exe):
+                    return False
+            elif rule.exe != flow.exe:
+                return False
+        return self._destination_matches(flow)
+
+    def _destination_matches(self, flow: Flow) -> bool:
+        kind, value = self.dest_kind, self.dest_value
+        if kind == "any":
+            return True
+        if kind in ("ip", "network"):
+            try:
+                address = ipaddress.ip_address(flow.dst)
+            except ValueError:
+                return False
+            return address == value if kind == "ip" else address in value
+        hosts = (normalize_host(h) for h in flow.hosts)
+        if kind == "host":
+            return value in hosts
+        return any(h == value or h.endswith("." + value) for h in hosts)
+
+
+def ordered(rules: Iterable[Rule]) -> list[Rule]:
+    """Rules in precedence order (the order `decide` tries them)."""
+    return sorted(rules, key=lambda rule: rule.matcher().sort_key)
+
+
+def is_expired(rule: Rule, now: float) -> bool:
+    """A rule with lifetime 'until' whose time has passed."""
+    return rule.lifetime == "until" and rule.expires_at is not None and rule.expires_at <= now
+
+
+def decide(rules_in_order: Iterable[Rule], flow: Flow, now: float) -> Decision:
+    """The decision for `flow` by rules already in precedence order (see `ordered`)."""
+    for rule in rules_in_order:
+        if not rule.enabled or is_expired(rule, now) or not rule.matcher().matches(flow):
+            continue
+        if rule.sha256:
+            if flow.sha256 is None:
+                return Decision(Verdict.NEEDS_HASH, rule)
+            if flow.sha256 != rule.sha256:
+                return Decision(Verdict.PIN_MISMATCH, rule)
+        return Decision(Verdict.RULE, rule)
+    return Decision(Verdict.NO_RULE)
+
+
+def with_id(rule: Rule, rule_id: int, created: float) -> Rule:
+    """The rule as stored: with its id and creation time."""
+    return replace(rule, id=rule_id, created=created, _compiled=None)
