@@ -1,0 +1,190 @@
+"""The helper's SQLite database: rules and settings.
+
+One file (`netwarden.db` in the state folder, root only, 0600), WAL journal, schema
+version in `PRAGMA user_version`, migrated forward in one transaction. A database from a
+newer Netwarden, or one SQLite cannot read, is refused with `StoreError` and left as it
+is: the helper does not start rather than lose the user's rules.
+"""
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from netwarden_helper.rules import Rule, RuleError, validate, with_id
+from netwarden_helper.settings import Settings, SettingsError, updated
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DB_NAME = "netwarden.db"
+
+_MIGRATIONS = {
+    1: """
+        CREATE TABLE rules (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            action TEXT NOT NULL,
+            exe TEXT NOT NULL DEFAULT '',
+            sha256 TEXT NOT NULL DEFAULT '',
+            unit TEXT NOT NULL DEFAULT '',
+            flatpak TEXT NOT NULL DEFAULT '',
+            uid INTEGER,
+            destination TEXT NOT NULL DEFAULT '',
+            ports TEXT NOT NULL DEFAULT '',
+            protocol TEXT NOT NULL DEFAULT '',
+            lifetime TEXT NOT NULL DEFAULT 'forever',
+            expires_at REAL,
+            pid INTEGER,
+            pid_start INTEGER,
+            priority INTEGER NOT NULL DEFAULT 0,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            drop_silently INTEGER NOT NULL DEFAULT 0,
+            note TEXT NOT NULL DEFAULT '',
+            hits INTEGER NOT NULL DEFAULT 0,
+            last_hit REAL,
+            created REAL NOT NULL
+        );
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+}
+_RULE_COLUMNS = [f.name for f in fields(Rule) if f.name != "_compiled"]
+_COLUMN_OF = {"drop": "drop_silently"}
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message says why and what to do."""
+
+
+class Store:
+    """The open database. Every write is one transaction."""
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = state_dir / DB_NAME
+        if not self.path.exists():
+            # Create it 0600 before SQLite does, so it is never readable by others.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a readable Netwarden database ({exc}); it was left "
+                "untouched. Move it aside to start with no rules, or restore a backup."
+            ) from None
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"{self.path} was written by a newer Netwarden (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); it was left untouched. Upgrade Netwarden."
+            )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        with self.transaction() as db:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it or none of it."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # Rules
+
+    def rules(self) -> list[Rule]:
+        """Every stored rule that is valid; an invalid row is logged and left in place."""
+        valid = []
+        for row in self._db.execute("SELECT * FROM rules ORDER BY id"):
+            try:
+                valid.append(self._rule(row))
+            except RuleError as exc:
+                log.error("rule %s in %s is invalid and ignored: %s", row["id"], self.path, exc)
+        return valid
+
+    def add_rule(self, rule: Rule) -> Rule:
+        """Store a new rule; return it with its id."""
+        created = time.time()
+        values = self._row(rule)
+        values["created"] = created
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO rules ({names}) VALUES ({marks})", list(values.values())
+            )
+        return with_id(rule, cursor.lastrowid, created)
+
+    def replace_rule(self, rule_id: int, rule: Rule) -> bool:
+        """Replace rule `rule_id`'s fields (keeping its counters); False if there is none."""
+        values = self._row(rule)
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"UPDATE rules SET {assignments} WHERE id = ?", [*values.values(), rule_id]
+            )
+        return cursor.rowcount == 1
+
+    def delete_rule(self, rule_id: int) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount == 1
+
+    def record_hits(self, hits: dict[int, tuple[int, float]]) -> None:
+        """Add hit counts and last-hit times: {rule id: (count, last time)}."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE rules SET hits = hits + ?, last_hit = ? WHERE id = ?",
+                [(count, last, rule_id) for rule_id, (count, last) in hits.items()],
+            )
+
+    @staticmethod
+    def _row(rule: Rule) -> dict[str, Any]:
+        settable = [n for n in _RULE_COLUMNS if n not in ("id", "hits", "last_hit", "created")]
+        return {_COLUMN_OF.get(name, name): getattr(rule, name) for name in settable}
+
+    @staticmethod
+    def _rule(row: sqlite3.Row) -> Rule:
+        values = {name: row[_COLUMN_OF.get(name, name)] for name in _RULE_COLUMNS}
+        values["enabled"], values["drop"] = bool(values["enabled"]), bool(values["drop"])
+        counters = {k: values.pop(k) for k in ("id", "hits", "last_hit", "created")}
+        return replace(validate(values), **counters)
+
+    # Settings
+
+    def settings(self) -> Settings:
+        """The stored settings; a stored value that is invalid is logged and ignored."""
+        settings = Settings()
+        for row in self._db.execute("SELECT key, value FROM settings"):
+            try:
+                settings = updated(settings, {row["key"]: json.loads(row["value"])})
+            except (ValueError, SettingsError) as exc:
+                log.error("setting %r in %s ignored: %s", row["key"], self.path, exc)
+        return settings
+
+    def save_settings(self, settings: Settings) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                [(f.name, json.dumps(getattr(settings, f.name))) for f in fields(Settings)],
+            )
