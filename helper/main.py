@@ -2,7 +2,9 @@
 
 import argparse
 import logging
+import os
 import signal
+from pathlib import Path
 
 import dbus
 import dbus.mainloop.glib
@@ -11,8 +13,12 @@ from gi.repository import GLib
 
 from netwarden_helper import __version__
 from netwarden_helper.api import BUS_NAME
+from netwarden_helper.daemon import Helper
+from netwarden_helper.loop import Loop
+from netwarden_helper.netfilter import NetfilterError
 from netwarden_helper.polkit import PolkitAuthority
 from netwarden_helper.service import HelperService
+from netwarden_helper.store import StoreError
 
 log = logging.getLogger("netwarden_helper")
 
@@ -25,8 +31,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "The privileged half of Netwarden. It owns the bus name "
             f"{BUS_NAME} on the system bus (DBUS_SYSTEM_BUS_ADDRESS when set) and "
             "authorizes every call through polkit. Normally started by D-Bus activation "
-            "or systemd, not by hand. Stops cleanly on SIGTERM or SIGINT."
+            "or systemd, not by hand. It installs netfilter rules that queue the first "
+            "packet of each new outbound flow, and removes them when it stops cleanly "
+            "(SIGTERM or SIGINT). Must run as root."
         ),
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("/var/lib/netwarden"),
+        help="where the rules database lives (default: /var/lib/netwarden)",
+    )
+    parser.add_argument(
+        "--flow-queue",
+        type=int,
+        default=7700,
+        help="netfilter queue number for new outbound flows (default: 7700)",
+    )
+    parser.add_argument(
+        "--dns-queue",
+        type=int,
+        default=7701,
+        help="netfilter queue number for DNS answers (default: 7701)",
     )
     parser.add_argument(
         "--log-level",
@@ -44,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="netwarden-helper: %(levelname)s: %(message)s"
     )
+    if os.geteuid() != 0:
+        log.error("must run as root (it manages netfilter rules and reads every process)")
+        return 1
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    # The bus name first: a second helper must stop before it touches netfilter.
     try:
         bus = dbus.SystemBus()
         bus_name = dbus.service.BusName(BUS_NAME, bus, do_not_queue=True)
@@ -54,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     except dbus.DBusException as exc:
         log.error("cannot own %s on the system bus: %s", BUS_NAME, exc.get_dbus_message())
         return 1
-    service = HelperService(bus, PolkitAuthority(bus))
-
-    loop = GLib.MainLoop()
+    loop = Loop()
+    try:
+        helper = Helper(loop, args.state_dir, args.flow_queue, args.dns_queue)
+    except (StoreError, NetfilterError, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    service = HelperService(bus, PolkitAuthority(bus), helper)
 
     def stop(signum: int) -> bool:
         log.info("stopping on %s", signal.Signals(signum).name)
@@ -66,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, stop, signum)
     log.info("serving %s (version %s)", BUS_NAME, __version__)
-    loop.run()
-    service.remove_from_connection()
-    bus.release_name(bus_name.get_name())
+    try:
+        loop.run()
+    finally:
+        service.remove_from_connection()
+        helper.close()
+        bus.release_name(bus_name.get_name())
     return 0

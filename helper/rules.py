@@ -8,10 +8,11 @@ Precedence (Little Snitch's, not OpenSnitch's name order):
 3. at equal specificity, deny before allow;
 4. then the older rule (lower id) first, so the order is total and stable.
 
-The first enabled, unexpired rule that matches a flow decides it. If that rule pins a
-binary hash the flow's binary does not have, the flow is not decided by any rule: it is
-a pin mismatch (held, and an alert raised); a pin whose flow hash is not known yet asks
-for the hash first.
+The first enabled, unexpired rule that matches a flow decides it. A rule that pins a
+binary hash the flow's binary does not have does not match; once one has been passed
+over, only a later rule pinning the flow's own hash can decide, and without one the flow
+is a pin mismatch (held, and an alert raised): an unpinned, broader rule never lets a
+changed binary through. A pin whose flow hash is not known yet asks for the hash first.
 """
 
 import enum
@@ -285,6 +286,7 @@ def is_expired(rule: Rule, now: float) -> bool:
 
 def decide(rules_in_order: Iterable[Rule], flow: Flow, now: float) -> Decision:
     """The decision for `flow` by rules already in precedence order (see `ordered`)."""
+    mismatch = None
     for rule in rules_in_order:
         if not rule.enabled or is_expired(rule, now) or not rule.matcher().matches(flow):
             continue
@@ -292,8 +294,12 @@ def decide(rules_in_order: Iterable[Rule], flow: Flow, now: float) -> Decision:
             if flow.sha256 is None:
                 return Decision(Verdict.NEEDS_HASH, rule)
             if flow.sha256 != rule.sha256:
-                return Decision(Verdict.PIN_MISMATCH, rule)
-        return Decision(Verdict.RULE, rule)
+                mismatch = mismatch or rule
+                continue
+        if mismatch is None or rule.sha256:
+            return Decision(Verdict.RULE, rule)
+    if mismatch is not None:
+        return Decision(Verdict.PIN_MISMATCH, mismatch)
     return Decision(Verdict.NO_RULE)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -17,9 +18,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop")
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="netwarden-xdg-"))
 
+from netwarden_helper.settings import updated
+from netwarden_helper.store import Store
 from tests.fixtures import netns as netns_fixture
 from tests.fixtures import polkit as polkit_fixture
 from tests.fixtures.helper import running_helper
+from tests.fixtures.inprocess import HelperThread
 from tests.fixtures.system_bus import SystemBus
 from tests.fixtures.system_bus import system_bus as start_system_bus
 
@@ -52,10 +56,34 @@ def polkitd(system_bus: SystemBus) -> Iterator[Callable[..., subprocess.Popen]]:
 
 
 @pytest.fixture
-def helper(system_bus: SystemBus) -> Iterator[subprocess.Popen]:
-    """netwarden-helper running on the private system bus."""
-    with running_helper(system_bus) as process:
+def helper(
+    system_bus: SystemBus, netns: netns_fixture.Sandbox, tmp_path: Path
+) -> Iterator[subprocess.Popen]:
+    """netwarden-helper running in the `netns` host namespace on the private system bus."""
+    with running_helper(system_bus, netns.host, tmp_path / "state") as process:
         yield process
+
+
+@pytest.fixture
+def helper_thread(
+    netns: netns_fixture.Sandbox, tmp_path: Path
+) -> Iterator[Callable[..., HelperThread]]:
+    """Start a real Helper in a thread inside `netns.host`: `helper_thread(prompter=True,
+    **settings)`; stopped (netfilter rules removed) after the test."""
+    started: list[HelperThread] = []
+
+    def start(prompter: bool = True, **settings: object) -> HelperThread:
+        state_dir = tmp_path / "state"
+        store = Store(state_dir)
+        store.save_settings(updated(store.settings(), settings))
+        store.close()
+        thread = HelperThread(netns.host, state_dir, prompter=prompter).start()
+        started.append(thread)
+        return thread
+
+    yield start
+    for thread in started:
+        thread.stop()
 
 
 @pytest.fixture

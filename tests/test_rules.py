@@ -157,6 +157,13 @@ def test_a_pin_for_another_binary_holds_the_flow_instead_of_allowing():
     assert decision.rule.sha256 == HASH_B
 
 
+def test_a_rule_pinning_the_new_binary_decides_after_a_mismatch():
+    old_pin = Rule("allow", exe=FIREFOX, sha256=HASH_B)
+    new_pin = Rule("deny", exe=FIREFOX, sha256=HASH_A, note="new")
+    assert winner(old_pin, new_pin).rule.note == "new"
+    assert winner(old_pin, new_pin).verdict is Verdict.RULE
+
+
 def test_a_pin_asks_for_the_hash_when_unknown():
     flow = Flow(exe=FIREFOX, dst="192.0.2.80", protocol="tcp", dport=443)
     assert (

@@ -8,6 +8,8 @@ from netwarden.helper_state import HelperState
 from netwarden.main import load_main_window
 from netwarden_helper import __version__
 from netwarden_helper.api import ACTION_MONITOR, BUS_NAME, INTERFACE, OBJECT_PATH
+from tests.fixtures.helper import helper_command, helper_environment, running_helper
+from tests.fixtures.processes import wait_for
 from tests.fixtures.qml import screenshot
 from tests.fixtures.users import effective_user
 
@@ -43,15 +45,20 @@ def test_get_status_refused_without_polkitd(system_bus, helper):
     assert helper.poll() is None, "the helper must keep serving"
 
 
-def test_second_helper_refuses_to_start(system_bus, helper):
-    import subprocess
-    import sys
+def test_second_helper_refuses_to_start_and_leaves_the_first_alone(
+    system_bus, netns, helper, tmp_path
+):
+    def installed_queue_rules():
+        return netns.host.run("iptables-save").stdout.count("NFQUEUE")
 
-    second = subprocess.run(
-        [sys.executable, "-m", "netwarden_helper"], capture_output=True, text=True, timeout=30
+    wait_for(lambda: installed_queue_rules() > 0, 10, "the first helper's netfilter rules")
+    before = installed_queue_rules()
+    second = netns.host.run(
+        *helper_command(tmp_path / "second"), check=False, env=helper_environment(system_bus)
     )
     assert second.returncode == 1
     assert "already owns" in second.stderr
+    assert installed_queue_rules() == before
 
 
 @pytest.fixture
@@ -100,11 +107,9 @@ def test_app_window_says_when_polkit_denies(system_bus, polkitd, helper, main_wi
     assert "not allowed" in _label(window, "helperProblem").property("text")
 
 
-def test_app_notices_the_helper_stopping(system_bus, polkitd, main_window, qtbot):
-    from tests.fixtures.helper import running_helper
-
+def test_app_notices_the_helper_stopping(system_bus, polkitd, netns, tmp_path, main_window, qtbot):
     polkitd(grant=[ACTION_MONITOR])
-    with running_helper(system_bus):
+    with running_helper(system_bus, netns.host, tmp_path / "state"):
         window, state = main_window()
         qtbot.waitUntil(lambda: state.state == "running", timeout=10_000)
     qtbot.waitUntil(lambda: state.state == "absent", timeout=10_000)

@@ -1,0 +1,46 @@
+"""`Helper`: the helper's parts assembled, started and stopped in a safe order.
+
+Start: open the database, bind the queues, then install the netfilter rules (so no
+packet is ever queued to a queue nobody reads). Stop: remove the netfilter rules, give
+every held packet the default verdict, then unbind. Used by `netwarden-helper` and,
+in-process, by the tests.
+"""
+
+import logging
+from pathlib import Path
+
+from netwarden_helper.firewall import Firewall
+from netwarden_helper.hashing import BinaryHasher
+from netwarden_helper.loop import Loop
+from netwarden_helper.netfilter import Backend, Interception, choose_backend, remove_all
+from netwarden_helper.queue import PacketQueue
+from netwarden_helper.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Helper:
+    def __init__(self, loop: Loop, state_dir: Path, flow_queue: int, dns_queue: int) -> None:
+        self.store = Store(state_dir)
+        settings = self.store.settings()
+        self.interception = Interception(flow_queue, dns_queue, settings.fail_closed)
+        self.hasher = BinaryHasher(loop)
+        self.firewall = Firewall(loop, self.store, self.hasher)
+        self._queues = [
+            PacketQueue(loop, flow_queue, self.firewall.on_flow_packet),
+            PacketQueue(loop, dns_queue, self.firewall.on_dns_packet),
+        ]
+        remove_all()  # whatever a crashed run left behind, of either backend
+        self.backend: Backend = choose_backend(self.interception)
+        self.backend.install(self.interception)
+        mode = "closed" if settings.fail_closed else "open"
+        log.info("intercepting new flows on queue %d (fail-%s), DNS on queue %d",
+                 flow_queue, mode, dns_queue)  # fmt: skip
+
+    def close(self) -> None:
+        self.backend.remove()
+        self.firewall.close()
+        for queue in self._queues:
+            queue.close()
+        self.hasher.close()
+        self.store.close()
