@@ -73,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         log.error("must run as root (it manages netfilter rules and reads every process)")
         return 1
+    loop = Loop()
+
+    def stop(signum: int) -> bool:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    # Handled from the start: a signal during start-up is acted on once the loop runs.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, stop, signum)
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     # The bus name first: a second helper must stop before it touches netfilter.
     try:
@@ -84,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     except dbus.DBusException as exc:
         log.error("cannot own %s on the system bus: %s", BUS_NAME, exc.get_dbus_message())
         return 1
-    loop = Loop()
     try:
         helper = Helper(loop, args.state_dir, args.flow_queue, args.dns_queue)
     except (StoreError, NetfilterError, OSError) as exc:
@@ -92,13 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     service = HelperService(bus, PolkitAuthority(bus), helper)
 
-    def stop(signum: int) -> bool:
-        log.info("stopping on %s", signal.Signals(signum).name)
-        loop.quit()
-        return GLib.SOURCE_REMOVE
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, stop, signum)
     log.info("serving %s (version %s)", BUS_NAME, __version__)
     try:
         loop.run()

@@ -133,16 +133,17 @@ class NftablesBackend:
     TABLE = "inet netwarden"
 
     def install(self, interception: Interception) -> None:
-        _run(["nft", "-f", "-"], self._replace(interception))
+        _run(["nft", "-f", "-"], self.ruleset(interception))
 
     def remove(self) -> None:
         _run(["nft", "delete", "table", *self.TABLE.split()], check=False)
 
     def supported(self, interception: Interception) -> bool:
         """Whether this kernel accepts the ruleset (a dry run: nothing is changed)."""
-        return _run(["nft", "-c", "-f", "-"], self._replace(interception), check=False)
+        return _run(["nft", "-c", "-f", "-"], self.ruleset(interception), check=False)
 
-    def _replace(self, interception: Interception) -> str:
+    def ruleset(self, interception: Interception) -> str:
+        """The nft script that replaces the netwarden table with a fresh one."""
         bypass = "" if interception.fail_closed else " bypass"
         queue = f"queue num {interception.flow_queue}{bypass}"
         dns = f"queue num {interception.dns_queue} bypass"

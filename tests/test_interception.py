@@ -7,13 +7,16 @@ record every connection that reaches them, so a leak while a flow is held would 
 
 import json
 import os
+import subprocess
 import sys
 import time
 
 import pytest
 
 from netwarden_helper.answers import Answer
+from netwarden_helper.netfilter import OWN_MARK
 from netwarden_helper.rules import Rule
+from tests.fixtures.dns_server import dns_server
 from tests.fixtures.traffic import recorder, run_client, start_client
 
 PYTHON = os.path.realpath(sys.executable)
@@ -193,3 +196,65 @@ def test_rules_are_installed_once_and_removed_on_stop(netns, helper_thread):
         helper_thread(prompter=False).stop()
     helper_thread(prompter=False)
     assert queue_rules() == installed
+
+
+def run_named_client(netns, name, resolver, timeout=5.0):
+    result = netns.host.run(
+        sys.executable, "-m", "tests.fixtures.client", "tcp", name, str(PORT),
+        f"--resolver={resolver}", f"--timeout={timeout}", timeout=timeout + 30,
+    )  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def test_rule_by_domain_after_a_real_dns_answer(netns, servers, helper_thread):
+    records = {"www.example.test": netns.peer_v4, "elsewhere.test": netns.peer_v6}
+    with dns_server(netns.peer, netns.peer_v4, records):
+        helper = helper_thread(prompter=False, default_action="deny")
+        add_rule(helper, action="allow", protocol="udp", ports="53", destination=netns.peer_v4)
+        add_rule(helper, action="allow", protocol="tcp", destination="*.example.test")
+        assert run_named_client(netns, "www.example.test", netns.peer_v4)["result"] == "connected"
+        assert run_named_client(netns, "elsewhere.test", netns.peer_v4)["result"] == "refused"
+        assert servers.tcp_accepts == 1
+
+
+def test_prompt_names_the_host_the_address_was_resolved_from(netns, servers, helper_thread):
+    with dns_server(netns.peer, netns.peer_v4, {"api.example.test": netns.peer_v6}):
+        helper = helper_thread()
+        add_rule(helper, action="allow", protocol="udp", ports="53")
+        client = netns.host.popen(
+            sys.executable, "-m", "tests.fixtures.client", "tcp", "api.example.test", str(PORT),
+            f"--resolver={netns.peer_v4}", "--timeout=10", stdout=subprocess.PIPE,
+        )  # fmt: skip
+        prompt = helper.wait_for_prompt()
+        assert prompt.flow.hosts == ("api.example.test",)
+        rule = helper.call(
+            lambda firewall: firewall.answer(prompt.id, Answer("allow", "domain", "forever"))
+        )
+        assert rule.destination == "*.example.test"
+        assert json.loads(client.communicate(timeout=10)[0])["result"] == "connected"
+
+
+def test_the_helpers_own_marked_traffic_is_never_queued(netns, servers, helper_thread):
+    helper = helper_thread()
+    result = netns.host.run(
+        sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4, str(PORT),
+        f"--mark={OWN_MARK:#x}",
+    )  # fmt: skip
+    assert json.loads(result.stdout)["result"] == "connected"
+    assert helper.prompter.raised == []
+    assert helper.call(lambda firewall: firewall.counters["packets"]) == 0
+
+
+def test_until_quit_rule_ends_with_the_program(netns, servers, helper_thread):
+    helper = helper_thread()
+    client = start_client(netns.host, "tcp", netns.peer_v4, PORT)
+    prompt = helper.wait_for_prompt()
+    rule = helper.call(
+        lambda firewall: firewall.answer(prompt.id, Answer("allow", "host", "until_quit"))
+    )
+    assert (rule.lifetime, rule.pid) == ("until_quit", prompt.process.pid)
+    helper.call(lambda firewall: firewall.prune_rules())
+    assert [r.id for r in helper.call(lambda firewall: firewall.rules())] == [rule.id]
+    client.communicate(timeout=10)  # the program quits
+    helper.call(lambda firewall: firewall.prune_rules())
+    assert helper.call(lambda firewall: firewall.rules()) == []
