@@ -35,6 +35,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "packet of each new outbound flow, and removes them when it stops cleanly "
             "(SIGTERM or SIGINT). Must run as root."
         ),
+        epilog=(
+            "Settings (default action, prompt timeout, fail-open or fail-closed) live in "
+            "the database in the state folder and are changed through the D-Bus API. "
+            "See docs/packet-path.md for the packet path and the fail modes."
+        ),
     )
     parser.add_argument(
         "--state-dir",
