@@ -7,13 +7,17 @@ in-process, by the tests.
 """
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from netwarden_helper.firewall import Firewall
 from netwarden_helper.hashing import BinaryHasher
 from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import Backend, Interception, choose_backend, remove_all
 from netwarden_helper.queue import PacketQueue
+from netwarden_helper.settings import Settings, updated
 from netwarden_helper.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,16 @@ class Helper:
         mode = "closed" if settings.fail_closed else "open"
         log.info("intercepting new flows on queue %d (fail-%s), DNS on queue %d",
                  flow_queue, mode, dns_queue)  # fmt: skip
+
+    def change_settings(self, values: Mapping[str, Any]) -> Settings:
+        """Validate, store and apply new settings (`SettingsError` changes nothing)."""
+        settings = updated(self.firewall.settings, values)
+        self.store.save_settings(settings)
+        self.firewall.settings = settings
+        if settings.fail_closed != self.interception.fail_closed:
+            self.interception = replace(self.interception, fail_closed=settings.fail_closed)
+            self.backend.install(self.interception)
+        return settings
 
     def close(self) -> None:
         self.backend.remove()

@@ -21,3 +21,9 @@ class InvalidArgument(HelperError):
     """An argument failed validation; nothing was changed."""
 
     _dbus_error_name = f"{ERROR_PREFIX}.InvalidArgument"
+
+
+class NotFound(HelperError):
+    """The rule or prompt named does not exist (any more)."""
+
+    _dbus_error_name = f"{ERROR_PREFIX}.NotFound"

@@ -5,8 +5,8 @@ in-process API (the D-Bus service calls the same ones): rules, prompts and answe
 status. Held flows are grouped: every unmatched flow of one program and user to one
 destination, port and protocol (SYN retransmits included) waits behind one prompt, and
 all its packets get the verdict together. Holding is bounded by `MAX_HELD_PACKETS` and
-by the prompt timeout, after which the default action applies; with no prompter
-attached (no app running) the default action applies at once.
+by the prompt timeout, after which the default action applies; with nobody to answer
+for the program's user (no app running) the default action applies at once.
 """
 
 import itertools
@@ -55,6 +55,10 @@ class Prompt:
 
 class Prompter(Protocol):
     """Whoever shows prompts to people (the D-Bus service, or a test)."""
+
+    def can_ask(self, uid: int) -> bool:
+        """Whether someone is there to answer for the programs of user `uid`."""
+        ...
 
     def prompt_raised(self, prompt: Prompt) -> None: ...
 
@@ -217,7 +221,7 @@ class Firewall:
                 self._apply(packet, rule.action, rule.drop)
         elif decision.verdict is Verdict.NEEDS_HASH:
             self._await_hash(flow, process, packets, five_tuple)
-        elif self.prompter is None or self._held_packets + len(packets) > MAX_HELD_PACKETS:
+        elif not self._can_ask(flow.uid) or self._held_packets + len(packets) > MAX_HELD_PACKETS:
             self.counters["default_action"] += 1
             # A binary that no longer matches its pin is never let through unasked.
             pin_mismatch = decision.verdict is Verdict.PIN_MISMATCH
@@ -262,6 +266,17 @@ class Firewall:
 
     def _default_action(self) -> str:
         return self.settings.default_action
+
+    def _can_ask(self, uid: int) -> bool:
+        return self.prompter is not None and self.prompter.can_ask(uid)
+
+    def prompters_changed(self) -> None:
+        """Someone who answers prompts came or went: prompts nobody can answer now get
+        the default action."""
+        for group in list(self._groups.values()):
+            if not self._can_ask(group.prompt.flow.uid):
+                action = "deny" if group.prompt.reason == "pin_mismatch" else self._default_action()
+                self._close_group(group, action, drop=False, outcome="no_agent")
 
     # Held flows and prompts
 
@@ -394,6 +409,12 @@ class Firewall:
         deleted = self.store.delete_rule(rule_id)
         self._rules_changed()
         return deleted
+
+    def import_rules(self, rules: list[Rule], replace_existing: bool) -> tuple[int, int]:
+        """Add rules from a file in one transaction; returns (added, removed)."""
+        counts = self.store.import_rules(rules, replace_existing)
+        self._rules_changed()
+        return counts
 
     def _rules_changed(self) -> None:
         self.flush_hits()

@@ -1,18 +1,97 @@
 """The helper's D-Bus object: `io.github.netwarden.Helper1` at `/io/github/netwarden/Helper1`.
 
-Each method is exported through `authorized_method`, so polkit answers before it runs.
+Each method is exported through `authorized_method`, so polkit answers before it runs;
+every argument is checked (`dbus_values`, `rules.validate`, `settings.updated`) before
+anything changes. The service is also the firewall's prompter: apps register as prompt
+agents, and a prompt is sent only to the agents of the user whose program it is (and to
+agents an administrator registered for all users), never broadcast. The interface is
+documented in docs/dbus-api.md.
 """
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import dbus
+import dbus.lowlevel
 import dbus.service
 
 from netwarden_helper import __version__
-from netwarden_helper.api import ACTION_MONITOR, OBJECT_PATH
-from netwarden_helper.authorization import authorized_method
+from netwarden_helper.answers import Answer, AnswerError
+from netwarden_helper.api import (
+    ACTION_ANSWER_PROMPT,
+    ACTION_MANAGE_OWN_RULES,
+    ACTION_MANAGE_RULES,
+    ACTION_MONITOR,
+    ACTION_SETTINGS,
+    INTERFACE,
+    OBJECT_PATH,
+)
+from netwarden_helper.authorization import Caller, authorized_method
 from netwarden_helper.daemon import Helper
+from netwarden_helper.dbus_values import dictionary, options, plain
+from netwarden_helper.errors import InvalidArgument, NotFound
+from netwarden_helper.firewall import Prompt, UnknownPrompt
 from netwarden_helper.polkit import PolkitAuthority
+from netwarden_helper.rule_files import RuleFileError, dump_rules, load_rules
+from netwarden_helper.rules import Rule, RuleError, validate
+from netwarden_helper.settings import SettingsError
+
+
+@dataclass(frozen=True)
+class PromptAgent:
+    """An app that answers prompts: for its user's programs, or for everyone's."""
+
+    uid: int
+    all_users: bool
+
+    def answers_for(self, uid: int) -> bool:
+        return self.all_users or self.uid == uid
+
+
+def rule_record(rule: Rule) -> dict[str, Any]:
+    """A rule as its a{sv} fields (None fields left out)."""
+    return {f.name: getattr(rule, f.name) for f in fields(Rule) if f.name != "_compiled"}
+
+
+def prompt_record(prompt: Prompt) -> dict[str, Any]:
+    """A prompt as the app shows it."""
+    flow, process = prompt.flow, prompt.process
+    return {
+        "id": prompt.id,
+        "reason": prompt.reason,
+        "created": prompt.created,
+        "deadline": prompt.deadline,
+        "exe": flow.exe,
+        "sha256": flow.sha256,
+        "uid": flow.uid,
+        "destination": flow.dst,
+        "hosts": list(flow.hosts),
+        "port": flow.dport,
+        "protocol": flow.protocol,
+        "unit": flow.unit,
+        "flatpak": flow.flatpak,
+        "pid": process.pid if process else None,
+        "user": process.user if process else None,
+        "cmdline": list(process.cmdline) if process else [],
+        "exe_deleted": process.exe_deleted if process else False,
+        "parents": [f"{pid} {exe}" for pid, exe in process.parents] if process else [],
+        "pinned_rule": prompt.pinned_rule.id if prompt.pinned_rule else None,
+    }
+
+
+def _rule_fields(values: Mapping) -> Rule:
+    try:
+        return validate(plain(values))
+    except RuleError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _for_rules(caller: Caller, *rules: Rule) -> str:
+    """Rules only for the caller's own programs need less than anyone else's."""
+    own = all(rule.uid is not None and rule.uid == caller.uid for rule in rules)
+    return ACTION_MANAGE_OWN_RULES if own else ACTION_MANAGE_RULES
 
 
 class HelperService(dbus.service.Object):
@@ -22,22 +101,253 @@ class HelperService(dbus.service.Object):
         super().__init__(bus, OBJECT_PATH)
         self.authority = authority
         self._helper = helper
+        self._firewall = helper.firewall
         self._started_at = time.time()
+        self._agents: dict[str, PromptAgent] = {}
+        self._agent_watches: dict[str, Any] = {}
+        self._told: dict[int, set[str]] = {}  # prompt id -> agents it was sent to
+        self._firewall.prompter = self
+
+    # Status and settings
 
     @authorized_method(ACTION_MONITOR, out_signature="a{sv}")
-    def GetStatus(self) -> dbus.Dictionary:
-        """Version, start time (Unix seconds), uptime (seconds), netfilter backend,
-        failure mode, and the packet path's counters (each an int64)."""
+    def GetStatus(self, caller: Caller) -> dbus.Dictionary:
+        """Version, start time, uptime, netfilter backend, failure mode, counters."""
         helper = self._helper
-        counters = {name: dbus.Int64(value) for name, value in helper.firewall.status().items()}
-        return dbus.Dictionary(
+        return dictionary(
             {
-                "version": dbus.String(__version__),
-                "started_at": dbus.Int64(int(self._started_at)),
-                "uptime": dbus.Double(time.time() - self._started_at),
-                "backend": dbus.String(helper.backend.name),
-                "fail_closed": dbus.Boolean(helper.interception.fail_closed),
-                "counters": dbus.Dictionary(counters, signature="sx"),
-            },
-            signature="sv",
+                "version": __version__,
+                "started_at": int(self._started_at),
+                "uptime": time.time() - self._started_at,
+                "backend": helper.backend.name,
+                "fail_closed": helper.interception.fail_closed,
+                "counters": dict(self._firewall.status()),
+            }
         )
+
+    @authorized_method(ACTION_MONITOR, out_signature="a{sv}")
+    def GetSettings(self, caller: Caller) -> dbus.Dictionary:
+        """Every setting with its value."""
+        return self._settings_record()
+
+    def _settings_record(self) -> dbus.Dictionary:
+        settings = self._firewall.settings
+        return dictionary({f.name: getattr(settings, f.name) for f in fields(settings)})
+
+    @authorized_method(ACTION_SETTINGS, in_signature="a{sv}", out_signature="a{sv}")
+    def SetSettings(self, caller: Caller, values: dbus.Dictionary) -> dbus.Dictionary:
+        """Change some settings; returns all of them. All or nothing."""
+        try:
+            self._helper.change_settings(plain(values))
+        except SettingsError as exc:
+            raise InvalidArgument(str(exc)) from None
+        current = self._settings_record()
+        self.SettingsChanged(current)
+        return current
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def SettingsChanged(self, settings: dbus.Dictionary) -> None:
+        """Broadcast after a settings change, with every setting."""
+
+    # Rules
+
+    @authorized_method(ACTION_MONITOR, out_signature="aa{sv}")
+    def ListRules(self, caller: Caller) -> dbus.Array:
+        """Every rule, in precedence order."""
+        return dbus.Array(
+            [dictionary(rule_record(r)) for r in self._firewall.rules()], signature="a{sv}"
+        )
+
+    @authorized_method(
+        lambda self, caller, values: _for_rules(caller, _rule_fields(values)),
+        in_signature="a{sv}",
+        out_signature="a{sv}",
+    )
+    def AddRule(self, caller: Caller, values: dbus.Dictionary) -> dbus.Dictionary:
+        """Add a rule; returns it as stored (with its id)."""
+        stored = self._firewall.add_rule(_rule_fields(values))
+        self.RulesChanged()
+        return dictionary(rule_record(stored))
+
+    def _rule(self, rule_id: int) -> Rule:
+        for rule in self._firewall.rules():
+            if rule.id == rule_id:
+                return rule
+        raise NotFound(f"there is no rule {rule_id}")
+
+    @authorized_method(
+        lambda self, caller, rule_id, values: _for_rules(
+            caller, self._rule(rule_id), _rule_fields(values)
+        ),
+        in_signature="ta{sv}",
+        out_signature="a{sv}",
+    )
+    def UpdateRule(self, caller: Caller, rule_id: int, values: dbus.Dictionary) -> dbus.Dictionary:
+        """Replace rule `rule_id`'s fields (its counters stay); returns it."""
+        self._rule(rule_id)
+        self._firewall.replace_rule(rule_id, _rule_fields(values))
+        self.RulesChanged()
+        return dictionary(rule_record(self._rule(rule_id)))
+
+    @authorized_method(
+        lambda self, caller, rule_id, enabled: _for_rules(caller, self._rule(rule_id)),
+        in_signature="tb",
+    )
+    def SetRuleEnabled(self, caller: Caller, rule_id: int, enabled: bool) -> None:
+        """Enable or disable a rule."""
+        rule = self._rule(rule_id)
+        self._firewall.replace_rule(rule_id, replace(rule, enabled=bool(enabled)))
+        self.RulesChanged()
+
+    @authorized_method(
+        lambda self, caller, rule_id: _for_rules(caller, self._rule(rule_id)),
+        in_signature="t",
+    )
+    def DeleteRule(self, caller: Caller, rule_id: int) -> None:
+        """Delete a rule."""
+        self._rule(rule_id)
+        self._firewall.delete_rule(rule_id)
+        self.RulesChanged()
+
+    @authorized_method(ACTION_MONITOR, out_signature="s")
+    def ExportRules(self, caller: Caller) -> str:
+        """Every rule as a Netwarden rules file (JSON, see docs/dbus-api.md)."""
+        return dump_rules(sorted(self._firewall.rules(), key=lambda rule: rule.id))
+
+    @authorized_method(ACTION_MANAGE_RULES, in_signature="sa{sv}", out_signature="a{sv}")
+    def ImportRules(
+        self, caller: Caller, text: str, import_options: dbus.Dictionary
+    ) -> dbus.Dictionary:
+        """Import a rules file, all or nothing. Options: replace (b) deletes every rule
+        first; dry_run (b) only checks and counts. Returns added and removed counts."""
+        chosen = options(import_options, {"replace": bool, "dry_run": bool})
+        try:
+            rules = load_rules(plain(text))
+        except RuleFileError as exc:
+            raise InvalidArgument(str(exc)) from None
+        replace_existing = chosen.get("replace", False)
+        if chosen.get("dry_run", False):
+            removed = len(self._firewall.rules()) if replace_existing else 0
+            return dictionary({"added": len(rules), "removed": removed, "dry_run": True})
+        added, removed = self._firewall.import_rules(rules, replace_existing)
+        self.RulesChanged()
+        return dictionary({"added": added, "removed": removed, "dry_run": False})
+
+    @dbus.service.signal(INTERFACE, signature="")
+    def RulesChanged(self) -> None:
+        """Broadcast after any rule was added, changed or deleted."""
+
+    # Prompts
+
+    @authorized_method(
+        lambda self, caller, agent_options: (
+            ACTION_MANAGE_RULES
+            if options(agent_options, {"all_users": bool}).get("all_users")
+            else ACTION_ANSWER_PROMPT
+        ),
+        in_signature="a{sv}",
+    )
+    def RegisterPromptAgent(self, caller: Caller, agent_options: dbus.Dictionary) -> None:
+        """Receive PromptRaised/PromptClosed for the caller's own programs, or with
+        all_users (b) for every user's (an administrator's action). Ends when the
+        caller leaves the bus or calls UnregisterPromptAgent."""
+        all_users = options(agent_options, {"all_users": bool}).get("all_users", False)
+        name = caller.bus_name
+        self._agents[name] = PromptAgent(caller.uid, all_users)
+        if name not in self._agent_watches:
+            self._agent_watches[name] = self.connection.watch_name_owner(
+                name, lambda owner: owner or self._drop_agent(name)
+            )
+        self._firewall.prompters_changed()
+        for prompt in self._firewall.pending_prompts():
+            self._tell(name, prompt)
+
+    @authorized_method(ACTION_ANSWER_PROMPT)
+    def UnregisterPromptAgent(self, caller: Caller) -> None:
+        """Stop receiving prompts."""
+        self._drop_agent(caller.bus_name)
+
+    def _drop_agent(self, name: str) -> None:
+        self._agents.pop(name, None)
+        watch = self._agent_watches.pop(name, None)
+        if watch is not None:
+            watch.cancel()
+        self._firewall.prompters_changed()
+
+    @authorized_method(ACTION_ANSWER_PROMPT, out_signature="aa{sv}")
+    def ListPrompts(self, caller: Caller) -> dbus.Array:
+        """Pending prompts the caller may answer: its own programs' (all of them for an
+        agent registered for all users)."""
+        agent = self._agents.get(caller.bus_name, PromptAgent(caller.uid, all_users=False))
+        return dbus.Array(
+            [dictionary(prompt_record(p)) for p in self._firewall.pending_prompts()
+             if agent.answers_for(p.flow.uid)],
+            signature="a{sv}",
+        )  # fmt: skip
+
+    def _prompt(self, prompt_id: int) -> Prompt:
+        for prompt in self._firewall.pending_prompts():
+            if prompt.id == prompt_id:
+                return prompt
+        raise NotFound(f"there is no pending prompt {prompt_id} (answered or timed out)")
+
+    @authorized_method(
+        lambda self, caller, prompt_id, answer: (
+            ACTION_ANSWER_PROMPT
+            if self._prompt(prompt_id).flow.uid == caller.uid
+            else ACTION_MANAGE_RULES
+        ),
+        in_signature="ta{sv}",
+        out_signature="a{sv}",
+    )
+    def AnswerPrompt(
+        self, caller: Caller, prompt_id: int, answer: dbus.Dictionary
+    ) -> dbus.Dictionary:
+        """Answer a prompt: action (s: allow, deny), scope (s: host, domain, port, any),
+        lifetime (s: once, until_quit, hour, forever), pin (b, default true). Returns
+        the rule it made, or an empty dictionary for "once"."""
+        chosen = options(answer, {"action": str, "scope": str, "lifetime": str, "pin": bool})
+        self._prompt(prompt_id)
+        try:
+            rule = self._firewall.answer(prompt_id, Answer(**chosen))
+        except (AnswerError, TypeError) as exc:
+            raise InvalidArgument(str(exc)) from None
+        except UnknownPrompt:
+            raise NotFound(f"prompt {prompt_id} was decided meanwhile") from None
+        if rule is not None:
+            self.RulesChanged()
+        return dictionary(rule_record(rule) if rule else {})
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def PromptRaised(self, prompt: dbus.Dictionary) -> None:
+        """A held connection waits for an answer. Declared here for introspection; it is
+        sent only to the prompt agents that answer for the program's user (unicast)."""
+
+    @dbus.service.signal(INTERFACE, signature="ts")
+    def PromptClosed(self, prompt_id: int, outcome: str) -> None:
+        """A prompt is over: answered, rule, timeout, no_agent or shutdown. Sent to the
+        agents that were told of the prompt (unicast)."""
+
+    # The firewall's prompter
+
+    def can_ask(self, uid: int) -> bool:
+        return any(agent.answers_for(uid) for agent in self._agents.values())
+
+    def prompt_raised(self, prompt: Prompt) -> None:
+        for name, agent in self._agents.items():
+            if agent.answers_for(prompt.flow.uid):
+                self._tell(name, prompt)
+
+    def _tell(self, name: str, prompt: Prompt) -> None:
+        self._told.setdefault(prompt.id, set()).add(name)
+        self._unicast(name, "PromptRaised", "a{sv}", dictionary(prompt_record(prompt)))
+
+    def prompt_closed(self, prompt_id: int, outcome: str) -> None:
+        for name in self._told.pop(prompt_id, set()):
+            self._unicast(name, "PromptClosed", "ts", dbus.UInt64(prompt_id), outcome)
+
+    def _unicast(self, destination: str, member: str, signature: str, *args: Any) -> None:
+        message = dbus.lowlevel.SignalMessage(OBJECT_PATH, INTERFACE, member)
+        message.set_destination(destination)
+        message.append(*args, signature=signature)
+        self.connection.send_message(message)

@@ -126,15 +126,25 @@ class Store:
     def add_rule(self, rule: Rule) -> Rule:
         """Store a new rule; return it with its id."""
         created = time.time()
-        values = self._row(rule)
-        values["created"] = created
-        names = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
         with self.transaction() as db:
-            cursor = db.execute(
-                f"INSERT INTO rules ({names}) VALUES ({marks})", list(values.values())
-            )
-        return with_id(rule, cursor.lastrowid, created)
+            rule_id = self._insert(db, rule, created)
+        return with_id(rule, rule_id, created)
+
+    def import_rules(self, rules: list[Rule], replace_existing: bool) -> tuple[int, int]:
+        """Add `rules` (with their counters) in one transaction, first deleting every
+        existing rule if `replace_existing`; returns (added, removed)."""
+        with self.transaction() as db:
+            removed = db.execute("DELETE FROM rules").rowcount if replace_existing else 0
+            for rule in rules:
+                self._insert(db, rule, rule.created or time.time())
+        return len(rules), removed
+
+    def _insert(self, db: sqlite3.Connection, rule: Rule, created: float) -> int:
+        values = self._row(rule)
+        values.update(hits=rule.hits, last_hit=rule.last_hit, created=created)
+        names, marks = ", ".join(values), ", ".join("?" for _ in values)
+        cursor = db.execute(f"INSERT INTO rules ({names}) VALUES ({marks})", list(values.values()))
+        return cursor.lastrowid
 
     def replace_rule(self, rule_id: int, rule: Rule) -> bool:
         """Replace rule `rule_id`'s fields (keeping its counters); False if there is none."""

@@ -17,7 +17,7 @@ def test_the_policy_file_declares_exactly_the_helpers_actions():
     assert declared == ACTIONS
 
 
-def test_every_exported_method_names_a_polkit_action():
+def test_every_exported_method_names_a_polkit_action_or_chooses_one():
     exported = [
         member
         for member in vars(HelperService).values()
@@ -25,7 +25,8 @@ def test_every_exported_method_names_a_polkit_action():
     ]
     assert exported, "the service exports no method at all"
     for method in exported:
-        assert method.polkit_action in ACTIONS, method.__name__
+        action = method.polkit_action
+        assert action in ACTIONS or callable(action), method.__name__
 
 
 def test_an_unknown_action_is_refused_at_definition():
