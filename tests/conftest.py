@@ -45,11 +45,13 @@ def system_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[SystemBus]:
 
 @pytest.fixture
 def polkitd(system_bus: SystemBus) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start the real polkitd: `polkitd(grant=[actions], deny=[actions])`."""
+    """Start the real polkitd: `polkitd(grant=[actions], deny=[actions], slow=seconds)`."""
     with ExitStack() as stack:
 
-        def start(grant: tuple[str, ...] = (), deny: tuple[str, ...] = ()) -> subprocess.Popen:
-            rules_js = polkit_fixture.rules(grant, deny)
+        def start(
+            grant: tuple[str, ...] = (), deny: tuple[str, ...] = (), slow: float = 0
+        ) -> subprocess.Popen:
+            rules_js = polkit_fixture.rules(grant, deny, slow)
             return stack.enter_context(polkit_fixture.polkitd(system_bus, rules_js))
 
         yield start

@@ -1,0 +1,295 @@
+"""The helper's D-Bus API: real helper process, real dbus-daemon, real polkitd.
+
+Callers are unprivileged (polkitd authorizes root for everything); root connections are
+used only to set the scene and to read the state back.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import dbus
+import dbus.mainloop.glib
+import pytest
+from gi.repository import GLib
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netwarden_helper.api import (
+    ACTION_ANSWER_PROMPT,
+    ACTION_MANAGE_OWN_RULES,
+    ACTION_MANAGE_RULES,
+    ACTION_MONITOR,
+    ACTION_SETTINGS,
+    ACTIONS,
+    INTERFACE,
+)
+from netwarden_helper.dbus_values import dictionary
+from tests.fixtures.api import SIGNATURES, ApiClient, error_name
+from tests.fixtures.traffic import CHECKOUT, recorder, run_client
+from tests.fixtures.users import NOBODY
+
+OTHER_USER = 1  # "daemon": a second unprivileged user
+PORT = 8080
+
+
+@pytest.fixture
+def root(system_bus, helper):
+    client = ApiClient(system_bus, uid=0)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def admin(polkitd, root):
+    """Root with polkitd running (which authorizes root for everything)."""
+    polkitd()
+    return root
+
+
+@pytest.fixture
+def nobody(system_bus, helper):
+    client = ApiClient(system_bus, uid=NOBODY)
+    yield client
+    client.close()
+
+
+def own_rule(**extra):
+    return {"action": "allow", "exe": "/usr/bin/curl", "uid": NOBODY, **extra}
+
+
+def state(root):
+    """Everything a call could change: the rules file and the settings."""
+    return root.call("ExportRules"), dict(root.call("GetSettings"))
+
+
+RULES_FILE = json.dumps(
+    {"format": "netwarden-rules", "version": 1, "rules": [{"action": "deny", "ports": "25"}]}
+)
+
+# (method, arguments given the id of an existing rule of nobody's, the action it needs)
+CASES = [
+    ("GetStatus", lambda rid: (), ACTION_MONITOR),
+    ("GetSettings", lambda rid: (), ACTION_MONITOR),
+    ("ListRules", lambda rid: (), ACTION_MONITOR),
+    ("ExportRules", lambda rid: (), ACTION_MONITOR),
+    ("SetSettings", lambda rid: ({"prompt_timeout": 30},), ACTION_SETTINGS),
+    ("AddRule", lambda rid: (own_rule(destination="*.example.org"),), ACTION_MANAGE_OWN_RULES),
+    ("AddRule", lambda rid: (own_rule(uid=OTHER_USER),), ACTION_MANAGE_RULES),
+    ("AddRule", lambda rid: ({"action": "deny", "ports": "25"},), ACTION_MANAGE_RULES),
+    ("UpdateRule", lambda rid: (rid, own_rule(note="edited")), ACTION_MANAGE_OWN_RULES),
+    ("UpdateRule", lambda rid: (rid, own_rule(uid=OTHER_USER)), ACTION_MANAGE_RULES),
+    ("SetRuleEnabled", lambda rid: (rid, False), ACTION_MANAGE_OWN_RULES),
+    ("DeleteRule", lambda rid: (rid,), ACTION_MANAGE_OWN_RULES),
+    ("ImportRules", lambda rid: (RULES_FILE, {}), ACTION_MANAGE_RULES),
+    ("RegisterPromptAgent", lambda rid: ({},), ACTION_ANSWER_PROMPT),
+    ("RegisterPromptAgent", lambda rid: ({"all_users": True},), ACTION_MANAGE_RULES),
+    ("ListPrompts", lambda rid: (), ACTION_ANSWER_PROMPT),
+    ("UnregisterPromptAgent", lambda rid: (), ACTION_ANSWER_PROMPT),
+]
+CHANGING = {"SetSettings", "AddRule", "UpdateRule", "SetRuleEnabled", "DeleteRule", "ImportRules"}
+
+
+@pytest.mark.parametrize(("method", "arguments", "action"), CASES)
+def test_each_method_works_when_polkit_grants_its_action(
+    polkitd, root, nobody, method, arguments, action
+):
+    polkitd(grant=[action])
+    rule_id = root.call("AddRule", own_rule())["id"]
+    before = state(root)
+    nobody.call(method, *arguments(rule_id))
+    assert (state(root) != before) == (method in CHANGING)
+
+
+@pytest.mark.parametrize(("method", "arguments", "action"), CASES)
+def test_each_method_is_refused_when_polkit_denies_and_changes_nothing(
+    polkitd, root, nobody, method, arguments, action
+):
+    polkitd(grant=sorted(ACTIONS - {action}), deny=[action])
+    rule_id = root.call("AddRule", own_rule())["id"]
+    before = state(root)
+    with pytest.raises(dbus.DBusException) as error:
+        nobody.call(method, *arguments(rule_id))
+    assert error_name(error.value) == "NotAuthorized"
+    assert state(root) == before
+
+
+def test_rule_round_trip_and_clear_errors(admin):
+    root = admin
+    added = root.call("AddRule", own_rule(destination="*.example.org", ports="443"))
+    assert (added["destination"], added["ports"], added["uid"]) == ("*.example.org", "443", NOBODY)
+    updated = root.call("UpdateRule", added["id"], own_rule(ports="8000-8080"))
+    assert updated["ports"] == "8000-8080"
+    root.call("SetRuleEnabled", added["id"], False)
+    (listed,) = root.call("ListRules")
+    assert listed["enabled"] is not True and int(listed["id"]) == int(added["id"])
+    exported = root.call("ExportRules")
+    root.call("DeleteRule", added["id"])
+    assert list(root.call("ListRules")) == []
+    result = root.call("ImportRules", exported, {"dry_run": True})
+    assert (result["added"], result["dry_run"]) == (1, True)
+    assert list(root.call("ListRules")) == []
+    root.call("ImportRules", exported, {"replace": True})
+    (restored,) = root.call("ListRules")
+    assert (restored["ports"], bool(restored["enabled"])) == ("8000-8080", False)
+
+    for method, arguments, expected in [
+        ("AddRule", ({"action": "allow", "ports": "99999"},), "ports: ports run from 1"),
+        ("AddRule", ({"action": "allow", "destination": "10.0.0.0/99"},), "destination"),
+        ("AddRule", ({"action": "allow", "colour": "red"},), "colour: unknown field"),
+        ("DeleteRule", (424242,), "there is no rule 424242"),
+        ("SetSettings", ({"default_action": "ask"},), "default_action: must be allow or deny"),
+        ("ImportRules", ("{not json", {}), "not JSON"),
+        ("ImportRules", (RULES_FILE, {"force": True}), "force: unknown option"),
+        ("AnswerPrompt", (77, {"action": "allow"}), "no pending prompt 77"),
+    ]:
+        with pytest.raises(dbus.DBusException) as error:
+            root.call(method, *arguments)
+        assert expected in error.value.get_dbus_message(), (method, error.value)
+    assert len(root.call("ListRules")) == 1
+
+
+def test_wrong_argument_types_are_refused_by_name(admin):
+    root = admin
+    with pytest.raises(dbus.DBusException) as error:
+        root.call("AddRule", "allow everything", signature="s")
+    assert error_name(error.value) == "InvalidArgument"
+    assert "AddRule takes (a{sv}), not (s)" in error.value.get_dbus_message()
+
+
+class Agent:
+    """A prompt agent (an app) for one user, collecting the signals it is sent."""
+
+    def __init__(self, bus, uid):
+        self.client = ApiClient(bus, uid, mainloop=dbus.mainloop.glib.DBusGMainLoop())
+        self.raised, self.closed = [], []
+        self.client.connection.add_signal_receiver(
+            lambda prompt: self.raised.append(prompt), "PromptRaised", INTERFACE
+        )
+        self.client.connection.add_signal_receiver(
+            lambda prompt_id, outcome: self.closed.append((int(prompt_id), str(outcome))),
+            "PromptClosed", INTERFACE,
+        )  # fmt: skip
+        self.client.call("RegisterPromptAgent", {})
+
+
+def pump_until(condition, timeout=10):
+    context = GLib.MainContext.default()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        context.iteration(False) or time.sleep(0.01)
+
+
+def client_as(netns, uid, address, timeout=15):
+    return netns.host.popen(
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        sys.executable, "-m", "tests.fixtures.client", "tcp", address, str(PORT),
+        f"--timeout={timeout}", stdout=subprocess.PIPE, text=True, cwd=CHECKOUT,
+    )  # fmt: skip
+
+
+def test_a_prompt_goes_only_to_its_users_agent_and_only_they_can_answer(
+    system_bus, polkitd, helper, netns
+):
+    polkitd(grant=[ACTION_ANSWER_PROMPT, ACTION_MONITOR])
+    owner, stranger = Agent(system_bus, NOBODY), Agent(system_bus, OTHER_USER)
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        client = client_as(netns, NOBODY, netns.peer_v4)
+        pump_until(lambda: owner.raised)
+        prompt = owner.raised[0]
+        assert (prompt["uid"], prompt["destination"], prompt["port"]) == (
+            NOBODY, netns.peer_v4, PORT)  # fmt: skip
+        assert prompt["user"] == "nobody" and len(prompt["sha256"]) == 64
+        assert stranger.raised == []
+        assert list(stranger.client.call("ListPrompts")) == []
+
+        with pytest.raises(dbus.DBusException) as error:
+            stranger.client.call("AnswerPrompt", prompt["id"], {"action": "allow"})
+        assert error_name(error.value) == "NotAuthorized"
+        assert servers.tcp_accepts == 0
+
+        assert dict(owner.client.call("AnswerPrompt", prompt["id"], {"action": "allow"})) == {}
+        assert json.loads(client.communicate(timeout=10)[0])["result"] == "connected"
+        pump_until(lambda: owner.closed)
+        assert owner.closed == [(prompt["id"], "answered")]
+        assert stranger.closed == []
+
+
+def test_when_the_last_agent_leaves_its_prompts_get_the_default_action(
+    system_bus, polkitd, helper, netns
+):
+    polkitd(grant=[ACTION_ANSWER_PROMPT])
+    agent = Agent(system_bus, NOBODY)
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        client = client_as(netns, NOBODY, netns.peer_v4)
+        pump_until(lambda: agent.raised)
+        agent.client.close()  # the app quits
+        outcome = json.loads(client.communicate(timeout=10)[0])
+    assert outcome["result"] == "connected", "default action allow, at once"
+    assert outcome["elapsed"] < 5
+
+
+def test_a_slow_polkit_does_not_delay_verdicts(system_bus, polkitd, helper, netns, root):
+    polkitd(grant=[ACTION_MONITOR], slow=3)
+    root.call("AddRule", {"action": "allow", "destination": netns.peer_v4})
+    waiting = ApiClient(system_bus, NOBODY, mainloop=dbus.mainloop.glib.DBusGMainLoop())
+    answered = []
+    waiting.connection.call_async(
+        "io.github.netwarden.Helper1", "/io/github/netwarden/Helper1", INTERFACE, "GetStatus",
+        "", (), lambda status: answered.append(status), lambda exc: answered.append(exc),
+    )  # fmt: skip
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        elapsed = [run_client(netns.host, "tcp", netns.peer_v4, PORT)["elapsed"] for _ in range(5)]
+    assert not answered, "polkit was slower than the connections"
+    assert max(elapsed) < 0.5, elapsed
+    pump_until(lambda: answered, timeout=15)
+    assert isinstance(answered[0], dict) and answered[0]["version"]
+
+
+# D-Bus strings are UTF-8 without NUL; libdbus aborts the *sender* on anything else.
+TEXT = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+PLAIN = st.one_of(
+    st.text(TEXT, max_size=40), st.integers(-(2**63), 2**63 - 1), st.booleans(),
+    st.floats(allow_nan=False), st.lists(st.text(TEXT, max_size=8), max_size=4),
+)  # fmt: skip
+KEYS = st.one_of(st.sampled_from(["action", "exe", "destination", "ports", "uid", "protocol",
+                                  "lifetime", "replace", "dry_run", "prompt_timeout",
+                                  "default_action", "fail_closed", "all_users", "scope"]),
+                 st.text(TEXT, max_size=20))  # fmt: skip
+DICTS = st.dictionaries(KEYS, st.one_of(PLAIN, st.dictionaries(st.text(TEXT, max_size=5), PLAIN,
+                                                               max_size=3)), max_size=6)  # fmt: skip
+ARGUMENTS = {"a{sv}": DICTS.map(dictionary), "t": st.integers(0, 2**64 - 1), "b": st.booleans(),
+             "s": st.one_of(st.text(TEXT, max_size=200), st.just("x" * 2_000_000))}  # fmt: skip
+
+
+def _arguments(signature):
+    return st.tuples(*(ARGUMENTS[str(part)] for part in dbus.Signature(signature)))
+
+
+CALLS = st.sampled_from(sorted(m for m in SIGNATURES if m != "UnregisterPromptAgent")).flatmap(
+    lambda method: st.tuples(st.just(method), _arguments(SIGNATURES[method]))
+) | st.tuples(st.sampled_from(sorted(SIGNATURES)), st.tuples(st.text(TEXT, max_size=10))).map(
+    lambda call: (call[0], call[1], "s")
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(call=CALLS)
+def test_malformed_arguments_get_a_named_error_and_change_nothing(helper, admin, call):
+    root = admin
+    method, arguments, *forced = call
+    signature = forced[0] if forced else SIGNATURES[method]
+    if method == "SetSettings":
+        return  # valid random settings would legitimately change state; covered above
+    before = state(root)
+    try:
+        root.call(method, *arguments, signature=signature)
+    except dbus.DBusException as exc:
+        assert exc.get_dbus_name().startswith(f"{INTERFACE}.Error."), exc
+        assert state(root) == before, (method, arguments)
+
+    assert helper.poll() is None, "the helper died"
