@@ -3,10 +3,13 @@
 # mounts and netfilter. The rootfs is built on first use and cached (tools/devenv).
 
 RUFF_VERSION := 0.17.6
+PREFIX ?= /usr/local
+DESTDIR ?=
+PYTHON ?= python3
 LINT_VENV := .venv-lint
 PYTEST_ARGS ?=
 
-.PHONY: test lint demo shell rootfs clean
+.PHONY: test lint demo shell rootfs install uninstall clean
 
 ## test: run the whole test suite inside the Debian 13 reference rootfs
 test:
@@ -24,6 +27,14 @@ $(LINT_VENV)/bin/ruff:
 ## demo: the whole product in a sandbox (netns, private system bus, polkitd, helper, app)
 demo:
 	tools/devenv run -- python3 tools/demo.py
+
+## install: the packages, commands and system files (PREFIX, DESTDIR; see tools/install.py)
+install:
+	$(PYTHON) tools/install.py --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+## uninstall: remove exactly what install put there (the rules database stays)
+uninstall:
+	$(PYTHON) tools/install.py --uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
 
 ## shell: a shell inside the reference rootfs, the checkout at /src
 shell:

@@ -19,10 +19,15 @@ APP_ID = "io.github.netwarden"
 
 def qml_import_dir() -> Path:
     """The folder holding the `Netwarden` QML module: the checkout's or the installed one."""
-    checkout = Path(__file__).resolve().parent.parent / "qml"
-    if (checkout / "Netwarden" / "qmldir").is_file():
-        return checkout
-    return Path(sys.prefix) / "share" / "netwarden" / "qml"
+    candidates = [
+        Path(__file__).resolve().parent.parent / "qml",  # running from the checkout
+        Path(sys.prefix) / "share" / "netwarden" / "qml",  # make install PREFIX=/usr
+        Path("/usr/local/share/netwarden/qml"),  # make install (default PREFIX)
+    ]
+    for candidate in candidates:
+        if (candidate / "Netwarden" / "qmldir").is_file():
+            return candidate
+    return candidates[1]
 
 
 def load_main_window(engine: QQmlApplicationEngine, helper: HelperState) -> None:

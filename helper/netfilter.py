@@ -20,6 +20,7 @@ back. Both:
 """
 
 import logging
+import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 REJECT_MARK = 0x4E570001
 DROP_MARK = 0x4E570002
 OWN_MARK = 0x4E570003
+_SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class NetfilterError(Exception):
@@ -53,12 +55,13 @@ class Backend(Protocol):
 
 
 def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> bool:
-    try:
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True)
-    except FileNotFoundError:
+    # D-Bus activation starts the helper with a bare environment: look in sbin too.
+    program = shutil.which(argv[0], path=_SYSTEM_PATH)
+    if program is None:
         if check:
-            raise NetfilterError(f"{argv[0]} is not installed") from None
+            raise NetfilterError(f"{argv[0]} is not installed")
         return False
+    result = subprocess.run([program, *argv[1:]], input=stdin, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise NetfilterError(f"{' '.join(argv)}: {result.stderr.strip()}")
     return result.returncode == 0

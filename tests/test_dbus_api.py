@@ -259,8 +259,8 @@ KEYS = st.one_of(st.sampled_from(["action", "exe", "destination", "ports", "uid"
                                   "lifetime", "replace", "dry_run", "prompt_timeout",
                                   "default_action", "fail_closed", "all_users", "scope"]),
                  st.text(TEXT, max_size=20))  # fmt: skip
-DICTS = st.dictionaries(KEYS, st.one_of(PLAIN, st.dictionaries(st.text(TEXT, max_size=5), PLAIN,
-                                                               max_size=3)), max_size=6)  # fmt: skip
+NESTED = st.dictionaries(st.text(TEXT, max_size=5), PLAIN, max_size=3)
+DICTS = st.dictionaries(KEYS, st.one_of(PLAIN, NESTED), max_size=6)
 ARGUMENTS = {"a{sv}": DICTS.map(dictionary), "t": st.integers(0, 2**64 - 1), "b": st.booleans(),
              "s": st.one_of(st.text(TEXT, max_size=200), st.just("x" * 2_000_000))}  # fmt: skip
 

@@ -63,9 +63,12 @@ def test_second_helper_refuses_to_start_and_leaves_the_first_alone(
 
 @pytest.fixture
 def main_window(qml_engine, qtbot):
+    clients = []
+
     def open_window():
         with effective_user():
             client = HelperClient.on_system_bus()
+        clients.append(client)
         state = HelperState(client, parent=qml_engine)
         load_main_window(qml_engine, state)
         (window,) = qml_engine.rootObjects()
@@ -73,7 +76,9 @@ def main_window(qml_engine, qtbot):
         qtbot.waitExposed(window)
         return window, state
 
-    return open_window
+    yield open_window
+    for client in clients:  # no late bus callback may reach a deleted window
+        client.close()
 
 
 def _label(window, name):
