@@ -96,7 +96,6 @@ class SocketOwners:
         self._recent: OrderedDict[int, None] = OrderedDict()
         self._recent_size = recent_size
         self._scan_budget_s = scan_budget_s
-        self.full_scans = 0
 
     def pid_of(self, inode: int) -> int | None:
         """The process holding socket `inode`, or None if none can be found."""
@@ -137,7 +136,6 @@ class SocketOwners:
         return found
 
     def _full_scan(self, inode: int) -> int | None:
-        self.full_scans += 1
         self._by_inode.clear()
         deadline = time.monotonic() + self._scan_budget_s
         owner = None

@@ -17,7 +17,6 @@ _PORT_PROTOCOLS = frozenset({TCP, UDP, SCTP, UDPLITE})
 # IPv6 extension headers whose length is (hdr_ext_len + 1) * 8 octets.
 _V6_OPTION_HEADERS = frozenset({0, 43, 60})
 _V6_FRAGMENT, _V6_AH, _V6_NO_NEXT = 44, 51, 59
-TCP_SYN, TCP_ACK = 0x02, 0x10
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +37,6 @@ class Packet:
     @property
     def protocol_name(self) -> str:
         return PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
-
-    @property
-    def is_tcp_syn(self) -> bool:
-        return self.protocol == TCP and self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
 
 
 def parse(data: bytes) -> Packet | None:

@@ -32,10 +32,6 @@ class ProcessInfo:
     flatpak: str  # Flatpak application id, "" if none
     foreign_root: bool  # runs in another mount namespace (container, Flatpak)
 
-    @property
-    def name(self) -> str:
-        return os.path.basename(self.exe) if self.exe else (self.cmdline[:1] or ("?",))[0]
-
 
 def read_process(pid: int) -> ProcessInfo | None:
     """The identity of `pid`, or None if it is gone."""

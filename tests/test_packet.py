@@ -40,11 +40,11 @@ def test_tcp_syn_over_ipv4():
     packet = parse(ipv4(TCP, tcp(40000, 443, 0x02)))
     assert (packet.version, packet.src, packet.dst) == (4, "192.0.2.1", "192.0.2.2")
     assert (packet.protocol_name, packet.sport, packet.dport) == ("tcp", 40000, 443)
-    assert packet.is_tcp_syn
+    assert packet.tcp_flags == 0x02
 
 
-def test_syn_ack_is_not_a_new_connection():
-    assert not parse(ipv4(TCP, tcp(443, 40000, 0x12))).is_tcp_syn
+def test_tcp_flags_are_read():
+    assert parse(ipv4(TCP, tcp(443, 40000, 0x12))).tcp_flags == 0x12
 
 
 def test_ipv4_options_are_skipped():

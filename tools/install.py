@@ -79,6 +79,9 @@ def build_wheel(folder: Path) -> Path:
          str(CHECKOUT)],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    # setuptools leaves its work folders in the checkout
+    shutil.rmtree(CHECKOUT / "build", ignore_errors=True)
+    shutil.rmtree(CHECKOUT / "netwarden.egg-info", ignore_errors=True)
     (wheel,) = folder.glob("netwarden-*.whl")
     return wheel
 
