@@ -108,6 +108,16 @@ class HelperClient:
             timeout=300.0,
         )
 
+    def on_signal(self, name: str, handler: Callable[..., None]) -> None:
+        """Call `handler(*values)` for each signal `name` the helper sends this app."""
+        self._bus.add_signal_receiver(
+            lambda *values: handler(*(to_python(v) for v in values)),
+            signal_name=name,
+            dbus_interface=INTERFACE,
+            bus_name=BUS_NAME,
+            path=OBJECT_PATH,
+        )
+
     def close(self) -> None:
         """Drop the bus connection."""
         self._bus.close()

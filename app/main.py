@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractEventDispatcher
+from PySide6.QtCore import QAbstractEventDispatcher, QObject
 from PySide6.QtGui import QIcon
 from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtWidgets import QApplication
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from netwarden import __version__
 from netwarden.helper_client import HelperClient
 from netwarden.helper_state import HelperState
+from netwarden.prompts import PromptModel
 
 APP_ID = "io.github.netwarden"
 
@@ -30,13 +31,20 @@ def qml_import_dir() -> Path:
     return candidates[1]
 
 
-def load_main_window(engine: QQmlApplicationEngine, helper: HelperState) -> None:
-    """Load the main window into `engine`, showing `helper`."""
+def load_window(engine: QQmlApplicationEngine, name: str, properties: dict) -> QObject:
+    """Load window `name` of the Netwarden QML module into `engine`; return it."""
     engine.addImportPath(os.fspath(qml_import_dir()))
-    engine.setInitialProperties({"helper": helper})
-    engine.loadFromModule("Netwarden", "Main")
-    if not engine.rootObjects():
-        raise RuntimeError("the main window's QML failed to load; see the messages above")
+    before = len(engine.rootObjects())
+    engine.setInitialProperties(properties)
+    engine.loadFromModule("Netwarden", name)
+    if len(engine.rootObjects()) == before:
+        raise RuntimeError(f"the QML of {name} failed to load; see the messages above")
+    return engine.rootObjects()[-1]
+
+
+def load_main_window(engine: QQmlApplicationEngine, helper: HelperState) -> QObject:
+    """Load the main window into `engine`, showing `helper`."""
+    return load_window(engine, "Main", {"helper": helper})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         print("netwarden: Qt must run its GLib event loop (unset QT_NO_GLIB)", file=sys.stderr)
         return 1
 
-    helper = HelperState(HelperClient.on_system_bus())
+    client = HelperClient.on_system_bus()
+    helper = HelperState(client)
+    prompts = PromptModel(client)
     engine = QQmlApplicationEngine()
     try:
         load_main_window(engine, helper)
+        load_window(engine, "PromptWindow", {"prompts": prompts})
     except RuntimeError as exc:
         print(f"netwarden: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,152 @@
+// The prompt: a held connection waits for this user's answer. One window for every
+// pending prompt (a counter shows how many); the safe choice, deny once, is the default.
+import QtQuick
+import QtQuick.Controls as Controls
+import QtQuick.Layouts
+import org.kde.kirigami as Kirigami
+import Netwarden.Backend
+
+Kirigami.AbstractApplicationWindow {
+    id: window
+
+    required property PromptModel prompts
+    readonly property var current: prompts.count > 0 ? prompts.get(0) : ({})
+    property int secondsLeft: 0
+
+    title: qsTr("Netwarden: connection held")
+    flags: Qt.Dialog | Qt.WindowStaysOnTopHint
+    width: Kirigami.Units.gridUnit * 36
+    height: Kirigami.Units.gridUnit * 20
+    visible: prompts.count > 0
+
+    function answer(action) {
+        prompts.answer(current.promptId, action, scopeBox.currentValue, lifetimeBox.currentValue)
+    }
+
+    Connections {
+        target: window.prompts
+        function onCountChanged() {
+            scopeBox.currentIndex = 0
+            lifetimeBox.currentIndex = 0
+        }
+    }
+
+    Timer {
+        interval: 500
+        repeat: true
+        running: window.visible
+        triggeredOnStart: true
+        onTriggered: window.secondsLeft = Math.max(0, Math.round(window.current.deadline - Date.now() / 1000))
+    }
+
+    Shortcut { sequence: "Alt+A"; onActivated: window.answer("allow") }
+    Shortcut { sequence: "Alt+D"; onActivated: window.answer("deny") }
+
+    ColumnLayout {
+        anchors.fill: parent
+        anchors.margins: Kirigami.Units.largeSpacing
+        spacing: Kirigami.Units.largeSpacing
+
+        RowLayout {
+            Kirigami.Icon {
+                source: "security-medium"
+                implicitWidth: Kirigami.Units.iconSizes.large
+                implicitHeight: Kirigami.Units.iconSizes.large
+            }
+            Kirigami.Heading {
+                objectName: "promptHeading"
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                text: window.current.reason === "pin_mismatch"
+                      ? qsTr("%1 changed on disk and wants to connect to %2").arg(window.current.program || qsTr("An unknown program")).arg(window.current.host)
+                      : qsTr("%1 wants to connect to %2").arg(window.current.program || qsTr("An unknown program")).arg(window.current.host)
+            }
+            Controls.Label {
+                objectName: "promptCounter"
+                visible: window.prompts.count > 1
+                text: qsTr("1 of %1").arg(window.prompts.count)
+            }
+        }
+
+        Kirigami.FormLayout {
+            Layout.fillWidth: true
+            Controls.Label {
+                objectName: "promptProgram"
+                Kirigami.FormData.label: qsTr("Program:")
+                text: window.current.exe || qsTr("unknown")
+                elide: Text.ElideMiddle
+                Layout.fillWidth: true
+            }
+            Controls.Label {
+                Kirigami.FormData.label: qsTr("Command line:")
+                text: window.current.commandLine || ""
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+            }
+            Controls.Label {
+                Kirigami.FormData.label: qsTr("User:")
+                text: window.current.user || ""
+            }
+            Controls.Label {
+                objectName: "promptDestination"
+                Kirigami.FormData.label: qsTr("Destination:")
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+                text: (window.current.host === window.current.address
+                       ? window.current.address
+                       : qsTr("%1 (%2)").arg(window.current.host).arg(window.current.address))
+                      + qsTr(", port %1 %2").arg(window.current.port).arg((window.current.protocol || "").toUpperCase())
+            }
+            Controls.Label {
+                Kirigami.FormData.label: qsTr("Decided by default in:")
+                text: qsTr("%1 s").arg(window.secondsLeft)
+            }
+            Controls.ComboBox {
+                id: scopeBox
+                objectName: "scopeBox"
+                Kirigami.FormData.label: qsTr("For:")
+                textRole: "text"
+                valueRole: "value"
+                model: [
+                    { text: qsTr("This host"), value: "host" },
+                    { text: qsTr("This domain"), value: "domain" },
+                    { text: qsTr("This port, any host"), value: "port" },
+                    { text: qsTr("Any destination"), value: "any" }
+                ]
+            }
+            Controls.ComboBox {
+                id: lifetimeBox
+                objectName: "lifetimeBox"
+                Kirigami.FormData.label: qsTr("How long:")
+                textRole: "text"
+                valueRole: "value"
+                model: [
+                    { text: qsTr("Once"), value: "once" },
+                    { text: qsTr("Until the program quits"), value: "until_quit" },
+                    { text: qsTr("For one hour"), value: "hour" },
+                    { text: qsTr("Forever"), value: "forever" }
+                ]
+            }
+        }
+
+        Item { Layout.fillHeight: true }
+
+        RowLayout {
+            Layout.alignment: Qt.AlignRight
+            Controls.Button {
+                objectName: "allowButton"
+                text: qsTr("&Allow")
+                icon.name: "dialog-ok"
+                onClicked: window.answer("allow")
+            }
+            Controls.Button {
+                objectName: "denyButton"
+                text: qsTr("&Deny")
+                icon.name: "dialog-cancel"
+                highlighted: true
+                focus: true
+                onClicked: window.answer("deny")
+            }
+        }
+    }
+}

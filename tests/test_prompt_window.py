@@ -1,0 +1,86 @@
+"""The prompt window against a real helper: a program connects, the user clicks Deny."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QObject, QPointF, Qt
+from PySide6.QtTest import QTest
+
+from netwarden.helper_client import HelperClient
+from netwarden.main import load_window
+from netwarden.prompts import PromptModel
+from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
+from tests.fixtures.api import ApiClient
+from tests.fixtures.qml import screenshot
+from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.users import NOBODY, effective_user
+
+PORT = 8080
+
+
+@pytest.fixture
+def prompt_window(qml_engine, qtbot):
+    clients = []
+
+    def open_window():
+        with effective_user():
+            client = HelperClient.on_system_bus()
+        clients.append(client)
+        prompts = PromptModel(client, parent=qml_engine)
+        window = load_window(qml_engine, "PromptWindow", {"prompts": prompts})
+        return window, prompts
+
+    yield open_window
+    for client in clients:
+        client.close()
+
+
+def click(qtbot, window, name):
+    button = window.findChild(QObject, name)
+    centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2)).toPoint()
+    QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+
+
+def connect_as_nobody(netns, timeout=20):
+    return netns.host.popen(
+        "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4, str(PORT),
+        f"--timeout={timeout}", stdout=subprocess.PIPE, text=True, cwd=CHECKOUT,
+    )  # fmt: skip
+
+
+def test_deny_forever_this_host_refuses_now_and_next_time(
+    system_bus, polkitd, helper, netns, prompt_window, qtbot
+):
+    polkitd(grant=[ACTION_ANSWER_PROMPT, ACTION_MONITOR])
+    window, prompts = prompt_window()
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        client = connect_as_nobody(netns)
+        qtbot.waitUntil(lambda: prompts.count == 1, timeout=10_000)
+        qtbot.waitUntil(window.isVisible, timeout=5_000)
+        program = os.path.basename(os.path.realpath(sys.executable))
+        assert window.findChild(QObject, "promptHeading").property("text") == (
+            f"{program} wants to connect to {netns.peer_v4}")  # fmt: skip
+        destination = window.findChild(QObject, "promptDestination").property("text")
+        assert destination == f"{netns.peer_v4}, port {PORT} TCP"
+        screenshot(window, "prompt")
+
+        window.findChild(QObject, "lifetimeBox").setProperty("currentIndex", 3)  # forever
+        click(qtbot, window, "denyButton")
+        outcome = json.loads(client.communicate(timeout=10)[0])
+        assert outcome["result"] == "refused"
+        qtbot.waitUntil(lambda: prompts.count == 0, timeout=5_000)
+        assert not window.isVisible()
+
+        again = connect_as_nobody(netns, timeout=5)
+        assert json.loads(again.communicate(timeout=20)[0])["result"] == "refused"
+        assert prompts.count == 0, "the rule decided the second attempt without a prompt"
+        assert servers.tcp_accepts == 0
+
+    root = ApiClient(system_bus, uid=0)
+    (rule,) = root.call("ListRules")
+    assert (rule["action"], rule["destination"], rule["uid"]) == ("deny", netns.peer_v4, NOBODY)
+    root.close()
