@@ -26,6 +26,7 @@ from tests.fixtures.helper import running_helper
 from tests.fixtures.inprocess import HelperThread
 from tests.fixtures.system_bus import SystemBus
 from tests.fixtures.system_bus import system_bus as start_system_bus
+from tests.fixtures.users import effective_user
 
 
 @pytest.fixture
@@ -101,6 +102,25 @@ def qml_engine(qapp: object) -> Iterator[object]:
     for window in engine.rootObjects():
         window.close()
     engine.deleteLater()
+
+
+@pytest.fixture
+def app_client() -> Iterator[Callable[[], object]]:
+    """Connect like the app in a user session (as nobody) to the private system bus;
+    every connection is closed after the test, so no late bus callback reaches a window
+    that is gone."""
+    from netwarden.helper_client import HelperClient
+
+    clients = []
+
+    def connect() -> HelperClient:
+        with effective_user():
+            clients.append(HelperClient.on_system_bus())
+        return clients[-1]
+
+    yield connect
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,36 +9,28 @@ import pytest
 from PySide6.QtCore import QObject, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from netwarden.helper_client import HelperClient
 from netwarden.main import load_window
 from netwarden.prompts import PromptModel
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from tests.fixtures.api import ApiClient
 from tests.fixtures.qml import screenshot
 from tests.fixtures.traffic import CHECKOUT, recorder
-from tests.fixtures.users import NOBODY, effective_user
+from tests.fixtures.users import NOBODY
 
 PORT = 8080
 
 
 @pytest.fixture
-def prompt_window(qml_engine, qtbot):
-    clients = []
-
+def prompt_window(qml_engine, app_client):
     def open_window():
-        with effective_user():
-            client = HelperClient.on_system_bus()
-        clients.append(client)
-        prompts = PromptModel(client, parent=qml_engine)
+        prompts = PromptModel(app_client(), parent=qml_engine)
         window = load_window(qml_engine, "PromptWindow", {"prompts": prompts})
         return window, prompts
 
-    yield open_window
-    for client in clients:
-        client.close()
+    return open_window
 
 
-def click(qtbot, window, name):
+def click(window, name):
     button = window.findChild(QObject, name)
     centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2)).toPoint()
     QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
@@ -69,7 +61,7 @@ def test_deny_forever_this_host_refuses_now_and_next_time(
         screenshot(window, "prompt")
 
         window.findChild(QObject, "lifetimeBox").setProperty("currentIndex", 3)  # forever
-        click(qtbot, window, "denyButton")
+        click(window, "denyButton")
         outcome = json.loads(client.communicate(timeout=10)[0])
         assert outcome["result"] == "refused"
         qtbot.waitUntil(lambda: prompts.count == 0, timeout=5_000)

@@ -3,7 +3,6 @@
 import dbus
 import pytest
 
-from netwarden.helper_client import HelperClient
 from netwarden.helper_state import HelperState
 from netwarden.main import load_main_window
 from netwarden_helper import __version__
@@ -11,7 +10,6 @@ from netwarden_helper.api import ACTION_MONITOR, BUS_NAME, INTERFACE, OBJECT_PAT
 from tests.fixtures.helper import helper_command, helper_environment, running_helper
 from tests.fixtures.processes import wait_for
 from tests.fixtures.qml import screenshot
-from tests.fixtures.users import effective_user
 
 
 def _get_status(bus):
@@ -62,23 +60,16 @@ def test_second_helper_refuses_to_start_and_leaves_the_first_alone(
 
 
 @pytest.fixture
-def main_window(qml_engine, qtbot):
-    clients = []
-
+def main_window(qml_engine, qtbot, app_client):
     def open_window():
-        with effective_user():
-            client = HelperClient.on_system_bus()
-        clients.append(client)
-        state = HelperState(client, parent=qml_engine)
+        state = HelperState(app_client(), parent=qml_engine)
         load_main_window(qml_engine, state)
         (window,) = qml_engine.rootObjects()
         window.show()
         qtbot.waitExposed(window)
         return window, state
 
-    yield open_window
-    for client in clients:  # no late bus callback may reach a deleted window
-        client.close()
+    return open_window
 
 
 def _label(window, name):
