@@ -56,12 +56,14 @@ class PromptModel(QAbstractListModel):
     """Pending prompts, oldest first."""
 
     countChanged = Signal()
+    registeredChanged = Signal()
     answerFailed = Signal(str)
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._client = client
         self._rows: list[dict] = []
+        self._registered = False
         client.on_signal("PromptRaised", self._raised)
         client.on_signal("PromptClosed", self._closed)
         client.watch_helper(self._on_helper_presence)
@@ -82,6 +84,16 @@ class PromptModel(QAbstractListModel):
     def count(self) -> int:
         return len(self._rows)
 
+    @Property(bool, notify=registeredChanged)
+    def registered(self) -> bool:
+        """The helper knows this app answers prompts (until it stops or restarts)."""
+        return self._registered
+
+    def _set_registered(self, registered: bool) -> None:
+        if registered != self._registered:
+            self._registered = registered
+            self.registeredChanged.emit()
+
     @Slot(int, result="QVariantMap")
     def get(self, row: int) -> dict:
         """Row `row` as a map of its roles (an empty map past the end)."""
@@ -100,8 +112,12 @@ class PromptModel(QAbstractListModel):
 
     def _on_helper_presence(self, running: bool) -> None:
         if running:
-            self._client.call("RegisterPromptAgent", "a{sv}", ({},), lambda: None, self._failed)
+            self._client.call(
+                "RegisterPromptAgent", "a{sv}", ({},), lambda: self._set_registered(True),
+                self._failed,
+            )  # fmt: skip
         else:
+            self._set_registered(False)
             self._remove_all()
 
     def _raised(self, prompt: dict) -> None:

@@ -25,7 +25,7 @@ from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import REJECT_MARK
 from netwarden_helper.packet import TCP, Packet, parse
 from netwarden_helper.process_info import ProcessInfo, read_process, start_time
-from netwarden_helper.rules import Decision, Flow, Rule, Verdict, decide, ordered
+from netwarden_helper.rules import Decision, Flow, Rule, Verdict, decide, is_expired, ordered
 from netwarden_helper.settings import Settings
 from netwarden_helper.store import Store
 
@@ -219,17 +219,16 @@ class Firewall:
             self._count_hit(rule)
             for packet in packets:
                 self._apply(packet, rule.action, rule.drop)
-        elif decision.verdict is Verdict.NEEDS_HASH:
+            return
+        if decision.verdict is Verdict.NEEDS_HASH:
             self._await_hash(flow, process, packets, five_tuple)
-        elif not self._can_ask(flow.uid) or self._held_packets + len(packets) > MAX_HELD_PACKETS:
+            return
+        reason = "pin_mismatch" if decision.verdict is Verdict.PIN_MISMATCH else "no_rule"
+        if not self._can_ask(flow.uid) or self._held_packets + len(packets) > MAX_HELD_PACKETS:
             self.counters["default_action"] += 1
-            # A binary that no longer matches its pin is never let through unasked.
-            pin_mismatch = decision.verdict is Verdict.PIN_MISMATCH
-            action = "deny" if pin_mismatch else self._default_action()
             for packet in packets:
-                self._apply(packet, action, drop=False)
+                self._apply(packet, self._unanswered_action(reason), drop=False)
         else:
-            reason = "pin_mismatch" if decision.verdict is Verdict.PIN_MISMATCH else "no_rule"
             self._hold(flow, process, packets, five_tuple, reason, decision.rule)
 
     def _await_hash(
@@ -267,6 +266,11 @@ class Firewall:
     def _default_action(self) -> str:
         return self.settings.default_action
 
+    def _unanswered_action(self, reason: str) -> str:
+        """What a flow gets when nobody answers: the default action, except that a binary
+        that no longer matches its pin is never let through unasked."""
+        return "deny" if reason == "pin_mismatch" else self._default_action()
+
     def _can_ask(self, uid: int) -> bool:
         return self.prompter is not None and self.prompter.can_ask(uid)
 
@@ -275,7 +279,7 @@ class Firewall:
         the default action."""
         for group in list(self._groups.values()):
             if not self._can_ask(group.prompt.flow.uid):
-                action = "deny" if group.prompt.reason == "pin_mismatch" else self._default_action()
+                action = self._unanswered_action(group.prompt.reason)
                 self._close_group(group, action, drop=False, outcome="no_agent")
 
     # Held flows and prompts
@@ -344,7 +348,7 @@ class Firewall:
         if group is not None:
             group.timer = None
             self.counters["timeouts"] += 1
-            action = "deny" if group.prompt.reason == "pin_mismatch" else self._default_action()
+            action = self._unanswered_action(group.prompt.reason)
             self._close_group(group, action, drop=False, outcome="timeout")
 
     def _close_group(self, group: _Group, action: str, drop: bool, outcome: str) -> None:
@@ -442,7 +446,7 @@ class Firewall:
         over = [
             rule.id
             for rule in self._rules
-            if (rule.lifetime == "until" and rule.expires_at is not None and rule.expires_at <= now)
+            if is_expired(rule, now)
             or (rule.lifetime == "until_quit" and start_time(rule.pid) != rule.pid_start)
         ]
         if over:

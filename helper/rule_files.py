@@ -9,9 +9,9 @@ validates every rule before returning any; an error names the rule and the field
 """
 
 import json
-from dataclasses import fields, replace
+from dataclasses import replace
 
-from netwarden_helper.rules import Rule, RuleError, validate
+from netwarden_helper.rules import RULE_FIELDS, Rule, RuleError, validate
 
 FORMAT = "netwarden-rules"
 VERSION = 1
@@ -25,14 +25,11 @@ class RuleFileError(ValueError):
 
 def dump_rules(rules: list[Rule]) -> str:
     """The rules as a rules file."""
-    records = []
-    for rule in rules:
-        record = {
-            f.name: getattr(rule, f.name)
-            for f in fields(Rule)
-            if f.name not in ("_compiled", "id") and getattr(rule, f.name) is not None
-        }
-        records.append(record)
+    records = [
+        {name: getattr(rule, name) for name in RULE_FIELDS
+         if name != "id" and getattr(rule, name) is not None}
+        for rule in rules
+    ]  # fmt: skip
     return json.dumps({"format": FORMAT, "version": VERSION, "rules": records}, indent=2)
 
 

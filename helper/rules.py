@@ -89,6 +89,11 @@ class Rule:
         return self._compiled
 
 
+RULE_FIELDS = tuple(f.name for f in fields(Rule) if f.name != "_compiled")
+COUNTER_FIELDS = ("id", "hits", "last_hit", "created")  # kept by the helper, not set by callers
+SETTABLE_FIELDS = tuple(name for name in RULE_FIELDS if name not in COUNTER_FIELDS)
+
+
 class Verdict(enum.Enum):
     """What the engine concluded about a flow."""
 
@@ -110,9 +115,8 @@ def validate(values: Mapping[str, Any]) -> Rule:
     Unknown fields, wrong types and impossible values are all refused; counters (`id`,
     `hits`, `last_hit`, `created`) are not the caller's to set.
     """
-    settable = {f.name for f in fields(Rule)} - {"id", "hits", "last_hit", "created", "_compiled"}
     for key in values:
-        if key not in settable:
+        if key not in SETTABLE_FIELDS:
             raise RuleError(str(key)[:64], "unknown field")
     if "action" not in values:
         raise RuleError("action", "missing: allow or deny")

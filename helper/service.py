@@ -35,7 +35,7 @@ from netwarden_helper.errors import InvalidArgument, NotFound
 from netwarden_helper.firewall import Prompt, UnknownPrompt
 from netwarden_helper.polkit import PolkitAuthority
 from netwarden_helper.rule_files import RuleFileError, dump_rules, load_rules
-from netwarden_helper.rules import Rule, RuleError, validate
+from netwarden_helper.rules import RULE_FIELDS, Rule, RuleError, validate
 from netwarden_helper.settings import SettingsError
 
 
@@ -52,7 +52,7 @@ class PromptAgent:
 
 def rule_record(rule: Rule) -> dict[str, Any]:
     """A rule as its a{sv} fields (None fields left out)."""
-    return {f.name: getattr(rule, f.name) for f in fields(Rule) if f.name != "_compiled"}
+    return {name: getattr(rule, name) for name in RULE_FIELDS}
 
 
 def prompt_record(prompt: Prompt) -> dict[str, Any]:

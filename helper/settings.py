@@ -16,23 +16,23 @@ class Settings:
     fail_closed: bool = False  # block new connections while the helper is not running
 
 
-_CHECKS = {
+_DEFAULTS = Settings()
+_RANGES = {
     "default_action": (lambda v: v in ("allow", "deny"), "must be allow or deny"),
     "prompt_timeout": (lambda v: 5 <= v <= 3600, "must be between 5 and 3600 seconds"),
-    "fail_closed": (lambda v: True, ""),
 }
 
 
 def updated(settings: Settings, values: Mapping[str, Any]) -> Settings:
     """`settings` with `values` applied, or `SettingsError` for the first bad one."""
-    types = {f.name: f.type for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)}
     for name, value in values.items():
-        if name not in types:
+        if name not in known:
             raise SettingsError(f"{str(name)[:64]}: unknown setting")
-        expected = type(getattr(Settings(), name))
+        expected = type(getattr(_DEFAULTS, name))
         if type(value) is not expected:
             raise SettingsError(f"{name}: must be {expected.__name__}")
-        check, message = _CHECKS[name]
+        check, message = _RANGES.get(name, (lambda v: True, ""))
         if not check(value):
             raise SettingsError(f"{name}: {message}")
     return replace(settings, **values)

@@ -17,7 +17,14 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from netwarden_helper.rules import Rule, RuleError, validate, with_id
+from netwarden_helper.rules import (
+    COUNTER_FIELDS,
+    SETTABLE_FIELDS,
+    Rule,
+    RuleError,
+    validate,
+    with_id,
+)
 from netwarden_helper.settings import Settings, SettingsError, updated
 
 log = logging.getLogger(__name__)
@@ -53,7 +60,6 @@ _MIGRATIONS = {
         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 }
-_RULE_COLUMNS = [f.name for f in fields(Rule) if f.name != "_compiled"]
 _COLUMN_OF = {"drop": "drop_silently"}
 
 
@@ -170,15 +176,13 @@ class Store:
 
     @staticmethod
     def _row(rule: Rule) -> dict[str, Any]:
-        settable = [n for n in _RULE_COLUMNS if n not in ("id", "hits", "last_hit", "created")]
-        return {_COLUMN_OF.get(name, name): getattr(rule, name) for name in settable}
+        return {_COLUMN_OF.get(name, name): getattr(rule, name) for name in SETTABLE_FIELDS}
 
     @staticmethod
     def _rule(row: sqlite3.Row) -> Rule:
-        values = {name: row[_COLUMN_OF.get(name, name)] for name in _RULE_COLUMNS}
+        values = {name: row[_COLUMN_OF.get(name, name)] for name in SETTABLE_FIELDS}
         values["enabled"], values["drop"] = bool(values["enabled"]), bool(values["drop"])
-        counters = {k: values.pop(k) for k in ("id", "hits", "last_hit", "created")}
-        return replace(validate(values), **counters)
+        return replace(validate(values), **{name: row[name] for name in COUNTER_FIELDS})
 
     # Settings
 

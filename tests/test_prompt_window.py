@@ -49,6 +49,7 @@ def test_deny_forever_this_host_refuses_now_and_next_time(
 ):
     polkitd(grant=[ACTION_ANSWER_PROMPT, ACTION_MONITOR])
     window, prompts = prompt_window()
+    qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
     with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
         client = connect_as_nobody(netns)
         qtbot.waitUntil(lambda: prompts.count == 1, timeout=10_000)
