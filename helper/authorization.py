@@ -12,11 +12,13 @@ that does not answer all mean "denied".
 import inspect
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import dbus
 import dbus.service
+from gi.repository import GLib
 
 from netwarden_helper.api import ACTIONS, INTERFACE
 from netwarden_helper.errors import HelperError, InvalidArgument, NotAuthorized
@@ -43,8 +45,9 @@ def authorized_method(
     """Export the decorated method on the helper's interface, guarded by polkit `action`.
 
     The body is called as `body(self, caller, *arguments)` only after polkit grants; it
-    returns the reply value (a tuple when the out signature has several values) or
-    raises a `dbus.DBusException` subclass. A function choosing the action may raise one
+    returns the reply value (a tuple when the out signature has several values), or a
+    `Future` of it (work done on another thread; the reply is sent from the bus's main
+    loop), or raises a `dbus.DBusException` subclass. A function choosing the action may raise one
     too (for arguments it cannot judge): the call then fails with that error.
     """
     if isinstance(action, str) and action not in ACTIONS:
@@ -61,9 +64,9 @@ def authorized_method(
                                       f"not ({message.get_signature() or ''})"))  # fmt: skip
                 return
 
-            def run(caller: Caller) -> None:
+            def settle(outcome: Callable[[], Any]) -> None:
                 try:
-                    result = body(self, caller, *args)
+                    result = outcome()
                 except dbus.DBusException as exc:
                     error(exc)
                     return
@@ -71,12 +74,21 @@ def authorized_method(
                     log.exception("%s failed", body.__name__)
                     error(HelperError(f"{body.__name__} failed inside the helper; see its log"))
                     return
-                if out_count == 0:
+                if isinstance(result, Future):  # done on another thread: reply from the bus's
+                    result.add_done_callback(lambda done: GLib.idle_add(on_bus_thread, done))
+                elif out_count == 0:
                     reply()
                 elif out_count == 1:
                     reply(result)
                 else:
                     reply(*result)
+
+            def on_bus_thread(done: Future) -> bool:
+                settle(done.result)
+                return GLib.SOURCE_REMOVE
+
+            def run(caller: Caller) -> None:
+                settle(lambda: body(self, caller, *args))
 
             def authorize(uid: int) -> None:
                 caller = Caller(sender, int(uid))

@@ -14,6 +14,7 @@ from typing import Any
 
 from netwarden_helper.firewall import Firewall
 from netwarden_helper.hashing import BinaryHasher
+from netwarden_helper.history import History
 from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import Backend, Interception, choose_backend, remove_all
 from netwarden_helper.queue import PacketQueue
@@ -30,6 +31,8 @@ class Helper:
         self.interception = Interception(flow_queue, dns_queue, settings.fail_closed)
         self.hasher = BinaryHasher(loop)
         self.firewall = Firewall(loop, self.store, self.hasher)
+        self.history = History(loop, state_dir, lambda: self.firewall.settings.history_days)
+        self.firewall.observer = self.history
         self._queues = [
             PacketQueue(loop, flow_queue, self.firewall.on_flow_packet),
             PacketQueue(loop, dns_queue, self.firewall.on_dns_packet),
@@ -56,5 +59,6 @@ class Helper:
         self.firewall.close()
         for queue in self._queues:
             queue.close()
+        self.history.close()
         self.hasher.close()
         self.store.close()

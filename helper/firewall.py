@@ -53,6 +53,14 @@ class Prompt:
     pinned_rule: Rule | None = None  # the rule whose pin the binary no longer matches
 
 
+class DecisionObserver(Protocol):
+    """Who hears of every flow's verdict (the history)."""
+
+    def flow_decided(
+        self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
+    ) -> None: ...
+
+
 class Prompter(Protocol):
     """Whoever shows prompts to people (the D-Bus service, or a test)."""
 
@@ -100,6 +108,7 @@ class Firewall:
         self.sockets = SocketTable()
         self.owners = SocketOwners()
         self.prompter: Prompter | None = None
+        self.observer: DecisionObserver | None = None
         self.counters: Counter[str] = Counter()
         self._rules: list[Rule] = ordered(store.rules())
         self._processes: dict[int, ProcessInfo] = {}
@@ -217,6 +226,7 @@ class Firewall:
         if decision.verdict is Verdict.RULE:
             rule = decision.rule
             self._count_hit(rule)
+            self._decided(flow, five_tuple, rule.action, "rule", rule.id)
             for packet in packets:
                 self._apply(packet, rule.action, rule.drop)
             return
@@ -226,8 +236,10 @@ class Firewall:
         reason = "pin_mismatch" if decision.verdict is Verdict.PIN_MISMATCH else "no_rule"
         if not self._can_ask(flow.uid) or self._held_packets + len(packets) > MAX_HELD_PACKETS:
             self.counters["default_action"] += 1
+            action = self._unanswered_action(reason)
+            self._decided(flow, five_tuple, action, "default", None)
             for packet in packets:
-                self._apply(packet, self._unanswered_action(reason), drop=False)
+                self._apply(packet, action, drop=False)
         else:
             self._hold(flow, process, packets, five_tuple, reason, decision.rule)
 
@@ -250,6 +262,12 @@ class Firewall:
             self._handle(hashed_flow, process, pending.packets, five_tuple, decision)
 
         self.hasher.request(process.pid, key, hashed)
+
+    def _decided(
+        self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
+    ) -> None:
+        if self.observer is not None:
+            self.observer.flow_decided(flow, five_tuple, action, decided_by, rule_id)
 
     def _apply(self, packet: Any, action: str, drop: bool) -> None:
         if action == "allow":
@@ -351,12 +369,15 @@ class Firewall:
             action = self._unanswered_action(group.prompt.reason)
             self._close_group(group, action, drop=False, outcome="timeout")
 
-    def _close_group(self, group: _Group, action: str, drop: bool, outcome: str) -> None:
+    def _close_group(
+        self, group: _Group, action: str, drop: bool, outcome: str, rule_id: int | None = None
+    ) -> None:
         prompt_id = group.prompt.id
         del self._groups[prompt_id]
         del self._group_by_key[group.key]
         for five_tuple in group.tuples:
             self._group_by_tuple.pop(five_tuple, None)
+            self._decided(group.prompt.flow, five_tuple, action, outcome, rule_id)
         if group.timer is not None:
             Loop.cancel(group.timer)
         for packet in group.packets:
@@ -388,7 +409,8 @@ class Firewall:
             now=self.clock(),
         )
         stored = self.store.add_rule(rule) if rule is not None else None
-        self._close_group(group, answer.action, drop=False, outcome="answered")
+        self._close_group(group, answer.action, drop=False, outcome="answered",
+                          rule_id=stored.id if stored else None)  # fmt: skip
         if stored is not None:
             self._rules_changed()
         return stored
@@ -428,7 +450,8 @@ class Firewall:
             decision = decide(self._rules, group.prompt.flow, now)
             if decision.verdict is Verdict.RULE:
                 self._count_hit(decision.rule)
-                self._close_group(group, decision.rule.action, decision.rule.drop, "rule")
+                rule = decision.rule
+                self._close_group(group, rule.action, rule.drop, "rule", rule.id)
 
     def _count_hit(self, rule: Rule) -> None:
         count, _last = self._hits.get(rule.id, (0, 0.0))

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loop.run()
     finally:
-        service.remove_from_connection()
+        service.close()
         helper.close()
         bus.release_name(bus_name.get_name())
     return 0

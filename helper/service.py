@@ -14,7 +14,6 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import dbus
-import dbus.lowlevel
 import dbus.service
 
 from netwarden_helper import __version__
@@ -29,6 +28,7 @@ from netwarden_helper.api import (
     OBJECT_PATH,
 )
 from netwarden_helper.authorization import Caller, authorized_method
+from netwarden_helper.bus_peers import BusPeers
 from netwarden_helper.daemon import Helper
 from netwarden_helper.dbus_values import dictionary, options, plain
 from netwarden_helper.errors import InvalidArgument, NotFound
@@ -36,6 +36,7 @@ from netwarden_helper.firewall import Prompt, UnknownPrompt
 from netwarden_helper.polkit import PolkitAuthority
 from netwarden_helper.rule_files import RuleFileError, dump_rules, load_rules
 from netwarden_helper.rules import RULE_FIELDS, Rule, RuleError, validate
+from netwarden_helper.service_history import HistoryMethods
 from netwarden_helper.settings import SettingsError
 
 
@@ -94,7 +95,7 @@ def _for_rules(caller: Caller, *rules: Rule) -> str:
     return ACTION_MANAGE_OWN_RULES if own else ACTION_MANAGE_RULES
 
 
-class HelperService(dbus.service.Object):
+class HelperService(HistoryMethods):
     """The object clients talk to; it delegates every decision to the helper's parts."""
 
     def __init__(self, bus: dbus.Bus, authority: PolkitAuthority, helper: Helper) -> None:
@@ -103,10 +104,18 @@ class HelperService(dbus.service.Object):
         self._helper = helper
         self._firewall = helper.firewall
         self._started_at = time.time()
-        self._agents: dict[str, PromptAgent] = {}
-        self._agent_watches: dict[str, Any] = {}
+        self._agents: BusPeers[PromptAgent] = BusPeers(
+            self.connection, lambda name: self._firewall.prompters_changed()
+        )
         self._told: dict[int, set[str]] = {}  # prompt id -> agents it was sent to
         self._firewall.prompter = self
+        self._serve_history(helper.history, helper.history.loop)
+
+    def close(self) -> None:
+        """Stop serving: no more prompts or traffic signals, the object leaves the bus."""
+        self._firewall.prompter = None
+        self.stop_serving_history()
+        self.remove_from_connection()
 
     # Status and settings
 
@@ -253,11 +262,7 @@ class HelperService(dbus.service.Object):
         caller leaves the bus or calls UnregisterPromptAgent."""
         all_users = options(agent_options, {"all_users": bool}).get("all_users", False)
         name = caller.bus_name
-        self._agents[name] = PromptAgent(caller.uid, all_users)
-        if name not in self._agent_watches:
-            self._agent_watches[name] = self.connection.watch_name_owner(
-                name, lambda owner: owner or self._drop_agent(name)
-            )
+        self._agents.add(name, PromptAgent(caller.uid, all_users))
         self._firewall.prompters_changed()
         for prompt in self._firewall.pending_prompts():
             self._tell(name, prompt)
@@ -265,20 +270,13 @@ class HelperService(dbus.service.Object):
     @authorized_method(ACTION_ANSWER_PROMPT)
     def UnregisterPromptAgent(self, caller: Caller) -> None:
         """Stop receiving prompts."""
-        self._drop_agent(caller.bus_name)
-
-    def _drop_agent(self, name: str) -> None:
-        self._agents.pop(name, None)
-        watch = self._agent_watches.pop(name, None)
-        if watch is not None:
-            watch.cancel()
-        self._firewall.prompters_changed()
+        self._agents.remove(caller.bus_name)
 
     @authorized_method(ACTION_ANSWER_PROMPT, out_signature="aa{sv}")
     def ListPrompts(self, caller: Caller) -> dbus.Array:
         """Pending prompts the caller may answer: its own programs' (all of them for an
         agent registered for all users)."""
-        agent = self._agents.get(caller.bus_name, PromptAgent(caller.uid, all_users=False))
+        agent = self._agents.get(caller.bus_name) or PromptAgent(caller.uid, all_users=False)
         return dbus.Array(
             [dictionary(prompt_record(p)) for p in self._firewall.pending_prompts()
              if agent.answers_for(p.flow.uid)],
@@ -331,7 +329,7 @@ class HelperService(dbus.service.Object):
     # The firewall's prompter
 
     def can_ask(self, uid: int) -> bool:
-        return any(agent.answers_for(uid) for agent in self._agents.values())
+        return any(agent.answers_for(uid) for _name, agent in self._agents.items())
 
     def prompt_raised(self, prompt: Prompt) -> None:
         for name, agent in self._agents.items():
@@ -340,14 +338,8 @@ class HelperService(dbus.service.Object):
 
     def _tell(self, name: str, prompt: Prompt) -> None:
         self._told.setdefault(prompt.id, set()).add(name)
-        self._unicast(name, "PromptRaised", "a{sv}", dictionary(prompt_record(prompt)))
+        self._agents.send(name, "PromptRaised", "a{sv}", dictionary(prompt_record(prompt)))
 
     def prompt_closed(self, prompt_id: int, outcome: str) -> None:
         for name in self._told.pop(prompt_id, set()):
-            self._unicast(name, "PromptClosed", "ts", dbus.UInt64(prompt_id), outcome)
-
-    def _unicast(self, destination: str, member: str, signature: str, *args: Any) -> None:
-        message = dbus.lowlevel.SignalMessage(OBJECT_PATH, INTERFACE, member)
-        message.set_destination(destination)
-        message.append(*args, signature=signature)
-        self.connection.send_message(message)
+            self._agents.send(name, "PromptClosed", "ts", dbus.UInt64(prompt_id), outcome)

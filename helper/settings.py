@@ -14,12 +14,14 @@ class Settings:
     default_action: str = "allow"  # when nobody answers a prompt: "allow" or "deny"
     prompt_timeout: int = 60  # seconds a prompt waits before the default action applies
     fail_closed: bool = False  # block new connections while the helper is not running
+    history_days: int = 30  # how long connection history and traffic are kept
 
 
 _DEFAULTS = Settings()
 _RANGES = {
     "default_action": (lambda v: v in ("allow", "deny"), "must be allow or deny"),
     "prompt_timeout": (lambda v: 5 <= v <= 3600, "must be between 5 and 3600 seconds"),
+    "history_days": (lambda v: 1 <= v <= 3650, "must be between 1 and 3650 days"),
 }
 
 

@@ -20,7 +20,8 @@ def test_the_policy_file_declares_exactly_the_helpers_actions():
 def test_every_exported_method_names_a_polkit_action_or_chooses_one():
     exported = [
         member
-        for member in vars(HelperService).values()
+        for cls in HelperService.__mro__
+        for member in vars(cls).values()
         if getattr(member, "_dbus_is_method", False) and member._dbus_interface == INTERFACE
     ]
     assert exported, "the service exports no method at all"

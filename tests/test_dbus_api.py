@@ -5,14 +5,14 @@ used only to set the scene and to read the state back.
 """
 
 import json
+import os
 import subprocess
 import sys
-import time
+import tempfile
 
 import dbus
 import dbus.mainloop.glib
 import pytest
-from gi.repository import GLib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +26,7 @@ from netwarden_helper.api import (
     INTERFACE,
 )
 from netwarden_helper.dbus_values import dictionary
-from tests.fixtures.api import SIGNATURES, ApiClient, error_name
+from tests.fixtures.api import SIGNATURES, ApiClient, error_name, pump_until
 from tests.fixtures.traffic import CHECKOUT, recorder, run_client
 from tests.fixtures.users import NOBODY
 
@@ -68,6 +68,12 @@ RULES_FILE = json.dumps(
     {"format": "netwarden-rules", "version": 1, "rules": [{"action": "deny", "ports": "25"}]}
 )
 
+
+def writable_fd():
+    """A file descriptor of a new temporary file, as a client passes one to ExportHistory."""
+    return dbus.types.UnixFd(tempfile.TemporaryFile("w"))
+
+
 # (method, arguments given the id of an existing rule of nobody's, the action it needs)
 CASES = [
     ("GetStatus", lambda rid: (), ACTION_MONITOR),
@@ -87,6 +93,13 @@ CASES = [
     ("RegisterPromptAgent", lambda rid: ({"all_users": True},), ACTION_MANAGE_RULES),
     ("ListPrompts", lambda rid: (), ACTION_ANSWER_PROMPT),
     ("UnregisterPromptAgent", lambda rid: (), ACTION_ANSWER_PROMPT),
+    ("WatchConnections", lambda rid: (), ACTION_MONITOR),
+    ("UnwatchConnections", lambda rid: (), ACTION_MONITOR),
+    ("ListConnections", lambda rid: (), ACTION_MONITOR),
+    ("QueryHistory", lambda rid: ({"limit": 10},), ACTION_MONITOR),
+    ("TrafficSeries", lambda rid: ({"bucket": 3600},), ACTION_MONITOR),
+    ("TopTraffic", lambda rid: ({"limit": 5},), ACTION_MONITOR),
+    ("ExportHistory", lambda rid: (writable_fd(), {"format": "json"}), ACTION_MONITOR),
 ]
 CHANGING = {"SetSettings", "AddRule", "UpdateRule", "SetRuleEnabled", "DeleteRule", "ImportRules"}
 
@@ -174,15 +187,6 @@ class Agent:
         self.client.call("RegisterPromptAgent", {})
 
 
-def pump_until(condition, timeout=10):
-    context = GLib.MainContext.default()
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        context.iteration(False) or time.sleep(0.01)
-
-
 def client_as(netns, uid, address, timeout=15):
     return netns.host.popen(
         "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -257,12 +261,15 @@ PLAIN = st.one_of(
 )  # fmt: skip
 KEYS = st.one_of(st.sampled_from(["action", "exe", "destination", "ports", "uid", "protocol",
                                   "lifetime", "replace", "dry_run", "prompt_timeout",
-                                  "default_action", "fail_closed", "all_users", "scope"]),
+                                  "default_action", "fail_closed", "all_users", "scope",
+                                  "since", "until", "limit", "offset", "bucket", "format"]),
                  st.text(TEXT, max_size=20))  # fmt: skip
 NESTED = st.dictionaries(st.text(TEXT, max_size=5), PLAIN, max_size=3)
 DICTS = st.dictionaries(KEYS, st.one_of(PLAIN, NESTED), max_size=6)
 ARGUMENTS = {"a{sv}": DICTS.map(dictionary), "t": st.integers(0, 2**64 - 1), "b": st.booleans(),
-             "s": st.one_of(st.text(TEXT, max_size=200), st.just("x" * 2_000_000))}  # fmt: skip
+             "s": st.one_of(st.text(TEXT, max_size=200), st.just("x" * 2_000_000)),
+             "h": st.sampled_from(["/dev/null", "/proc/self"]).map(
+                 lambda path: dbus.types.UnixFd(os.open(path, os.O_RDONLY)))}  # fmt: skip
 
 
 def _arguments(signature):
