@@ -58,6 +58,8 @@ def rule_for(answer: Answer, flow: Flow, pid: int, pid_start: int, now: float) -
         values["uid"] = flow.uid
     if answer.pin and flow.sha256:
         values["sha256"] = flow.sha256
+    if flow.script:  # "allow python3" for this script only
+        values["script"] = flow.script
     if answer.scope == "host":
         values["destination"] = flow.hosts[0] if flow.hosts else flow.dst
         values["ports"] = str(flow.dport) if flow.dport else ""

@@ -17,6 +17,7 @@ from netwarden_helper.hashing import BinaryHasher
 from netwarden_helper.history import History
 from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import Backend, Interception, choose_backend, remove_all
+from netwarden_helper.pins import PinGuard
 from netwarden_helper.queue import PacketQueue
 from netwarden_helper.settings import Settings, updated
 from netwarden_helper.store import Store
@@ -33,6 +34,8 @@ class Helper:
         self.firewall = Firewall(loop, self.store, self.hasher)
         self.history = History(loop, state_dir, lambda: self.firewall.settings.history_days)
         self.firewall.observer = self.history
+        self.pins = PinGuard(loop, self.store, self.hasher, self.firewall)
+        self.firewall.pins = self.pins
         self._queues = [
             PacketQueue(loop, flow_queue, self.firewall.on_flow_packet),
             PacketQueue(loop, dns_queue, self.firewall.on_dns_packet),
@@ -60,5 +63,6 @@ class Helper:
         for queue in self._queues:
             queue.close()
         self.history.close()
+        self.pins.close()
         self.hasher.close()
         self.store.close()

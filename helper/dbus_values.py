@@ -68,6 +68,8 @@ def typed(value: Any) -> Any:
         return dictionary(value)
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return dbus.Array([dbus.String(v) for v in value], signature="s")
+    if isinstance(value, list | tuple) and value and all(type(v) is int for v in value):
+        return dbus.Array([dbus.Int64(v) for v in value], signature="x")
     if isinstance(value, list | tuple) and all(isinstance(v, Mapping) for v in value):
         return dbus.Array([dictionary(v) for v in value], signature="a{sv}")
     raise TypeError(f"cannot send {value!r} over D-Bus")

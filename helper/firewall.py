@@ -61,6 +61,14 @@ class DecisionObserver(Protocol):
     ) -> None: ...
 
 
+class PinWatcher(Protocol):
+    """Who turns changed binaries into alerts (the pin guard)."""
+
+    def binary_mismatch(self, exe: str, sha256: str | None) -> None: ...
+
+    def rules_changed(self) -> None: ...
+
+
 class Prompter(Protocol):
     """Whoever shows prompts to people (the D-Bus service, or a test)."""
 
@@ -109,6 +117,7 @@ class Firewall:
         self.owners = SocketOwners()
         self.prompter: Prompter | None = None
         self.observer: DecisionObserver | None = None
+        self.pins: PinWatcher | None = None
         self.counters: Counter[str] = Counter()
         self._rules: list[Rule] = ordered(store.rules())
         self._processes: dict[int, ProcessInfo] = {}
@@ -201,6 +210,8 @@ class Firewall:
             unit=process.unit if process else "",
             flatpak=process.flatpak if process else "",
             hosts=self.dns.names_for(packet.dst),
+            script=process.script if process else "",
+            script_sha256=process.script_sha256 if process else "",
         )
         return flow, process
 
@@ -233,7 +244,11 @@ class Firewall:
         if decision.verdict is Verdict.NEEDS_HASH:
             self._await_hash(flow, process, packets, five_tuple)
             return
-        reason = "pin_mismatch" if decision.verdict is Verdict.PIN_MISMATCH else "no_rule"
+        reason = "no_rule"
+        if decision.verdict is Verdict.PIN_MISMATCH:
+            reason = "pin_mismatch"
+            if self.pins is not None:
+                self.pins.binary_mismatch(flow.exe, flow.sha256)
         if not self._can_ask(flow.uid) or self._held_packets + len(packets) > MAX_HELD_PACKETS:
             self.counters["default_action"] += 1
             action = self._unanswered_action(reason)
@@ -436,6 +451,11 @@ class Firewall:
         self._rules_changed()
         return deleted
 
+    def repin_rules(self, rule_ids: list[int], sha256: str) -> None:
+        """Pin these rules to the binary `sha256` (trusting a changed binary)."""
+        self.store.repin_rules(rule_ids, sha256)
+        self._rules_changed()
+
     def import_rules(self, rules: list[Rule], replace_existing: bool) -> tuple[int, int]:
         """Add rules from a file in one transaction; returns (added, removed)."""
         counts = self.store.import_rules(rules, replace_existing)
@@ -445,6 +465,8 @@ class Firewall:
     def _rules_changed(self) -> None:
         self.flush_hits()
         self._rules = ordered(self.store.rules())
+        if self.pins is not None:
+            self.pins.rules_changed()
         now = self.clock()
         for group in list(self._groups.values()):
             decision = decide(self._rules, group.prompt.flow, now)

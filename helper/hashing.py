@@ -21,13 +21,17 @@ FileKey = tuple[int, int, int, int, int]
 _CHUNK = 1 << 20
 
 
+def stat_key(st: os.stat_result) -> FileKey:
+    """A file's identity from its stat: changes whenever its content may have."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def file_key(pid: int) -> FileKey | None:
     """The identity of the executable `pid` runs, or None if it is gone."""
     try:
-        st = os.stat(f"/proc/{pid}/exe")
+        return stat_key(os.stat(f"/proc/{pid}/exe"))
     except OSError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def sha256_of(path: str) -> str:
@@ -71,11 +75,15 @@ class BinaryHasher:
             digest = None
         self._loop.call_soon(lambda: self._deliver(key, digest))
 
+    def remember(self, key: FileKey, digest: str) -> None:
+        """Cache the hash of file `key` (hashed elsewhere)."""
+        self._cache[key] = digest
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     def _deliver(self, key: FileKey, digest: str | None) -> None:
         if digest is not None:
-            self._cache[key] = digest
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self.remember(key, digest)
         for on_done in self._waiting.pop(key, []):
             on_done(digest)
 

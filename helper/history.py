@@ -86,7 +86,9 @@ class History:
         record = FlowRecord(
             id=self._next_id,
             time=self.clock(),
-            program=Program(flow.exe, flow.sha256 or "", flow.unit, flow.flatpak, flow.uid),
+            program=Program(
+                flow.exe, flow.sha256 or "", flow.unit, flow.flatpak, flow.uid, flow.script
+            ),
             destination=flow.dst,
             host=flow.hosts[0] if flow.hosts else "",
             port=flow.dport,

@@ -40,8 +40,8 @@ _SCHEMA = """
     CREATE TABLE programs (
         id INTEGER PRIMARY KEY,
         exe TEXT NOT NULL, sha256 TEXT NOT NULL, unit TEXT NOT NULL,
-        flatpak TEXT NOT NULL, uid INTEGER NOT NULL,
-        UNIQUE (exe, sha256, unit, flatpak, uid)
+        flatpak TEXT NOT NULL, uid INTEGER NOT NULL, script TEXT NOT NULL,
+        UNIQUE (exe, sha256, unit, flatpak, uid, script)
     );
     CREATE TABLE flows (
         id INTEGER PRIMARY KEY,
@@ -68,7 +68,7 @@ _SCHEMA = """
     ) WITHOUT ROWID
 """
 _FLOW_COLUMNS = (
-    "flows.id, time, exe, sha256, unit, flatpak, uid, destination, host, port, protocol, "
+    "flows.id, time, exe, sha256, unit, flatpak, uid, script, destination, host, port, protocol, "
     "verdict, decided_by, rule_id, bytes_out, bytes_in"
 )
 EXPORT_FIELDS = tuple(column.split(".")[-1] for column in _FLOW_COLUMNS.split(", "))
@@ -83,6 +83,7 @@ class Program:
     unit: str
     flatpak: str
     uid: int
+    script: str = ""  # the script an interpreter runs
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,13 @@ class HistoryDb:
             return known
         values = astuple(program)
         self._db.execute(
-            "INSERT OR IGNORE INTO programs (exe, sha256, unit, flatpak, uid) VALUES (?,?,?,?,?)",
+            "INSERT OR IGNORE INTO programs (exe, sha256, unit, flatpak, uid, script) "
+            "VALUES (?,?,?,?,?,?)",
             values,
         )
         program_id = self._db.execute(
             "SELECT id FROM programs WHERE exe = ? AND sha256 = ? AND unit = ? AND flatpak = ? "
-            "AND uid = ?",
+            "AND uid = ? AND script = ?",
             values,
         ).fetchone()[0]
         self._program_ids[program] = program_id

@@ -7,15 +7,19 @@ deleted or replaced on disk since the process started is reported as `exe_delete
 (hashing reads /proc/<pid>/exe, so the hash is the running binary's).
 """
 
+import hashlib
 import os
 import pwd
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from netwarden_helper.interpreters import interpreter_kind, script_of
+
 _DELETED = " (deleted)"
 _FLATPAK_SCOPE = re.compile(r"app-flatpak-(?P<app>[A-Za-z0-9_.-]+?)-\d+\.scope$")
 _MAX_PARENTS = 64
+MAX_SCRIPT = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,8 @@ class ProcessInfo:
     unit: str  # systemd unit ("cups.service", "app-...scope"), "" if none
     flatpak: str  # Flatpak application id, "" if none
     foreign_root: bool  # runs in another mount namespace (container, Flatpak)
+    script: str = ""  # the script an interpreter runs, as the process sees its path
+    script_sha256: str = ""  # its hash ("" when unknown, unreadable or too large)
 
 
 def read_process(pid: int) -> ProcessInfo | None:
@@ -44,11 +50,13 @@ def read_process(pid: int) -> ProcessInfo | None:
     exe, deleted = _exe(pid)
     uid = _status_uid(status)
     unit, flatpak = _cgroup_identity(pid)
+    cmdline = _cmdline(pid)
+    script = script_of(exe, cmdline, _own_path(pid, "cwd")) if interpreter_kind(exe) else ""
     return ProcessInfo(
         pid=pid,
         exe=exe,
         exe_deleted=deleted,
-        cmdline=_cmdline(pid),
+        cmdline=cmdline,
         uid=uid,
         user=user_name(uid),
         start_time=_start_time(stat),
@@ -56,6 +64,8 @@ def read_process(pid: int) -> ProcessInfo | None:
         unit=unit,
         flatpak=flatpak or _flatpak_info(pid),
         foreign_root=_foreign_root(pid),
+        script=script,
+        script_sha256=_script_sha256(pid, script),
     )
 
 
@@ -81,23 +91,40 @@ def _read(path: str) -> str:
 
 
 def _exe(pid: int) -> tuple[str, bool]:
-    """The executable's path as `pid` itself sees it, and whether it was deleted.
+    """The executable's path as `pid` itself sees it, and whether it was deleted."""
+    target = _own_path(pid, "exe")
+    deleted = target.endswith(_DELETED)
+    return (target[: -len(_DELETED)] if deleted else target), deleted
 
-    The kernel writes /proc/<pid>/exe relative to the reader's root; for a process in
-    another mount namespace or chroot that path starts with where its root lies as seen
-    from here (/proc/<pid>/root), which is cut off.
+
+def _own_path(pid: int, link: str) -> str:
+    """Where /proc/<pid>/<link> (exe, cwd) points, as `pid` itself sees it; "" if gone.
+
+    The kernel writes the link relative to the reader's root; for a process in another
+    mount namespace or chroot the path starts with where its root lies as seen from here
+    (/proc/<pid>/root), which is cut off.
     """
     try:
-        target = os.readlink(f"/proc/{pid}/exe")
+        target = os.readlink(f"/proc/{pid}/{link}")
         root = os.readlink(f"/proc/{pid}/root")
     except OSError:
-        return "", False
-    deleted = target.endswith(_DELETED)
-    if deleted:
-        target = target[: -len(_DELETED)]
+        return ""
     if root != "/" and target.startswith(root + "/"):
         target = target[len(root) :]
-    return target, deleted
+    return target
+
+
+def _script_sha256(pid: int, script: str) -> str:
+    """The sha256 of the script file, read through the process's own root (scripts are
+    small; one larger than `MAX_SCRIPT` is not hashed)."""
+    if not script:
+        return ""
+    try:
+        with open(f"/proc/{pid}/root{script}", "rb") as file:
+            content = file.read(MAX_SCRIPT + 1)
+    except OSError:
+        return ""
+    return hashlib.sha256(content).hexdigest() if len(content) <= MAX_SCRIPT else ""
 
 
 def _cmdline(pid: int) -> tuple[str, ...]:

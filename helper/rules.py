@@ -53,6 +53,8 @@ class Flow:
     unit: str = ""
     flatpak: str = ""
     hosts: tuple[str, ...] = ()  # names the destination was resolved from
+    script: str = ""  # the script an interpreter runs ("" for other programs)
+    script_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Rule:
     action: str
     exe: str = ""  # absolute path, or a glob of paths
     sha256: str = ""  # pinned binary hash; "" = any version
+    script: str = ""  # the script an interpreter (exe) runs: one exact absolute path
     unit: str = ""  # systemd unit, e.g. "cups.service"
     flatpak: str = ""  # flatpak app id, e.g. "org.mozilla.firefox"
     uid: int | None = None
@@ -127,7 +130,8 @@ def validate(values: Mapping[str, Any]) -> Rule:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "action": (str,), "exe": (str,), "sha256": (str,), "unit": (str,), "flatpak": (str,),
+    "action": (str,), "exe": (str,), "sha256": (str,), "script": (str,), "unit": (str,),
+    "flatpak": (str,),
     "uid": (int, type(None)), "destination": (str,), "ports": (str,), "protocol": (str,),
     "lifetime": (str,), "expires_at": (int, float, type(None)), "pid": (int, type(None)),
     "pid_start": (int, type(None)), "priority": (int,), "enabled": (bool,), "drop": (bool,),
@@ -155,6 +159,8 @@ def _check_values(rule: Rule) -> None:
         raise RuleError("exe", "must be an absolute path or a glob of absolute paths")
     if "\0" in rule.exe:
         raise RuleError("exe", "must not contain NUL")
+    if rule.script and (not rule.script.startswith("/") or "\0" in rule.script):
+        raise RuleError("script", "must be an absolute path")
     if rule.sha256 and not _SHA256.match(rule.sha256):
         raise RuleError("sha256", "must be 64 lowercase hexadecimal digits")
     if rule.sha256 and (not rule.exe or _is_glob(rule.exe)):
@@ -236,7 +242,7 @@ class _Matcher:
         dest_rank = {"ip": 4, "host": 4, "network": 3, "domain": 2, "any": 0}[self.dest_kind]
         port_rank = 0 if self.ports is None else (2 if self.ports[0] == self.ports[1] else 1)
         self.sort_key = (
-            -rule.priority, -process_rank, -dest_rank, -port_rank,
+            -rule.priority, -process_rank, -bool(rule.script), -dest_rank, -port_rank,
             -bool(rule.protocol), -(rule.uid is not None),
             rule.action != "deny", rule.id if rule.id is not None else 2**63,
         )  # fmt: skip
@@ -251,6 +257,8 @@ class _Matcher:
         if self.ports and not self.ports[0] <= flow.dport <= self.ports[1]:
             return False
         if rule.unit and rule.unit != flow.unit:
+            return False
+        if rule.script and rule.script != flow.script:
             return False
         if rule.flatpak and rule.flatpak != flow.flatpak:
             return False

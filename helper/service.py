@@ -17,6 +17,7 @@ import dbus
 import dbus.service
 
 from netwarden_helper import __version__
+from netwarden_helper.alerts import AUTO_TRUSTED, RESOLUTIONS, Alert, alert_record, block_rule
 from netwarden_helper.answers import Answer, AnswerError
 from netwarden_helper.api import (
     ACTION_ANSWER_PROMPT,
@@ -33,6 +34,7 @@ from netwarden_helper.daemon import Helper
 from netwarden_helper.dbus_values import dictionary, options, plain
 from netwarden_helper.errors import InvalidArgument, NotFound
 from netwarden_helper.firewall import Prompt, UnknownPrompt
+from netwarden_helper.pins import AlertResolved, UnknownAlert
 from netwarden_helper.polkit import PolkitAuthority
 from netwarden_helper.rule_files import RuleFileError, dump_rules, load_rules
 from netwarden_helper.rules import RULE_FIELDS, Rule, RuleError, validate
@@ -73,6 +75,8 @@ def prompt_record(prompt: Prompt) -> dict[str, Any]:
         "protocol": flow.protocol,
         "unit": flow.unit,
         "flatpak": flow.flatpak,
+        "script": flow.script,
+        "script_sha256": flow.script_sha256,
         "pid": process.pid if process else None,
         "user": process.user if process else None,
         "cmdline": list(process.cmdline) if process else [],
@@ -110,10 +114,12 @@ class HelperService(HistoryMethods):
         self._told: dict[int, set[str]] = {}  # prompt id -> agents it was sent to
         self._firewall.prompter = self
         self._serve_history(helper.history, helper.history.loop)
+        helper.pins.listener = self
 
     def close(self) -> None:
         """Stop serving: no more prompts or traffic signals, the object leaves the bus."""
         self._firewall.prompter = None
+        self._helper.pins.listener = None
         self.stop_serving_history()
         self.remove_from_connection()
 
@@ -325,6 +331,64 @@ class HelperService(HistoryMethods):
     def PromptClosed(self, prompt_id: int, outcome: str) -> None:
         """A prompt is over: answered, rule, timeout, no_agent or shutdown. Sent to the
         agents that were told of the prompt (unicast)."""
+
+    # Hash-change alerts
+
+    @authorized_method(ACTION_MONITOR, out_signature="aa{sv}")
+    def ListAlerts(self, caller: Caller) -> dbus.Array:
+        """Every hash-change alert, newest first."""
+        return dbus.Array(
+            [dictionary(alert_record(a)) for a in self._helper.pins.alerts()], signature="a{sv}"
+        )
+
+    def _alert_action(self, caller: Caller, alert_id: int) -> str:
+        alert = next((a for a in self._helper.pins.alerts() if a.id == alert_id), None)
+        if alert is None:
+            raise NotFound(f"there is no alert {alert_id}")
+        rules = [rule for rule in self._firewall.rules() if rule.id in alert.rules]
+        return _for_rules(caller, *rules, block_rule(alert, rules))
+
+    @authorized_method(
+        lambda self, caller, alert_id, resolution: self._alert_action(caller, alert_id),
+        in_signature="ts",
+        out_signature="a{sv}",
+    )
+    def ResolveAlert(self, caller: Caller, alert_id: int, resolution: str) -> dbus.Dictionary:
+        """Resolve an open alert: "trust" re-pins every affected rule to the new binary,
+        "block" adds a deny rule for it. (To decide later, do nothing: the alert stays
+        open and the new binary gets no connection meanwhile.) Returns the alert."""
+        if resolution not in RESOLUTIONS:
+            raise InvalidArgument("resolution: must be trust or block")
+        try:
+            alert = self._helper.pins.resolve(int(alert_id), str(resolution))
+        except UnknownAlert:
+            raise NotFound(f"there is no alert {alert_id}") from None
+        except AlertResolved as exc:
+            raise InvalidArgument(str(exc)) from None
+        self.RulesChanged()
+        return dictionary(alert_record(alert))
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def AlertRaised(self, alert: dbus.Dictionary) -> None:
+        """A pinned program's binary changed (state open, or auto_trusted for a verified
+        package update). Sent to prompt agents and watchers (unicast)."""
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def AlertResolved(self, alert: dbus.Dictionary) -> None:
+        """An alert was trusted or blocked. Sent to prompt agents and watchers (unicast)."""
+
+    def alert_raised(self, alert: Alert) -> None:
+        self._tell_everyone("AlertRaised", dictionary(alert_record(alert)))
+        if alert.state == AUTO_TRUSTED:
+            self.RulesChanged()
+
+    def alert_resolved(self, alert: Alert) -> None:
+        self._tell_everyone("AlertResolved", dictionary(alert_record(alert)))
+
+    def _tell_everyone(self, member: str, record: dbus.Dictionary) -> None:
+        for peers in (self._agents, self._watchers):
+            for name, _value in peers.items():
+                peers.send(name, member, "a{sv}", record)
 
     # The firewall's prompter
 

@@ -47,6 +47,7 @@ def flow_record(record: FlowRecord) -> dict[str, Any]:
         "unit": program.unit,
         "flatpak": program.flatpak,
         "uid": program.uid,
+        "script": program.script,
         "destination": record.destination,
         "host": record.host,
         "port": record.port,

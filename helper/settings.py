@@ -15,6 +15,7 @@ class Settings:
     prompt_timeout: int = 60  # seconds a prompt waits before the default action applies
     fail_closed: bool = False  # block new connections while the helper is not running
     history_days: int = 30  # how long connection history and traffic are kept
+    trust_package_updates: bool = True  # re-pin binaries the package manager vouches for
 
 
 _DEFAULTS = Settings()

@@ -1,4 +1,4 @@
-"""The helper's SQLite database: rules and settings.
+"""The helper's SQLite database: rules, settings and hash-change alerts.
 
 One file (`netwarden.db` in the state folder, root only, 0600), WAL journal, schema
 version in `PRAGMA user_version`, migrated forward in one transaction. A database from a
@@ -17,6 +17,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from netwarden_helper.alerts import Alert, FileFacts
 from netwarden_helper.rules import (
     COUNTER_FIELDS,
     SETTABLE_FIELDS,
@@ -29,7 +30,7 @@ from netwarden_helper.settings import Settings, SettingsError, updated
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "netwarden.db"
 
 _MIGRATIONS = {
@@ -58,6 +59,26 @@ _MIGRATIONS = {
             created REAL NOT NULL
         );
         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    2: """
+        ALTER TABLE rules ADD COLUMN script TEXT NOT NULL DEFAULT '';
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created REAL NOT NULL,
+            exe TEXT NOT NULL,
+            old_sha256 TEXT NOT NULL,
+            new_sha256 TEXT NOT NULL,
+            changed_at REAL NOT NULL,
+            modified_at REAL NOT NULL,
+            size INTEGER NOT NULL,
+            owner INTEGER NOT NULL,
+            package TEXT NOT NULL,
+            verified INTEGER NOT NULL,
+            rules TEXT NOT NULL,
+            state TEXT NOT NULL,
+            resolved_at REAL,
+            UNIQUE (exe, new_sha256)
+        );
     """,
 }
 _COLUMN_OF = {"drop": "drop_silently"}
@@ -166,6 +187,12 @@ class Store:
         with self.transaction() as db:
             return db.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount == 1
 
+    def repin_rules(self, rule_ids: list[int], sha256: str) -> None:
+        """Pin every rule of `rule_ids` to the binary `sha256` (one transaction)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE rules SET sha256 = ? WHERE id = ?",
+                           [(sha256, rule_id) for rule_id in rule_ids])  # fmt: skip
+
     def record_hits(self, hits: dict[int, tuple[int, float]]) -> None:
         """Add hit counts and last-hit times: {rule id: (count, last time)}."""
         with self.transaction() as db:
@@ -202,3 +229,46 @@ class Store:
                 "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
                 [(f.name, json.dumps(getattr(settings, f.name))) for f in fields(Settings)],
             )
+
+    # Alerts
+
+    def alerts(self) -> list[Alert]:
+        """Every alert, newest first."""
+        return [self._alert(row) for row in self._db.execute(
+            "SELECT * FROM alerts ORDER BY id DESC")]  # fmt: skip
+
+    def alert_for(self, exe: str, new_sha256: str) -> Alert | None:
+        row = self._db.execute(
+            "SELECT * FROM alerts WHERE exe = ? AND new_sha256 = ?", (exe, new_sha256)
+        ).fetchone()
+        return self._alert(row) if row else None
+
+    def add_alert(self, alert: Alert) -> Alert:
+        """Store a new alert; return it with its id."""
+        facts = alert.facts
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO alerts (created, exe, old_sha256, new_sha256, changed_at, "
+                "modified_at, size, owner, package, verified, rules, state, resolved_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (alert.created, alert.exe, alert.old_sha256, alert.new_sha256,
+                 facts.changed_at, facts.modified_at, facts.size, facts.owner, facts.package,
+                 int(facts.verified), json.dumps(list(alert.rules)), alert.state,
+                 alert.resolved_at),
+            )  # fmt: skip
+        return replace(alert, id=cursor.lastrowid)
+
+    def resolve_alert(self, alert: Alert, state: str, when: float) -> Alert:
+        """Record how `alert` ended."""
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET state = ?, resolved_at = ? WHERE id = ?",
+                       (state, when, alert.id))  # fmt: skip
+        return replace(alert, state=state, resolved_at=when)
+
+    @staticmethod
+    def _alert(row: sqlite3.Row) -> Alert:
+        facts = FileFacts(row["changed_at"], row["modified_at"], row["size"], row["owner"],
+                          row["package"], bool(row["verified"]))  # fmt: skip
+        return Alert(row["id"], row["created"], row["exe"], row["old_sha256"],
+                     row["new_sha256"], facts, tuple(json.loads(row["rules"])), row["state"],
+                     row["resolved_at"])  # fmt: skip

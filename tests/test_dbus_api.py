@@ -93,6 +93,7 @@ CASES = [
     ("RegisterPromptAgent", lambda rid: ({"all_users": True},), ACTION_MANAGE_RULES),
     ("ListPrompts", lambda rid: (), ACTION_ANSWER_PROMPT),
     ("UnregisterPromptAgent", lambda rid: (), ACTION_ANSWER_PROMPT),
+    ("ListAlerts", lambda rid: (), ACTION_MONITOR),
     ("WatchConnections", lambda rid: (), ACTION_MONITOR),
     ("UnwatchConnections", lambda rid: (), ACTION_MONITOR),
     ("ListConnections", lambda rid: (), ACTION_MONITOR),
