@@ -27,17 +27,21 @@ QML_IMPORT_MAJOR_VERSION = 1
 
 _ROLES = (
     "promptId", "program", "exe", "commandLine", "user", "host", "address", "port",
-    "protocol", "deadline", "reason",
+    "protocol", "deadline", "reason", "script",
 )  # fmt: skip
 Index = QModelIndex | QPersistentModelIndex
 
 
-def _row(prompt: dict) -> dict:
+def prompt_row(prompt: dict) -> dict:
+    """A prompt from the helper as the row the window shows."""
     hosts = prompt.get("hosts") or []
-    exe = prompt.get("exe", "")
+    exe, script = prompt.get("exe", ""), prompt.get("script", "")
+    program = os.path.basename(exe) if exe else ""
+    if script:  # "script via interpreter"
+        program = f"{os.path.basename(script)} via {program}"
     return {
         "promptId": prompt["id"],
-        "program": os.path.basename(exe) if exe else "",
+        "program": program,
         "exe": exe,
         "commandLine": " ".join(prompt.get("cmdline", [])),
         "user": prompt.get("user", str(prompt.get("uid", ""))),
@@ -47,6 +51,7 @@ def _row(prompt: dict) -> dict:
         "protocol": prompt.get("protocol", ""),
         "deadline": prompt.get("deadline", 0.0),
         "reason": prompt.get("reason", "no_rule"),
+        "script": script,
     }
 
 
@@ -124,7 +129,7 @@ class PromptModel(QAbstractListModel):
         if any(row["promptId"] == prompt["id"] for row in self._rows):
             return
         self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
-        self._rows.append(_row(prompt))
+        self._rows.append(prompt_row(prompt))
         self.endInsertRows()
         self.countChanged.emit()
 

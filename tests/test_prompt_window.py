@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QPointF, Qt
 from PySide6.QtTest import QTest
 
 from netwarden.main import load_window
-from netwarden.prompts import PromptModel
+from netwarden.prompts import PromptModel, prompt_row
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from tests.fixtures.api import ApiClient
 from tests.fixtures.qml import screenshot
@@ -77,3 +77,9 @@ def test_deny_forever_this_host_refuses_now_and_next_time(
     (rule,) = root.call("ListRules")
     assert (rule["action"], rule["destination"], rule["uid"]) == ("deny", netns.peer_v4, NOBODY)
     root.close()
+
+
+def test_a_script_is_shown_as_script_via_interpreter():
+    row = prompt_row({"id": 7, "exe": "/usr/bin/python3.13", "script": "/home/ada/sync.py"})
+    assert (row["program"], row["script"]) == ("sync.py via python3.13", "/home/ada/sync.py")
+    assert prompt_row({"id": 8, "exe": "/usr/bin/curl"})["program"] == "curl"

@@ -78,6 +78,14 @@ Kirigami.AbstractApplicationWindow {
                 Layout.fillWidth: true
             }
             Controls.Label {
+                objectName: "promptScript"
+                visible: (window.current.script || "") !== ""
+                Kirigami.FormData.label: qsTr("Script:")
+                text: window.current.script || ""
+                elide: Text.ElideMiddle
+                Layout.fillWidth: true
+            }
+            Controls.Label {
                 Kirigami.FormData.label: qsTr("Command line:")
                 text: window.current.commandLine || ""
                 elide: Text.ElideRight
