@@ -9,7 +9,7 @@ PYTHON ?= python3
 LINT_VENV := .venv-lint
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench demo shell rootfs install uninstall clean
+.PHONY: test lint bench demo shell rootfs install uninstall deb man clean
 
 ## test: run the whole test suite inside the Debian 13 reference rootfs
 test:
@@ -31,6 +31,14 @@ bench:
 ## demo: the whole product in a sandbox (netns, private system bus, polkitd, helper, app)
 demo:
 	tools/devenv run -- python3 tools/demo.py
+
+## deb: build the Debian package (dpkg-buildpackage) into dist/, inside the reference rootfs
+deb:
+	tools/devenv run -- python3 tools/build_deb.py /src/dist
+
+## man: regenerate the man pages in man/ from the programs' argument parsers
+man:
+	tools/devenv run -- python3 tools/manpages.py
 
 ## install: the packages, commands and system files (PREFIX, DESTDIR; see tools/install.py)
 install:

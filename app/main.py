@@ -22,6 +22,7 @@ def qml_import_dir() -> Path:
     """The folder holding the `Netwarden` QML module: the checkout's or the installed one."""
     candidates = [
         Path(__file__).resolve().parent.parent / "qml",  # running from the checkout
+        Path(__file__).resolve().parents[3] / "share" / "netwarden" / "qml",  # PREFIX/lib/...
         Path(sys.prefix) / "share" / "netwarden" / "qml",  # make install PREFIX=/usr
         Path("/usr/local/share/netwarden/qml"),  # make install (default PREFIX)
     ]
@@ -47,15 +48,22 @@ def load_main_window(engine: QQmlApplicationEngine, helper: HelperState) -> QObj
     return load_window(engine, "Main", {"helper": helper})
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The app's command line (Qt's own options, like -platform, are also accepted)."""
+    parser = argparse.ArgumentParser(
+        prog="netwarden",
+        description="Netwarden: see and decide which programs may connect to the network. "
+        "The app talks to netwarden-helper over the system bus; it shows the connections, "
+        "asks about new ones, and manages rules, alerts and the traffic history.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app until its window closes."""
     argv = sys.argv if argv is None else argv
-    parser = argparse.ArgumentParser(
-        prog="netwarden",
-        description="Netwarden: see and decide which programs may connect to the network.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.parse_known_args(argv[1:])  # Qt takes its own options (-platform, ...) itself.
+    build_parser().parse_known_args(argv[1:])  # Qt takes its own options itself.
 
     os.environ.setdefault("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop")
     app = QApplication(argv)

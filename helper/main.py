@@ -15,7 +15,7 @@ from netwarden_helper import __version__
 from netwarden_helper.api import BUS_NAME
 from netwarden_helper.daemon import Helper
 from netwarden_helper.loop import Loop
-from netwarden_helper.netfilter import NetfilterError
+from netwarden_helper.netfilter import NetfilterError, remove_all
 from netwarden_helper.polkit import PolkitAuthority
 from netwarden_helper.service import HelperService
 from netwarden_helper.store import StoreError
@@ -23,8 +23,8 @@ from netwarden_helper.store import StoreError
 log = logging.getLogger("netwarden_helper")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The helper's command line; `--help` documents every option."""
+def build_parser() -> argparse.ArgumentParser:
+    """The helper's command line; `--help` (and its man page) documents every option."""
     parser = argparse.ArgumentParser(
         prog="netwarden-helper",
         description=(
@@ -65,19 +65,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["debug", "info", "warning", "error"],
         help="how much to log to standard error (default: info)",
     )
+    parser.add_argument(
+        "--remove-rules",
+        action="store_true",
+        help="remove the netfilter rules a helper left behind (after a crash) and exit; "
+        "used by the package's removal scripts",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the helper; the exit status is 0 after a clean stop."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="netwarden-helper: %(levelname)s: %(message)s"
     )
     if os.geteuid() != 0:
         log.error("must run as root (it manages netfilter rules and reads every process)")
         return 1
+    if args.remove_rules:
+        remove_all()
+        log.info("netfilter rules removed")
+        return 0
     loop = Loop()
 
     def stop(signum: int) -> bool:

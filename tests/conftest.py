@@ -22,6 +22,7 @@ from netwarden_helper.settings import updated
 from netwarden_helper.store import Store
 from tests.fixtures import netns as netns_fixture
 from tests.fixtures import polkit as polkit_fixture
+from tests.fixtures.api import ApiClient
 from tests.fixtures.helper import running_helper
 from tests.fixtures.inprocess import HelperThread
 from tests.fixtures.system_bus import SystemBus
@@ -102,6 +103,14 @@ def qml_engine(qapp: object) -> Iterator[object]:
     for window in engine.rootObjects():
         window.close()
     engine.deleteLater()
+
+
+@pytest.fixture
+def root(system_bus: SystemBus, helper: subprocess.Popen) -> Iterator[ApiClient]:
+    """A root connection to the running helper (polkitd authorizes root for everything)."""
+    client = ApiClient(system_bus, uid=0)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -26,19 +26,12 @@ from netwarden_helper.api import (
     INTERFACE,
 )
 from netwarden_helper.dbus_values import dictionary
-from tests.fixtures.api import SIGNATURES, ApiClient, error_name, pump_until
+from tests.fixtures.api import SIGNATURES, ApiClient, error_name, own_rule, pump_until
 from tests.fixtures.traffic import CHECKOUT, recorder, run_client
 from tests.fixtures.users import NOBODY
 
 OTHER_USER = 1  # "daemon": a second unprivileged user
 PORT = 8080
-
-
-@pytest.fixture
-def root(system_bus, helper):
-    client = ApiClient(system_bus, uid=0)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -53,10 +46,6 @@ def nobody(system_bus, helper):
     client = ApiClient(system_bus, uid=NOBODY)
     yield client
     client.close()
-
-
-def own_rule(**extra):
-    return {"action": "allow", "exe": "/usr/bin/curl", "uid": NOBODY, **extra}
 
 
 def state(root):

@@ -17,7 +17,11 @@ def test_install_puts_every_part_in_place_and_uninstall_takes_exactly_it_back(tm
     stage_install(stage)
     installed = files(stage)
     for expected in [
-        "usr/bin/netwarden", "usr/bin/netwarden-helper",
+        "usr/bin/netwarden", "usr/bin/netwarden-helper", "usr/bin/netwardenctl",
+        "usr/lib/python3/dist-packages/netwarden/cli/main.py",
+        "usr/share/man/man1/netwardenctl.1", "usr/share/man/man8/netwarden-helper.8",
+        "usr/share/applications/io.github.netwarden.desktop",
+        "usr/share/metainfo/io.github.netwarden.metainfo.xml",
         "usr/lib/python3/dist-packages/netwarden_helper/firewall.py",
         "usr/lib/python3/dist-packages/netwarden/main.py",
         "usr/share/netwarden/qml/Netwarden/qmldir",
@@ -35,6 +39,12 @@ def test_install_puts_every_part_in_place_and_uninstall_takes_exactly_it_back(tm
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert version.stdout.startswith("netwarden-helper 0.1.0")
+    cli = subprocess.run(
+        [sys.executable, str(stage / "usr/bin/netwardenctl"), "--help"],
+        env={"PYTHONPATH": str(stage / "usr/lib/python3/dist-packages")},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "rules" in cli.stdout
 
     subprocess.run(["make", "-s", "uninstall", f"DESTDIR={stage}", "PREFIX=/usr"],
                    cwd=CHECKOUT, check=True, capture_output=True)  # fmt: skip

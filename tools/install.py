@@ -18,6 +18,8 @@ is never touched.
 | D-Bus bus policy | /usr/share/dbus-1/system.d (PREFIX /usr), else /etc/dbus-1/system.d |
 | polkit actions | /usr/share/polkit-1/actions (the only place polkit reads) |
 | systemd unit | PREFIX/lib/systemd/system |
+| man pages (man/, from `make man`) | PREFIX/share/man/man1, man8 |
+| desktop file, AppStream metainfo | PREFIX/share/applications, PREFIX/share/metainfo |
 """
 
 import argparse
@@ -64,7 +66,13 @@ def system_files(prefix: str) -> list[tuple[Path, str, bool]]:
          "/usr/share/polkit-1/actions/io.github.netwarden.policy", False),
         (CHECKOUT / "polkit/netwarden-helper.service",
          f"{prefix}/lib/systemd/system/netwarden-helper.service", True),
+        (CHECKOUT / "data/io.github.netwarden.desktop",
+         f"{prefix}/share/applications/io.github.netwarden.desktop", False),
+        (CHECKOUT / "data/io.github.netwarden.metainfo.xml",
+         f"{prefix}/share/metainfo/io.github.netwarden.metainfo.xml", False),
     ]  # fmt: skip
+    for manual in sorted((CHECKOUT / "man").glob("*.[1-8]")):
+        files.append((manual, f"{prefix}/share/man/man{manual.suffix[1:]}/{manual.name}", False))
     for tree, target in (("qml", "share/netwarden/qml"), ("icons", "share/icons")):
         for source in sorted((CHECKOUT / tree).rglob("*")):
             if source.is_file():
@@ -86,7 +94,7 @@ def build_wheel(folder: Path) -> Path:
     return wheel
 
 
-def do_install(prefix: str, destdir: str) -> list[str]:
+def do_install(prefix: str, destdir: str, manifest: bool = True) -> list[str]:
     installed: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
         wheel = build_wheel(Path(folder))
@@ -107,9 +115,9 @@ def do_install(prefix: str, destdir: str) -> list[str]:
         path.write_bytes(text)
         path.chmod(0o644)
         installed.append(target)
-    manifest = Path(destdir + f"{prefix}/{MANIFEST}")
-    installed.append(f"{prefix}/{MANIFEST}")
-    manifest.write_text("\n".join(sorted(set(installed))) + "\n")
+    if manifest:  # a package manager keeps its own list
+        installed.append(f"{prefix}/{MANIFEST}")
+        Path(destdir + f"{prefix}/{MANIFEST}").write_text("\n".join(sorted(set(installed))) + "\n")
     return installed
 
 
@@ -153,12 +161,14 @@ def main() -> int:
     parser.add_argument("--prefix", default="/usr/local")
     parser.add_argument("--destdir", default="")
     parser.add_argument("--uninstall", action="store_true")
+    parser.add_argument("--no-manifest", action="store_true",
+                        help="write no uninstall manifest (for package builds)")  # fmt: skip
     args = parser.parse_args()
     destdir = os.path.abspath(args.destdir) if args.destdir else ""
     if args.uninstall:
         do_uninstall(args.prefix, destdir)
     else:
-        count = len(do_install(args.prefix, destdir))
+        count = len(do_install(args.prefix, destdir, manifest=not args.no_manifest))
         print(f"installed {count} files under {destdir or '/'} (prefix {args.prefix})")
     return 0
 

@@ -1,0 +1,213 @@
+"""`netwardenctl`: the parser and the dispatch. Subcommands are in `commands` and `monitor`.
+
+    netwardenctl [--json] COMMAND ...     (netwardenctl COMMAND --help for each)
+
+Exit codes: 0 done, 1 refused argument or helper failure, 2 usage, 3 not authorized,
+4 helper not running, 5 no such rule or prompt (docs/cli.md).
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from netwarden.cli import commands, completion, monitor
+from netwarden.cli.bus import CliError, Helper, connect
+
+PROG = "netwardenctl"
+EPILOG = (
+    "exit codes: 0 done, 1 refused or failed, 2 usage, 3 not authorized, "
+    "4 helper not running, 5 no such rule or prompt"
+)
+RULE_ACTIONS = ("allow", "deny")
+PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite")
+
+
+class _Parsers:
+    """Adds subcommands that all take --json (also accepted before the command)."""
+
+    def __init__(self, group: argparse._SubParsersAction) -> None:
+        self.group = group
+
+    def add(
+        self, name: str, help_text: str, run: Callable | None = None
+    ) -> argparse.ArgumentParser:
+        parser = self.group.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="print JSON (one document, or one line per event)",
+        )
+        if run is not None:
+            parser.set_defaults(run=run)
+        return parser
+
+
+def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
+    fields = parser.add_argument_group("rule fields" + ("" if adding else " to change"))
+    fields.add_argument("--action", choices=RULE_ACTIONS, required=adding, help="allow or deny")
+    fields.add_argument("--exe", metavar="PATH", help="program path or glob ('' for any)")
+    fields.add_argument("--sha256", metavar="HEX", help="pin the program's binary hash")
+    fields.add_argument("--script", metavar="PATH", help="the script the interpreter (--exe) runs")
+    fields.add_argument("--unit", metavar="UNIT", help="systemd unit, e.g. cups.service")
+    fields.add_argument("--flatpak", metavar="APP_ID", help="flatpak application id")
+    fields.add_argument("--uid", metavar="UID", help="user id, 'me', or 'any' (every user)")
+    fields.add_argument(
+        "--destination", metavar="DEST", help="host, *.domain, IP or CIDR ('' for any)"
+    )
+    fields.add_argument("--ports", metavar="PORTS", help="443 or 8000-8080 ('' for any)")
+    fields.add_argument("--protocol", choices=(*PROTOCOLS, "any"), help="protocol, or any")
+    lifetime = fields.add_mutually_exclusive_group()
+    lifetime.add_argument(
+        "--until", metavar="WHEN", help="expire at a time: +30m, +2h, +1d, or 2026-05-01T12:00"
+    )
+    lifetime.add_argument("--forever", action="store_true", help="never expire (the default)")
+    fields.add_argument("--priority", type=int, metavar="N", help="-1000..1000, higher first")
+    enabled = fields.add_mutually_exclusive_group()
+    enabled.add_argument("--enabled", dest="enabled", action="store_const", const=True)
+    enabled.add_argument("--disabled", dest="enabled", action="store_const", const=False)
+    drop = fields.add_mutually_exclusive_group()
+    drop.add_argument(
+        "--drop",
+        dest="drop",
+        action="store_const",
+        const=True,
+        help="deny silently instead of refusing the connection",
+    )
+    drop.add_argument("--no-drop", dest="drop", action="store_const", const=False)
+    fields.add_argument("--note", metavar="TEXT", help="a note shown with the rule")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; `completion` and the docs are generated from it."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        epilog=EPILOG,
+        description="Control Netwarden, the per-process outbound firewall, from a terminal.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    top = _Parsers(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+
+    top.add("status", "the helper's version, uptime, backend and counters", commands.status)
+
+    rules = _Parsers(
+        top.add("rules", "list, add, change and delete rules").add_subparsers(
+            dest="rules_command", metavar="ACTION", required=True
+        )
+    )
+    rules.add("list", "every rule in precedence order", commands.rules_list)
+    _rule_options(rules.add("add", "add a rule", commands.rules_add), adding=True)
+    edit = rules.add("edit", "change some fields of a rule (the others stay)", commands.rules_edit)
+    edit.add_argument("id", type=int, help="the rule's id (rules list)")
+    _rule_options(edit, adding=False)
+    remove = rules.add("rm", "delete rules", commands.rules_rm)
+    remove.add_argument("ids", type=int, nargs="+", metavar="ID", help="the rules' ids")
+    for name, verb in (("enable", "enable"), ("disable", "disable")):
+        switch = rules.add(name, f"{verb} rules", commands.rules_enable)
+        switch.add_argument("ids", type=int, nargs="+", metavar="ID", help="the rules' ids")
+        switch.set_defaults(enable=name == "enable")
+
+    export = top.add("export", "write every rule as a Netwarden rules file", commands.export)
+    export.add_argument("file", nargs="?", metavar="FILE", help="where to write (default stdout)")
+    imported = top.add(
+        "import", "import a Netwarden rules file, all or nothing", commands.import_rules
+    )
+    imported.add_argument("file", metavar="FILE", help="the rules file ('-' for stdin)")
+    imported.add_argument("--replace", action="store_true", help="delete every rule first")
+    imported.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and print what would change; change nothing",
+    )
+    snitch = top.add(
+        "import-opensnitch",
+        "convert and import an OpenSnitch rules folder",
+        commands.import_opensnitch,
+    )
+    snitch.add_argument("folder", metavar="DIR", help="e.g. /etc/opensnitchd/rules")
+    snitch.add_argument(
+        "--dry-run", action="store_true", help="print the conversion and check it; import nothing"
+    )
+
+    watch = top.add(
+        "monitor", "print prompts, rule and settings changes as they happen", monitor.run
+    )
+    watch.add_argument(
+        "--no-prompts",
+        action="store_true",
+        help="do not register as a prompt agent (no prompt events)",
+    )
+    watch.add_argument(
+        "--all-users",
+        action="store_true",
+        help="receive every user's prompts (an administrator's action)",
+    )
+
+    prompt = _Parsers(
+        top.add("prompt", "list and answer pending prompts").add_subparsers(
+            dest="prompt_command", metavar="ACTION", required=True
+        )
+    )
+    prompt.add("list", "pending prompts you may answer", commands.prompt_list)
+    answer = prompt.add("answer", "answer a pending prompt", commands.prompt_answer)
+    answer.add_argument("id", type=int, help="the prompt's id (prompt list)")
+    verdict = answer.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--allow", dest="action", action="store_const", const="allow")
+    verdict.add_argument("--deny", dest="action", action="store_const", const="deny")
+    answer.add_argument(
+        "--scope",
+        choices=("host", "domain", "port", "any"),
+        default="host",
+        help="which destinations the rule covers (default host)",
+    )
+    answer.add_argument(
+        "--lifetime",
+        choices=("once", "until_quit", "hour", "forever"),
+        default="once",
+        help="how long the answer holds (default once)",
+    )
+    answer.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="any version of the program, not only this binary",
+    )
+
+    settings = _Parsers(
+        top.add("settings", "read and change the helper's settings").add_subparsers(
+            dest="settings_command", metavar="ACTION", required=True
+        )
+    )
+    get = settings.add("get", "print the settings, or one", commands.settings_get)
+    get.add_argument("key", nargs="?", metavar="KEY", help="one setting's name")
+    put = settings.add("set", "change settings, all or nothing", commands.settings_set)
+    put.add_argument("pairs", nargs="+", metavar="KEY=VALUE", help="e.g. prompt_timeout=30")
+
+    shells = top.add("completion", "print a shell completion script", completion.run)
+    shells.add_argument("shell", choices=("bash",), help="the shell (bash)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.parser = parser
+    try:
+        if args.run is completion.run:
+            return completion.run(None, args)
+        helper = Helper(connect()) if args.run is not monitor.run else None
+        try:
+            return args.run(helper, args) or 0
+        finally:
+            if helper is not None:
+                helper.close()
+    except CliError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.code
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""`netwardenctl monitor`: one line per event until Ctrl+C.
+
+Events: prompts raised and closed (the command registers as a prompt agent for the
+caller's programs, or every user's with --all-users, unless --no-prompts), rules
+changed, settings changed, and the helper stopping or starting (the agent registers
+again when it comes back). While the command runs as a prompt agent, the caller's new
+connections that no rule covers are held until answered (`netwardenctl prompt answer`)
+or until the prompt timeout.
+"""
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dbus
+import dbus.mainloop.glib
+from gi.repository import GLib
+
+from netwarden.cli import output
+from netwarden.cli.bus import CliError, Helper, cli_error, connect
+from netwarden.helper_client import BUS_NAME, INTERFACE, OBJECT_PATH, to_python
+from netwarden_helper.dbus_values import dictionary
+
+
+class Monitor:
+    """Prints events; `json` chooses JSON lines over text lines."""
+
+    def __init__(self, helper: Helper, args: argparse.Namespace) -> None:
+        self.helper = helper
+        self.json = bool(getattr(args, "json", False))
+        self.prompts = not args.no_prompts
+        self.all_users = bool(args.all_users)
+        self.helper_seen: bool | None = None
+
+    def emit(self, event: str, text: str, **fields: Any) -> None:
+        if self.json:
+            output.print_json({"event": event, "time": time.time(), **fields})
+        else:
+            print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+    def register(self) -> None:
+        if self.prompts:
+            self.helper.call("RegisterPromptAgent", dictionary({"all_users": self.all_users}))
+
+    def prompt_raised(self, prompt: dict[str, Any]) -> None:
+        where = ", ".join(prompt.get("hosts") or []) or prompt.get("destination")
+        user = prompt.get("user") or prompt.get("uid")
+        text = (
+            f"prompt {prompt['id']} raised: {prompt.get('exe') or '?'} ({user}) -> "
+            f"{where}:{prompt.get('port')}/{prompt.get('protocol')} "
+            f"[{prompt.get('reason')}]"
+        )
+        self.emit("prompt_raised", text, prompt=prompt)
+
+    def prompt_closed(self, prompt_id: int, outcome: str) -> None:
+        self.emit(
+            "prompt_closed", f"prompt {prompt_id} closed: {outcome}", id=prompt_id, outcome=outcome
+        )
+
+    def rules_changed(self) -> None:
+        self.emit("rules_changed", "rules changed")
+
+    def settings_changed(self, settings: dict[str, Any]) -> None:
+        text = " ".join(f"{k}={output.setting_text(v)}" for k, v in sorted(settings.items()))
+        self.emit("settings_changed", f"settings changed: {text}", settings=settings)
+
+    def owner_changed(self, owner: str) -> None:
+        running = bool(owner)
+        if self.helper_seen is not None and running != self.helper_seen:
+            self.emit(
+                "helper_started" if running else "helper_stopped",
+                "helper started" if running else "helper stopped",
+            )
+            if running:
+                try:
+                    self.register()
+                except CliError as exc:
+                    print(f"netwardenctl: {exc}", file=sys.stderr, flush=True)
+        self.helper_seen = running
+
+
+def _receive(connection: dbus.bus.BusConnection, name: str, handler: Callable) -> None:
+    connection.add_signal_receiver(
+        lambda *values: handler(*(to_python(v) for v in values)),
+        signal_name=name,
+        dbus_interface=INTERFACE,
+        bus_name=BUS_NAME,
+        path=OBJECT_PATH,
+    )
+
+
+def run(_helper: None, args: argparse.Namespace) -> int:
+    """Stream events until SIGINT or SIGTERM; exit 0 then."""
+    helper = Helper(connect(mainloop=dbus.mainloop.glib.DBusGMainLoop()))
+    monitor = Monitor(helper, args)
+    loop = GLib.MainLoop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal_number, loop.quit)
+    try:
+        connection = helper.connection
+        _receive(connection, "PromptRaised", monitor.prompt_raised)
+        _receive(connection, "PromptClosed", monitor.prompt_closed)
+        _receive(connection, "RulesChanged", monitor.rules_changed)
+        _receive(connection, "SettingsChanged", monitor.settings_changed)
+        helper.call("GetStatus")  # the monitor action, and whether the helper runs
+        monitor.register()
+        connection.watch_name_owner(BUS_NAME, monitor.owner_changed)
+        what = "prompts, rules and settings" if monitor.prompts else "rules and settings"
+        monitor.emit("monitoring", f"monitoring {what} (Ctrl+C to stop)", prompts=monitor.prompts)
+        loop.run()
+    except dbus.DBusException as exc:
+        raise cli_error(exc) from None
+    finally:
+        helper.close()
+    return 0

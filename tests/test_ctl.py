@@ -1,0 +1,482 @@
+"""`netwardenctl` against a real helper on the private bus, with a real polkitd.
+
+The command runs as its own process, as user nobody (polkitd authorizes root for
+everything), so its exit codes, output and the helper's state are what is tested.
+"""
+
+import json
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+
+import jsonschema
+import pytest
+
+from netwarden_helper.api import (
+    ACTION_ANSWER_PROMPT,
+    ACTION_MANAGE_OWN_RULES,
+    ACTION_MANAGE_RULES,
+    ACTION_MONITOR,
+    ACTION_SETTINGS,
+    ACTIONS,
+)
+from netwarden_helper.rules import RULE_FIELDS
+from tests.fixtures.api import own_rule
+from tests.fixtures.scratch import shared_dir
+from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.users import NOBODY
+
+SCHEMA = json.loads((CHECKOUT / "docs/rules-schema.json").read_text())
+CTL = [sys.executable, "-m", "netwarden.cli.main"]
+PORT = 8080
+
+
+def as_user(uid, argv):
+    if uid == 0:
+        return argv
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
+
+
+def ctl(*argv, uid=NOBODY, stdin=None):
+    """Run netwardenctl as `uid`; the completed process (returncode, stdout, stderr)."""
+    return subprocess.run(
+        as_user(uid, [*CTL, *map(str, argv)]),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=CHECKOUT,
+    )
+
+
+def ctl_json(*argv, uid=NOBODY):
+    done = ctl("--json", *argv, uid=uid)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+class Running:
+    """A long-running netwardenctl (monitor); its stdout lines arrive in a queue."""
+
+    def __init__(self, *argv, uid=NOBODY):
+        self.process = subprocess.Popen(
+            as_user(uid, [*CTL, *argv]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=CHECKOUT,
+        )
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def next_event(self, wanted, timeout=15):
+        """The next JSON event named `wanted` (earlier other events are passed over)."""
+        while True:
+            event = json.loads(self.lines.get(timeout=timeout))
+            if event["event"] == wanted:
+                return event
+
+    def interrupt(self):
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def scratch():
+    """A folder user nobody may write in."""
+    with shared_dir("ctl") as folder:
+        os.chown(folder, NOBODY, NOBODY)
+        yield folder
+
+
+@pytest.fixture
+def running():
+    started = []
+
+    def start(*argv, uid=NOBODY):
+        started.append(Running(*argv, uid=uid))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def state(root):
+    return root.call("ExportRules"), dict(root.call("GetSettings"))
+
+
+def write_inputs(folder):
+    """The files the import commands read: a rules file and an OpenSnitch folder."""
+    rules = {
+        "format": "netwarden-rules",
+        "version": 1,
+        "rules": [{"action": "deny", "ports": "25", "protocol": "tcp"}],
+    }
+    (folder / "rules.json").write_text(json.dumps(rules))
+    snitch = folder / "opensnitch"
+    snitch.mkdir()
+    (snitch / "deny-smtp.json").write_text(
+        json.dumps(
+            {
+                "name": "deny-smtp",
+                "enabled": True,
+                "action": "reject",
+                "duration": "always",
+                "operator": {"type": "simple", "operand": "dest.port", "data": "25"},
+            }
+        )
+    )
+    for path in (folder / "rules.json", snitch, *snitch.iterdir()):
+        os.chown(path, NOBODY, NOBODY)
+
+
+MONITOR, OWN, MANAGE = ACTION_MONITOR, ACTION_MANAGE_OWN_RULES, ACTION_MANAGE_RULES
+# (command line, {on}/{off}: ids of nobody's enabled/disabled rules, {dir}: a folder; the
+# actions it needs; the action whose refusal stops it; whether it changes the helper's
+# state; what its output shows)
+CASES = [
+    ("status", [MONITOR], MONITOR, False, "backend: "),
+    ("rules list", [MONITOR], MONITOR, False, "/usr/bin/curl"),
+    ("rules add --action deny --exe /usr/bin/wget --uid me --destination *.example.org",
+     [OWN], OWN, True, "*.example.org"),
+    ("rules edit {on} --note edited", [MONITOR, OWN], OWN, True, "edited"),
+    ("rules rm {on}", [OWN], OWN, True, "deleted rule"),
+    ("rules enable {off}", [OWN], OWN, True, "enabled rule"),
+    ("rules disable {on}", [OWN], OWN, True, "disabled rule"),
+    ("export {dir}/out.json", [MONITOR], MONITOR, False, "exported 2 rules"),
+    ("import {dir}/rules.json", [MANAGE], MANAGE, True, "added 1 rules, removed 0"),
+    ("import-opensnitch {dir}/opensnitch", [MANAGE], MANAGE, True, "added 1 rules"),
+    ("prompt list", [ACTION_ANSWER_PROMPT], ACTION_ANSWER_PROMPT, False, "no pending prompts"),
+    ("settings get", [MONITOR], MONITOR, False, "prompt_timeout = 60"),
+    ("settings set prompt_timeout=30 default_action=deny", [MONITOR, ACTION_SETTINGS],
+     ACTION_SETTINGS, True, "default_action = deny"),
+]  # fmt: skip
+IDS = [" ".join(case[0].split()[:2]) for case in CASES]
+
+
+def scene(root, folder, command):
+    """Nobody's rules and the input files; the command line with their ids and paths."""
+    write_inputs(folder)
+    on = root.call("AddRule", own_rule())["id"]
+    off = root.call("AddRule", own_rule(destination="192.0.2.9", enabled=False))["id"]
+    return command.format(on=on, off=off, dir=folder).split()
+
+
+@pytest.mark.parametrize(("command", "grant", "key", "changes", "shows"), CASES, ids=IDS)
+def test_each_subcommand_works_when_polkit_grants_it(
+    polkitd, root, scratch, command, grant, key, changes, shows
+):
+    polkitd(grant=grant)
+    arguments = scene(root, scratch, command)
+    before = state(root)
+    done = ctl(*arguments)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert shows in done.stdout
+    assert (state(root) != before) == changes
+
+
+@pytest.mark.parametrize(("command", "grant", "key", "changes", "shows"), CASES, ids=IDS)
+def test_each_subcommand_is_refused_with_exit_3_and_changes_nothing(
+    polkitd, root, scratch, command, grant, key, changes, shows
+):
+    polkitd(grant=sorted(ACTIONS - {key}), deny=[key])
+    arguments = scene(root, scratch, command)
+    before = state(root)
+    done = ctl(*arguments)
+    assert done.returncode == 3, done
+    assert done.stdout == ""
+    assert done.stderr.startswith("netwardenctl: not authorized: ")
+    assert done.stderr.count("\n") == 1
+    assert state(root) == before
+    assert not (scratch / "out.json").exists()
+
+
+def test_every_subcommand_has_help():
+    commands = ["", "rules", "rules add", "rules edit", "rules rm", "rules enable", "export",
+                "import", "import-opensnitch", "monitor", "prompt answer", "settings set",
+                "completion"]  # fmt: skip
+    for command in commands:
+        done = ctl(*command.split(), "--help", uid=0)
+        assert done.returncode == 0, command
+        assert done.stdout.startswith(f"usage: netwardenctl {command}".rstrip())
+        assert "exit codes: 0 done" in done.stdout
+
+
+def test_exit_codes_name_what_went_wrong(system_bus, polkitd, root):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_OWN_RULES])
+    missing = ctl("rules", "rm", "424242")
+    assert (missing.returncode, missing.stderr) == (
+        5,
+        "netwardenctl: not found: there is no rule 424242\n",
+    )
+    invalid = ctl("rules", "add", "--action", "allow", "--uid", "me", "--ports", "99999")
+    assert invalid.returncode == 1
+    assert invalid.stderr == "netwardenctl: error: ports: ports run from 1 to 65535, low to high\n"
+    usage = ctl("rules", "add", "--ports", "443")
+    assert usage.returncode == 2 and "--action" in usage.stderr
+    unknown = ctl("settings", "set", "colour=red")
+    assert unknown.returncode == 1 and "unknown setting 'colour'" in unknown.stderr
+    assert list(root.call("ListRules")) == []
+
+
+def test_a_helper_that_is_not_running_is_exit_4(system_bus):
+    done = ctl("status")
+    assert done.returncode == 4
+    assert done.stderr.startswith("netwardenctl: the Netwarden helper is not running")
+
+
+def test_rules_add_edit_and_list_show_every_field(system_bus, polkitd, root):
+    polkitd()  # root: everything
+    add = (
+        "rules add --action deny --exe /usr/bin/wget --uid 65534 --destination 10.0.0.0/8 "
+        "--ports 8000-8080 --protocol tcp --priority 5 --drop --until +2h --note 'no wget'"
+    )
+    added = ctl_json(*shlex.split(add), uid=0)
+    assert (added["destination"], added["ports"], added["lifetime"], added["uid"]) == (
+        "10.0.0.0/8", "8000-8080", "until", 65534)  # fmt: skip
+    edit = f"rules edit {added['id']} --action allow --forever --uid any --protocol any --ports"
+    changed = ctl_json(*edit.split(), "", uid=0)
+    (listed,) = root.call("ListRules")
+    assert (listed["action"], listed["lifetime"], listed["note"]) == ("allow", "forever", "no wget")
+    assert "uid" not in listed and listed["ports"] == "" and bool(listed["drop"])
+    assert changed["id"] == added["id"] == listed["id"]
+    table = ctl("rules", "list", uid=0).stdout.splitlines()
+    header = "ID ON ACTION PROGRAM USER DESTINATION PORTS PROTO LIFETIME PRIO HITS NOTE"
+    assert table[0].split() == shlex.split(header)
+    assert table[1].split()[:7] == [str(added["id"]), "yes", "allow", "(drop)", "/usr/bin/wget",
+                                    "any", "10.0.0.0/8"]  # fmt: skip
+
+
+ROUND_TRIP = [
+    f"--action allow --exe /usr/bin/curl --sha256 {'ab' * 32} --uid 1000 --destination "
+    "*.debian.org --ports 443 --protocol tcp --note apt",
+    "--action deny --unit cups.service --priority -3 --drop --disabled",
+    "--action allow --flatpak org.mozilla.firefox --destination 2001:db8::/32 --until "
+    "2030-01-01T00:00",
+    "--action deny --exe /opt/*/bin/* --protocol icmp",
+    "--action allow --exe /usr/bin/python3 --script /opt/sync.py",
+]
+
+
+def test_export_wipe_import_gives_identical_rules_and_the_file_fits_the_schema(
+    polkitd, root, scratch
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_RULES])
+    for fields in ROUND_TRIP:
+        assert ctl("rules", "add", *fields.split()).returncode == 0
+    exported = scratch / "rules.json"
+    assert ctl("export", exported).returncode == 0
+    document = json.loads(exported.read_text())
+    jsonschema.validate(document, SCHEMA)
+    assert len(document["rules"]) == len(ROUND_TRIP)
+    rules_before = [{k: v for k, v in r.items() if k != "id"} for r in root.call("ListRules")]
+
+    empty = json.dumps({"format": "netwarden-rules", "version": 1, "rules": []})
+    dry = ctl("import", "-", "--replace", "--dry-run", stdin=empty)
+    assert dry.stdout == "dry run: would add 0 rules and remove 5\n"
+    assert len(root.call("ListRules")) == 5
+    wiped = ctl("--json", "import", "-", "--replace", stdin=empty)
+    assert json.loads(wiped.stdout) == {"added": 0, "removed": 5, "dry_run": False}
+    assert list(root.call("ListRules")) == []
+
+    preview = ctl("import", exported, "--dry-run")
+    assert "dry run: would add 5 rules and remove 0" in preview.stdout
+    assert "cups.service" in preview.stdout and list(root.call("ListRules")) == []
+    assert ctl("import", exported).stdout == "added 5 rules, removed 0\n"
+    assert [{k: v for k, v in r.items() if k != "id"} for r in root.call("ListRules")] == (
+        rules_before
+    )
+    assert json.loads(ctl("export").stdout) == document
+
+
+def test_the_schema_describes_every_rule_field_the_helper_keeps():
+    assert set(SCHEMA["$defs"]["rule"]["properties"]) == set(RULE_FIELDS) - {"id"}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda d: d.pop("format"), "format"),
+        (lambda d: d.update(version=2), "version"),
+        (lambda d: d["rules"][0].update(action="maybe"), "action"),
+        (lambda d: d["rules"][0].update(ports=443), "ports as a number"),
+        (lambda d: d["rules"][0].update(colour="red"), "unknown field"),
+        (lambda d: d["rules"][0].update(id=3), "id is not kept"),
+        (lambda d: d["rules"][0].update(lifetime="until"), "until without expires_at"),
+        (lambda d: d["rules"][0].update(uid=True), "uid as a boolean"),
+        (lambda d: d["rules"][0].update(sha256="ABC"), "sha256"),
+    ],
+)
+def test_the_schema_rejects_a_malformed_file_and_so_does_the_helper(polkitd, root, change, why):
+    polkitd()
+    root.call("AddRule", {"action": "allow", "exe": "/usr/bin/curl", "ports": "443"})
+    document = json.loads(root.call("ExportRules"))
+    jsonschema.validate(document, SCHEMA)
+    change(document)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA)
+    refused = ctl("import", "-", "--replace", stdin=json.dumps(document), uid=0)
+    assert refused.returncode == 1, why
+    assert len(root.call("ListRules")) == 1
+
+
+def test_settings_get_and_set_use_the_helpers_types(polkitd, root):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
+    assert ctl("settings", "get", "fail_closed").stdout == "false\n"
+    assert ctl("settings", "get", "fail_closed", "--json").stdout == '{"fail_closed": false}\n'
+    done = ctl("--json", "settings", "set", "fail_closed=yes", "history_days=7")
+    assert done.returncode == 0, done.stderr
+    assert (json.loads(done.stdout)["fail_closed"], json.loads(done.stdout)["history_days"]) == (
+        True,
+        7,
+    )
+    assert (root.call("GetSettings")["fail_closed"], root.call("GetSettings")["history_days"]) == (
+        True,
+        7,
+    )
+    wrong = ctl("settings", "set", "prompt_timeout=soon")
+    assert (wrong.returncode, wrong.stderr) == (
+        1,
+        "netwardenctl: prompt_timeout: give a whole number, not 'soon'\n",
+    )
+    out_of_range = ctl("settings", "set", "prompt_timeout=1")
+    assert out_of_range.returncode == 1 and "between 5 and 3600" in out_of_range.stderr
+    assert root.call("GetSettings")["prompt_timeout"] == 60
+
+
+def test_monitor_prints_rule_and_settings_changes_and_ends_on_ctrl_c(polkitd, root, running):
+    polkitd(grant=[ACTION_MONITOR])
+    monitor = running("--json", "monitor", "--no-prompts")
+    assert monitor.next_event("monitoring")["prompts"] is False
+    root.call("AddRule", own_rule())
+    monitor.next_event("rules_changed")
+    root.call("SetSettings", {"prompt_timeout": 42})
+    assert monitor.next_event("settings_changed")["settings"]["prompt_timeout"] == 42
+    assert monitor.interrupt() == 0
+    human = running("monitor", "--no-prompts")
+    assert "monitoring rules and settings (Ctrl+C to stop)" in human.lines.get(timeout=15)
+    root.call("AddRule", own_rule(destination="192.0.2.7"))
+    assert human.lines.get(timeout=15).rstrip().endswith(" rules changed")
+    assert human.interrupt() == 0
+
+
+@pytest.mark.parametrize("argv", [["monitor"], ["monitor", "--no-prompts"]])
+def test_monitor_is_refused_with_exit_3(polkitd, root, running, argv):
+    key = ACTION_MONITOR if "--no-prompts" in argv else ACTION_ANSWER_PROMPT
+    polkitd(grant=sorted(ACTIONS - {key}), deny=[key])
+    monitor = running(*argv)
+    assert monitor.process.wait(timeout=15) == 3
+    assert monitor.process.stderr.read().startswith("netwardenctl: not authorized: ")
+
+
+def held_connection(netns, uid=NOBODY):
+    """A client (as `uid`) connecting to the peer: held while a prompt waits."""
+    return netns.host.popen(
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        sys.executable,
+        "-m",
+        "tests.fixtures.client",
+        "tcp",
+        netns.peer_v4,
+        str(PORT),
+        "--timeout=20",
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=CHECKOUT,
+    )
+
+
+def test_headless_prompts_monitor_list_and_answer(system_bus, polkitd, root, netns, running):
+    polkitd(grant=[ACTION_MONITOR, ACTION_ANSWER_PROMPT])
+    agent = running("--json", "monitor")
+    assert agent.next_event("monitoring")["prompts"] is True
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        client = held_connection(netns)
+        raised = agent.next_event("prompt_raised")["prompt"]
+        assert (raised["destination"], raised["port"], raised["user"]) == (
+            netns.peer_v4,
+            PORT,
+            "nobody",
+        )
+        (listed,) = ctl_json("prompt", "list")
+        assert listed["id"] == raised["id"]
+        table = ctl("prompt", "list").stdout
+        assert netns.peer_v4 in table and "tests.fixtures" not in table
+        assert servers.tcp_accepts == 0
+        done = ctl(
+            "prompt", "answer", raised["id"], "--allow", "--lifetime", "forever", "--scope", "port"
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"allowed prompt {raised['id']}: added rule ")
+        assert json.loads(client.communicate(timeout=15)[0])["result"] == "connected"
+        closed = agent.next_event("prompt_closed")
+        assert (closed["id"], closed["outcome"]) == (raised["id"], "answered")
+        agent.next_event("rules_changed")
+    (rule,) = root.call("ListRules")
+    assert (rule["ports"], rule["uid"], rule["action"]) == (str(PORT), NOBODY, "allow")
+    again = ctl("prompt", "answer", raised["id"], "--deny")
+    assert again.returncode == 5 and "no pending prompt" in again.stderr
+    assert agent.interrupt() == 0
+
+
+@pytest.mark.parametrize("argv", [["prompt", "list"], ["prompt", "answer", "ID", "--allow"]])
+def test_prompt_commands_are_refused_with_exit_3_and_the_flow_stays_held(
+    system_bus, polkitd, root, netns, running, argv
+):
+    polkitd(grant=sorted(ACTIONS - {ACTION_ANSWER_PROMPT}), deny=[ACTION_ANSWER_PROMPT])
+    admin_agent = running("--json", "monitor", "--all-users", uid=0)
+    admin_agent.next_event("monitoring")
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        client = held_connection(netns)
+        prompt_id = admin_agent.next_event("prompt_raised")["prompt"]["id"]
+        done = ctl(*[str(prompt_id) if a == "ID" else a for a in argv])
+        assert done.returncode == 3, done
+        assert done.stderr.startswith("netwardenctl: not authorized: ")
+        assert servers.tcp_accepts == 0
+        assert ctl("prompt", "answer", prompt_id, "--deny", uid=0).returncode == 0
+        assert json.loads(client.communicate(timeout=15)[0])["result"] == "refused"
+    assert list(root.call("ListRules")) == []
+
+
+def test_bash_completion_is_generated_from_the_parser(tmp_path):
+    script = ctl("completion", "bash", uid=0)
+    assert script.returncode == 0
+    (tmp_path / "netwardenctl.bash").write_text(script.stdout)
+    (tmp_path / "rules-folder").mkdir()
+    probe = (
+        f"source {tmp_path}/netwardenctl.bash; cd {tmp_path}\n"
+        'complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _netwardenctl; '
+        'echo "${COMPREPLY[*]}"; }\n'
+        "complete_words netwardenctl ru\n"
+        "complete_words netwardenctl rules ''\n"
+        "complete_words netwardenctl --json prompt answer 3 --scope d\n"
+        "complete_words netwardenctl rules add --desti\n"
+        "complete_words netwardenctl import-opensnitch rul\n"
+    )
+    lines = subprocess.run(
+        ["bash", "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert lines == [
+        "rules",
+        "--help --json list add edit rm enable disable",
+        "domain",
+        "--destination",
+        "rules-folder",
+    ]
