@@ -9,7 +9,7 @@ PYTHON ?= python3
 LINT_VENV := .venv-lint
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench demo shell rootfs install uninstall deb man clean
+.PHONY: test lint bench soak demo shell rootfs install uninstall deb man clean
 
 ## test: run the whole test suite inside the Debian 13 reference rootfs
 test:
@@ -23,6 +23,10 @@ lint: $(LINT_VENV)/bin/ruff
 $(LINT_VENV)/bin/ruff:
 	python3 -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install --quiet ruff==$(RUFF_VERSION)
+
+## soak: the long reliability variants (storms, many crashes), not part of make test
+soak:
+	tools/devenv run -- python3 -m pytest -m soak tests/reliability $(PYTEST_ARGS)
 
 ## bench: the benchmarks, each printing its figures beside a baseline (docs/benchmarks.md)
 bench:

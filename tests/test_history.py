@@ -4,10 +4,6 @@ real dbus-daemon and polkitd, queried as an unprivileged user would."""
 import csv
 import json
 import os
-import random
-import signal
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -16,14 +12,11 @@ import dbus
 import dbus.mainloop.glib
 import pytest
 
-from netwarden_helper.api import ACTION_MONITOR, BUS_NAME, INTERFACE
+from netwarden_helper.api import ACTION_MONITOR, INTERFACE
 from netwarden_helper.dbus_values import dictionary
-from netwarden_helper.history_db import DB_NAME as HISTORY_DB
-from netwarden_helper.store import DB_NAME as RULES_DB
 from tests.fixtures.api import ApiClient, error_name, pump_until
-from tests.fixtures.helper import helper_command, helper_environment, wait_until_serving
 from tests.fixtures.processes import wait_for
-from tests.fixtures.traffic import CHECKOUT, bulk_server, recorder, start_fetch
+from tests.fixtures.traffic import bulk_server, recorder, start_fetch
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
@@ -144,57 +137,3 @@ def test_bad_queries_get_clear_errors(monitor):
     with open(os.devnull, "w") as not_a_file, pytest.raises(dbus.DBusException) as error:
         monitor.call("ExportHistory", dbus.types.UnixFd(not_a_file), dictionary({}))
     assert "regular file open for writing" in error.value.get_dbus_message()
-
-
-LOAD = """
-import socket, sys
-while True:
-    try:
-        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
-    except OSError:
-        pass
-"""
-
-
-def integrity(path):
-    with sqlite3.connect(path) as db:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
-
-
-def test_sigkill_during_heavy_history_writing_never_corrupts_or_loses_rules(
-    system_bus, polkitd, netns, tmp_path
-):
-    polkitd()
-    state_dir = tmp_path / "state"
-    acknowledged = []
-    chance = random.Random(20)
-    with recorder(netns.peer, (netns.peer_v4,), PORT):
-        load = netns.host.popen(sys.executable, "-c", LOAD, netns.peer_v4, str(PORT),
-                                cwd=CHECKOUT)  # fmt: skip
-        try:
-            for cycle in range(20):
-                helper = netns.host.popen(*helper_command(state_dir),
-                                          env=helper_environment(system_bus),
-                                          stderr=subprocess.DEVNULL)  # fmt: skip
-                wait_until_serving(system_bus)
-                root = ApiClient(system_bus, uid=0)
-                rule = root.call(
-                    "AddRule", dictionary({"action": "allow", "ports": str(cycle + 1)})
-                )
-                acknowledged.append(int(rule["id"]))
-                time.sleep(chance.uniform(0.1, 0.5))
-                helper.send_signal(signal.SIGKILL)
-                helper.wait(10)
-                root.close()
-                wait_for(lambda: not system_bus.has_owner(BUS_NAME), 10, "the name released")
-                assert integrity(state_dir / HISTORY_DB) == "ok", f"cycle {cycle}"
-                assert integrity(state_dir / RULES_DB) == "ok", f"cycle {cycle}"
-                with sqlite3.connect(state_dir / RULES_DB) as db:
-                    stored = {row[0] for row in db.execute("SELECT id FROM rules")}
-                assert set(acknowledged) <= stored, f"cycle {cycle}: a rule was lost"
-        finally:
-            load.kill()
-            load.wait()
-    with sqlite3.connect(state_dir / HISTORY_DB) as db:
-        flows = db.execute("SELECT count(*) FROM flows").fetchone()[0]
-    assert flows > 100, "the load really wrote history"
