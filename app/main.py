@@ -5,24 +5,30 @@ import os
 import sys
 from pathlib import Path
 
+import dbus
 from PySide6.QtCore import QAbstractEventDispatcher, QObject
 from PySide6.QtGui import QIcon
 from PySide6.QtQml import QQmlApplicationEngine
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from netwarden import __version__
 from netwarden.helper_client import HelperClient
 from netwarden.helper_state import HelperState
+from netwarden.notifications import Notifier, session_bus
 from netwarden.prompts import PromptModel
+from netwarden.tray import Tray
 
 APP_ID = "io.github.netwarden"
 
 
 def qml_import_dir() -> Path:
     """The folder holding the `Netwarden` QML module: the checkout's or the installed one."""
+    here = Path(__file__).resolve()
+    # PREFIX/lib/python3/dist-packages/netwarden/main.py -> PREFIX (a Flatpak's /app too)
+    prefix = here.parents[3] if len(here.parents) > 3 else Path(sys.prefix)
     candidates = [
-        Path(__file__).resolve().parent.parent / "qml",  # running from the checkout
-        Path(__file__).resolve().parents[3] / "share" / "netwarden" / "qml",  # PREFIX/lib/...
+        here.parent.parent / "qml",  # running from the checkout
+        prefix / "share" / "netwarden" / "qml",  # where the package is installed
         Path(sys.prefix) / "share" / "netwarden" / "qml",  # make install PREFIX=/usr
         Path("/usr/local/share/netwarden/qml"),  # make install (default PREFIX)
     ]
@@ -81,9 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     prompts = PromptModel(client)
     engine = QQmlApplicationEngine()
     try:
-        load_main_window(engine, helper)
+        window = load_main_window(engine, helper)
         load_window(engine, "PromptWindow", {"prompts": prompts})
     except RuntimeError as exc:
         print(f"netwarden: {exc}", file=sys.stderr)
         return 1
+    try:
+        Notifier(client, session_bus(), parent=app)
+    except dbus.DBusException as exc:  # no session bus: no notifications, all else works
+        print(f"netwarden: no desktop notifications: {exc.get_dbus_message()}", file=sys.stderr)
+    Tray(helper, prompts, lambda: (window.show(), window.raise_()), app.quit, parent=app)
+    # With a tray, closing the window keeps the app there to ask about connections.
+    app.setQuitOnLastWindowClosed(not QSystemTrayIcon.isSystemTrayAvailable())
     return app.exec()

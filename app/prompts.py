@@ -62,6 +62,7 @@ class PromptModel(QAbstractListModel):
 
     countChanged = Signal()
     registeredChanged = Signal()
+    pausedChanged = Signal()
     answerFailed = Signal(str)
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
@@ -69,6 +70,8 @@ class PromptModel(QAbstractListModel):
         self._client = client
         self._rows: list[dict] = []
         self._registered = False
+        self._paused = False
+        self._helper_running = False
         client.on_signal("PromptRaised", self._raised)
         client.on_signal("PromptClosed", self._closed)
         client.watch_helper(self._on_helper_presence)
@@ -94,6 +97,24 @@ class PromptModel(QAbstractListModel):
         """The helper knows this app answers prompts (until it stops or restarts)."""
         return self._registered
 
+    @Property(bool, notify=pausedChanged)
+    def paused(self) -> bool:
+        """Prompts are paused: the helper applies the default action instead of asking."""
+        return self._paused
+
+    @Slot(bool)
+    def setPaused(self, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self.pausedChanged.emit()
+        if paused and self._registered:
+            self._client.call("UnregisterPromptAgent", "", (), lambda: None, self._failed)
+            self._set_registered(False)
+            self._remove_all()
+        elif not paused and self._helper_running:
+            self._register()
+
     def _set_registered(self, registered: bool) -> None:
         if registered != self._registered:
             self._registered = registered
@@ -115,13 +136,17 @@ class PromptModel(QAbstractListModel):
     def _failed(self, error: HelperCallError) -> None:
         self.answerFailed.emit(error.message)
 
+    def _register(self) -> None:
+        self._client.call(
+            "RegisterPromptAgent", "a{sv}", ({},), lambda: self._set_registered(True),
+            self._failed,
+        )  # fmt: skip
+
     def _on_helper_presence(self, running: bool) -> None:
-        if running:
-            self._client.call(
-                "RegisterPromptAgent", "a{sv}", ({},), lambda: self._set_registered(True),
-                self._failed,
-            )  # fmt: skip
-        else:
+        self._helper_running = running
+        if running and not self._paused:
+            self._register()
+        elif not running:
             self._set_registered(False)
             self._remove_all()
 

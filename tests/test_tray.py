@@ -1,0 +1,62 @@
+"""The tray icon's state and menu against a real helper: pausing prompts lets the helper
+apply the default action at once; resuming holds connections for an answer again."""
+
+import json
+import subprocess
+import sys
+
+from netwarden.helper_state import HelperState
+from netwarden.prompts import PromptModel
+from netwarden.tray import Tray
+from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
+from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.users import NOBODY
+
+PORT = 8080
+
+
+def connect_as_nobody(netns):
+    return netns.host.popen(
+        "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4, str(PORT),
+        "--timeout=20", stdout=subprocess.PIPE, text=True, cwd=CHECKOUT,
+    )  # fmt: skip
+
+
+def test_pause_and_resume_from_the_tray_menu(
+    system_bus, polkitd, helper, netns, app_client, qapp, qtbot
+):
+    polkitd(grant=[ACTION_ANSWER_PROMPT, ACTION_MONITOR])
+    client = app_client()
+    state, prompts = HelperState(client), PromptModel(client)
+    opened = []
+    tray = Tray(state, prompts, lambda: opened.append(True), lambda: None)
+    qtbot.waitUntil(lambda: prompts.registered and tray.state == "active", timeout=10_000)
+    assert tray.icon.toolTip() == "Netwarden: active"
+
+    tray.open_action.trigger()
+    assert opened == [True]
+
+    tray.pause_action.trigger()  # the user picks "Pause prompts"
+    assert tray.state == "paused" and not prompts.registered
+    assert tray.icon.toolTip() == "Netwarden: prompts paused"
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        outcome = json.loads(connect_as_nobody(netns).communicate(timeout=30)[0])
+        assert outcome["result"] == "connected" and outcome["elapsed"] < 2, "not held"
+
+        tray.pause_action.trigger()  # resume
+        qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
+        held = connect_as_nobody(netns)
+        qtbot.waitUntil(lambda: prompts.count == 1, timeout=10_000)
+        assert tray.icon.toolTip() == "Netwarden: active, 1 prompt waiting"
+        prompts.answer(prompts.get(0)["promptId"], "allow", "host", "once")
+        assert json.loads(held.communicate(timeout=30)[0])["result"] == "connected"
+
+
+def test_the_tray_says_when_the_helper_is_not_running(system_bus, app_client, qapp, qtbot):
+    client = app_client()
+    state, prompts = HelperState(client), PromptModel(client)
+    tray = Tray(state, prompts, lambda: None, lambda: None)
+    qtbot.waitUntil(lambda: state.state != "connecting", timeout=10_000)
+    assert tray.state == "disconnected"
+    assert tray.icon.toolTip() == "Netwarden: helper not running"
