@@ -1,7 +1,6 @@
 """The Alerts page against a real helper: a pinned program changes on disk, the user
 sees both hashes and trusts the new binary."""
 
-import hashlib
 import os
 import shutil
 
@@ -14,6 +13,7 @@ from netwarden.prompts import PromptModel
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MANAGE_OWN_RULES, ACTION_MONITOR
 from netwarden_helper.dbus_values import dictionary
 from tests.fixtures.api import ApiClient
+from tests.fixtures.binaries import sha256
 from tests.fixtures.qml import screenshot
 from tests.fixtures.users import NOBODY
 
@@ -30,10 +30,6 @@ Kirigami.ApplicationWindow {
     pageStack.initialPage: AlertsPage { alerts: root.alerts }
 }
 """
-
-
-def sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def find_item(item, name):

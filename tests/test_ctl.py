@@ -2,20 +2,26 @@
 
 The command runs as its own process, as user nobody (polkitd authorizes root for
 everything), so its exit codes, output and the helper's state are what is tested.
+History, connections and traffic are tested with real flows in a netns, alerts with a
+pinned copy of nc altered on disk; times given on the command line are tested pure.
 """
 
+import csv
 import json
 import os
 import queue
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 
 import jsonschema
 import pytest
 
+from netwarden.cli.history import parse_when
 from netwarden_helper.api import (
     ACTION_ANSWER_PROMPT,
     ACTION_MANAGE_OWN_RULES,
@@ -24,10 +30,13 @@ from netwarden_helper.api import (
     ACTION_SETTINGS,
     ACTIONS,
 )
+from netwarden_helper.dbus_values import dictionary
 from netwarden_helper.rules import RULE_FIELDS
 from tests.fixtures.api import own_rule
+from tests.fixtures.binaries import NC, replace_binary, sha256
+from tests.fixtures.processes import wait_for
 from tests.fixtures.scratch import shared_dir
-from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.traffic import CHECKOUT, bulk_server, recorder, run_client, start_fetch
 from tests.fixtures.users import NOBODY
 
 SCHEMA = json.loads((CHECKOUT / "docs/rules-schema.json").read_text())
@@ -164,6 +173,12 @@ CASES = [
     ("settings get", [MONITOR], MONITOR, False, "prompt_timeout = 60"),
     ("settings set prompt_timeout=30 default_action=deny", [MONITOR, ACTION_SETTINGS],
      ACTION_SETTINGS, True, "default_action = deny"),
+    ("history --since 1h --verdict deny", [MONITOR], MONITOR, False, "no flows"),
+    ("history export {dir}/flows.csv --since 1h", [MONITOR], MONITOR, False, "exported 0 flows"),
+    ("traffic --since 2d --top 3", [MONITOR], MONITOR, False, "no traffic"),
+    ("traffic series --bucket 3600", [MONITOR], MONITOR, False, "no traffic"),
+    ("connections", [MONITOR], MONITOR, False, "no open connections"),
+    ("alerts --open", [MONITOR], MONITOR, False, "no open alerts"),
 ]  # fmt: skip
 IDS = [" ".join(case[0].split()[:2]) for case in CASES]
 
@@ -202,13 +217,14 @@ def test_each_subcommand_is_refused_with_exit_3_and_changes_nothing(
     assert done.stderr.startswith("netwardenctl: not authorized: ")
     assert done.stderr.count("\n") == 1
     assert state(root) == before
-    assert not (scratch / "out.json").exists()
+    assert sorted(path.name for path in scratch.iterdir()) == ["opensnitch", "rules.json"]
 
 
 def test_every_subcommand_has_help():
     commands = ["", "rules", "rules add", "rules edit", "rules rm", "rules enable", "export",
                 "import", "import-opensnitch", "monitor", "prompt answer", "settings set",
-                "completion"]  # fmt: skip
+                "completion", "history", "history export", "traffic", "traffic series",
+                "connections", "alerts", "alerts trust", "alerts block"]  # fmt: skip
     for command in commands:
         done = ctl(*command.split(), "--help", uid=0)
         assert done.returncode == 0, command
@@ -480,3 +496,218 @@ def test_bash_completion_is_generated_from_the_parser(tmp_path):
         "--destination",
         "rules-folder",
     ]
+
+
+# History, traffic, connections and alerts
+
+SIZE = 3_000_000
+NOW = 1_800_000_000.0
+
+
+# Times on the command line (pure)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", NOW - 90),
+        ("30m", NOW - 1800),
+        ("1h", NOW - 3600),
+        ("2d", NOW - 2 * 86400),
+        ("1w", NOW - 7 * 86400),
+        ("0m", NOW),
+        ("1767225600", 1767225600.0),
+        ("1767225600.5", 1767225600.5),
+        ("2026-01-01T00:00:00+00:00", 1767225600.0),
+        ("2026-01-01T01:30+01:30", 1767225600.0),
+        ("2026-01-01", datetime(2026, 1, 1).timestamp()),
+        ("2026-01-01T12:00", datetime(2026, 1, 1, 12).timestamp()),
+        (" 5m ", NOW - 300),
+    ],
+)
+def test_a_time_is_unix_seconds_an_iso_date_or_how_long_ago(text, expected):
+    assert parse_when(text, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "-5m", "+5m", "5 m", "5y", "1h30m", "2026-13-01"]
+)
+def test_anything_else_is_refused_with_what_is_accepted(text):
+    with pytest.raises(ValueError, match="is not a time: give Unix seconds, an ISO date"):
+        parse_when(text, NOW)
+
+
+def test_a_bad_time_is_a_usage_error_before_anything_is_asked():
+    done = ctl("history", "--since", "yesterday", uid=0)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "argument --since: 'yesterday' is not a time" in done.stderr
+    assert ctl("history", "export", "out.csv", "--until", "soon", uid=0).returncode == 2
+
+
+# History, connections and traffic, with real flows
+
+
+def test_history_lists_filters_and_exports_a_flow_that_monitor_saw(
+    netns, polkitd, root, scratch, running
+):
+    polkitd(grant=[ACTION_MONITOR])
+    monitor = running("--json", "monitor", "--no-prompts", "--connections")
+    assert monitor.next_event("monitoring")["connections"] is True
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "connected"
+    seen = monitor.next_event("connection")["flow"]
+    assert (seen["destination"], seen["port"], seen["verdict"]) == (netns.peer_v4, PORT, "allow")
+
+    def listed(*filters):
+        return [f for f in ctl_json("history", "--since", "5m", *filters)["flows"]
+                if f["port"] == PORT]  # fmt: skip
+
+    wait_for(lambda: listed(), 10, "the flow in the history")
+    (flow,) = listed()
+    assert (flow["id"], flow["destination"], flow["protocol"]) == (seen["id"], netns.peer_v4, "tcp")
+    assert (flow["verdict"], flow["decided_by"], flow["uid"]) == ("allow", "default", 0)
+    assert listed("--verdict", "deny") == []
+    assert listed("--host", netns.peer_v4, "--program", flow["exe"]) == [flow]
+    assert listed("--host", "192.0.2.1") == []
+    assert ctl_json("history", "--since", "5m", "--limit", "1", "--page", "9")["flows"] == []
+
+    table = ctl("history", "--since", "5m").stdout.splitlines()
+    assert table[0].split() == ["TIME", "PROGRAM", "USER", "DESTINATION", "VERDICT", "DECIDED",
+                                "BY", "IN", "OUT"]  # fmt: skip
+    row = next(line for line in table if f"{netns.peer_v4}:{PORT}/tcp" in line)
+    assert " root " in row and " allow " in row and " default " in row
+
+    exported = scratch / "flows.csv"
+    done = ctl("history", "export", exported, "--since", "5m", "--verdict", "allow")
+    assert (done.returncode, done.stderr) == (0, "")
+    count = int(done.stdout.split()[1])
+    assert done.stdout == f"exported {count} flows to {exported}\n" and count >= 1
+    rows = list(csv.DictReader(exported.open()))
+    assert len(rows) == count and os.stat(exported).st_uid == NOBODY
+    mine = [r for r in rows if r["port"] == str(PORT)]
+    assert [(r["id"], r["destination"], r["verdict"]) for r in mine] == [
+        (str(flow["id"]), netns.peer_v4, "allow")]  # fmt: skip
+    assert sorted(p.name for p in scratch.iterdir()) == ["flows.csv"], "no partial file left"
+    as_json = ctl_json("history", "export", scratch / "flows.json", "--since", "5m")
+    assert (as_json["format"], as_json["flows"]) == ("json", count)
+    assert monitor.interrupt() == 0
+
+
+def test_connections_show_a_download_with_its_bytes_then_traffic_counts_it(netns, polkitd, root):
+    polkitd(grant=[ACTION_MONITOR])
+    exe = os.path.realpath(sys.executable)
+
+    def downloads():
+        return [c for c in ctl_json("connections") if c["port"] == PORT]
+
+    with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
+        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)
+        try:
+            assert '"received": 3000000' in fetch.stdout.readline()
+            wait_for(lambda: any(c["bytes_in"] > 0 for c in downloads()), 10,
+                     "the download in the live connections with its bytes")  # fmt: skip
+            (live,) = downloads()
+            assert (live["exe"], live["destination"], live["uid"]) == (exe, netns.peer_v4, 0)
+            table = ctl("connections").stdout.splitlines()
+            assert table[0].split() == ["SINCE", "PROGRAM", "USER", "DESTINATION", "IN", "OUT"]
+            assert any(f"{netns.peer_v4}:{PORT}/tcp" in line and " MB" in line
+                       for line in table)  # fmt: skip
+        finally:
+            fetch.communicate("\n", timeout=10)
+
+    def top():
+        return ctl_json("traffic", "--since", "10m", "--top", "5")
+
+    wait_for(lambda: any(p["bytes_in"] >= SIZE for p in top()["programs"]), 10,
+             "the download's bytes in the top programs")  # fmt: skip
+    (program,) = [p for p in top()["programs"] if p["exe"] == exe]
+    assert program["uid"] == 0
+    assert top()["hosts"][0]["host"] == netns.peer_v4
+    assert "MB" in ctl("traffic", "--since", "10m").stdout
+    series = ctl_json("traffic", "series", "--since", "10m", "--program", exe)
+    assert SIZE <= sum(point["bytes_in"] for point in series) <= SIZE * 1.05
+    assert all(point["start"] % 60 == 0 for point in series)
+    assert ctl_json("traffic", "series", "--program", "/nonexistent") == []
+    too_many = ctl("traffic", "series", "--since", "30d")
+    assert too_many.returncode == 1 and "bucket: must be a multiple of 60" in too_many.stderr
+
+
+# Hash-change alerts
+
+
+def pinned_program(root, folder):
+    """A copy of nc in a folder of its own and a rule of nobody's pinning it; (path, rule)."""
+    (folder / "bin").mkdir()
+    program = str(folder / "bin" / "fetcher")
+    shutil.copyfile(NC, program)
+    os.chmod(program, 0o755)
+    rule = root.call("AddRule", dictionary(own_rule(exe=program, sha256=sha256(program))))
+    return program, rule
+
+
+def open_alert(root, program, version=2):
+    """Alter the pinned program on disk and wait for the helper's alert."""
+    replace_binary(program, f"\0version {version}".encode())
+
+    def raised():
+        return [a for a in root.call("ListAlerts") if a["exe"] == program and a["state"] == "open"]
+
+    wait_for(raised, 10, "the hash-change alert")
+    return raised()[0]
+
+
+def pin_of(root, rule_id):
+    return next(r for r in root.call("ListRules") if r["id"] == rule_id).get("sha256")
+
+
+def test_alerts_list_trust_and_block_a_changed_binary(polkitd, root, running, tmp_path):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_OWN_RULES])
+    monitor = running("--json", "monitor", "--no-prompts", "--connections")
+    monitor.next_event("monitoring")
+    program, rule = pinned_program(root, tmp_path)
+    alert = open_alert(root, program)
+    assert monitor.next_event("alert_raised")["alert"]["id"] == alert["id"]
+
+    (listed,) = ctl_json("alerts", "--open")
+    assert (listed["id"], listed["state"], listed["rules"]) == (alert["id"], "open", [rule["id"]])
+    table = ctl("alerts").stdout.splitlines()
+    assert table[0].split()[:5] == ["ID", "STATE", "PROGRAM", "CHANGED", "PACKAGE"]
+    assert table[1].split()[:3] == [str(alert["id"]), "open", program]
+
+    done = ctl("alerts", "trust", alert["id"])
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"trusted alert {alert['id']}: rules {rule['id']} now pin ")
+    assert pin_of(root, rule["id"]) == sha256(program) == alert["new_sha256"]
+    resolved = monitor.next_event("alert_resolved")["alert"]
+    assert (resolved["id"], resolved["state"]) == (alert["id"], "trusted")
+    again = ctl("alerts", "trust", alert["id"])
+    assert (again.returncode, again.stdout) == (1, "")
+    assert again.stderr == (
+        f"netwardenctl: error: alert {alert['id']} was resolved already (trusted)\n"
+    )
+    assert ctl("alerts", "--open").stdout == "no open alerts\n"
+    missing = ctl("alerts", "block", 424242)
+    assert missing.returncode == 5 and "no alert 424242" in missing.stderr
+
+    second = open_alert(root, program, version=3)
+    blocked = ctl_json("alerts", "block", second["id"])
+    assert blocked["state"] == "blocked"
+    assert any(r["action"] == "deny" and r.get("sha256") == sha256(program)
+               for r in root.call("ListRules"))  # fmt: skip
+    assert pin_of(root, rule["id"]) == alert["new_sha256"], "the old rule keeps its pin"
+    assert monitor.interrupt() == 0
+
+
+@pytest.mark.parametrize("resolution", ["trust", "block"])
+def test_resolving_an_alert_is_refused_with_exit_3_and_changes_nothing(
+    polkitd, root, tmp_path, resolution
+):
+    polkitd(grant=sorted(ACTIONS - {ACTION_MANAGE_OWN_RULES}), deny=[ACTION_MANAGE_OWN_RULES])
+    program, _rule = pinned_program(root, tmp_path)
+    alert = open_alert(root, program)
+    rules = root.call("ExportRules")
+    done = ctl("alerts", resolution, alert["id"])
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith("netwardenctl: not authorized: ")
+    assert root.call("ExportRules") == rules
+    assert [a["state"] for a in root.call("ListAlerts")] == ["open"]

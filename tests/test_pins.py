@@ -24,16 +24,12 @@ from netwarden_helper.dbus_values import dictionary
 from netwarden_helper.rules import Rule
 from netwarden_helper.store import _MIGRATIONS, Store
 from tests.fixtures.api import ApiClient, error_name, pump_until
+from tests.fixtures.binaries import NC, replace_binary, sha256
 from tests.fixtures.traffic import recorder
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
-NC = "/usr/bin/nc.openbsd"
 PACKAGE = "netwarden-test-nc"
-
-
-def sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 # Pure parts
@@ -133,16 +129,6 @@ def connect(netns, program, wait=True):
     """Run `program` (a copy of nc) to the peer; with wait, its exit status (0: connected)."""
     process = netns.host.popen(program, "-z", "-w", "8", netns.peer_v4, str(PORT))
     return process.wait(20) if wait else process
-
-
-def replace_binary(path, extra):
-    """Put a new binary at `path` the way upgrades do: write aside, rename over."""
-    aside = f"{path}.new"
-    shutil.copyfile(NC, aside)
-    with open(aside, "ab") as file:
-        file.write(extra)
-    os.chmod(aside, 0o755)
-    os.rename(aside, path)
 
 
 def test_a_replaced_binary_is_alerted_held_and_passes_once_trusted_or_stays_blocked(

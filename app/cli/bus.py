@@ -20,7 +20,7 @@ EXIT_ERROR = 1  # the helper refused an argument or failed; a local file is unus
 EXIT_USAGE = 2  # the command line is wrong (argparse's own code)
 EXIT_NOT_AUTHORIZED = 3  # polkit said no; nothing was changed
 EXIT_NO_HELPER = 4  # no system bus, or the helper is not running and cannot be started
-EXIT_NOT_FOUND = 5  # no such rule or prompt
+EXIT_NOT_FOUND = 5  # no such rule, prompt or alert
 
 ERROR_PREFIX = f"{INTERFACE}.Error."
 _EXIT_BY_ERROR = {
@@ -44,6 +44,15 @@ SIGNATURES = {
     "UnregisterPromptAgent": "",
     "ListPrompts": "",
     "AnswerPrompt": "ta{sv}",
+    "ListAlerts": "",
+    "ResolveAlert": "ts",
+    "ListConnections": "",
+    "QueryHistory": "a{sv}",
+    "TrafficSeries": "a{sv}",
+    "TopTraffic": "a{sv}",
+    "ExportHistory": "ha{sv}",
+    "WatchConnections": "",
+    "UnwatchConnections": "",
 }
 
 

@@ -30,16 +30,16 @@ TEXT_FIELDS = (
     "note",
 )
 _RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _json(args: argparse.Namespace) -> bool:
+def wants_json(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "json", False))
 
 
 def status(helper: Helper, args: argparse.Namespace) -> int:
     values = helper.call("GetStatus")
-    if _json(args):
+    if wants_json(args):
         output.print_json(values)
         return 0
     mode = "closed (blocks while the helper is down)" if values.get("fail_closed") else "open"
@@ -56,8 +56,8 @@ def status(helper: Helper, args: argparse.Namespace) -> int:
     return 0
 
 
-def _listing(args: argparse.Namespace, items: list, as_table: Callable, empty: str) -> int:
-    if _json(args):
+def listing(args: argparse.Namespace, items: list, as_table: Callable, empty: str) -> int:
+    if wants_json(args):
         output.print_json(items)
     else:
         print(as_table(items) if items else empty)
@@ -65,13 +65,13 @@ def _listing(args: argparse.Namespace, items: list, as_table: Callable, empty: s
 
 
 def rules_list(helper: Helper, args: argparse.Namespace) -> int:
-    return _listing(args, helper.call("ListRules"), output.rules_table, "no rules")
+    return listing(args, helper.call("ListRules"), output.rules_table, "no rules")
 
 
 def _expires(when: str) -> float:
     relative = _RELATIVE.match(when)
     if relative:
-        return time.time() + int(relative[1]) * _UNIT_SECONDS[relative[2]]
+        return time.time() + int(relative[1]) * UNIT_SECONDS[relative[2]]
     try:
         return datetime.fromisoformat(when).timestamp()
     except ValueError:
@@ -109,7 +109,7 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_rule(args: argparse.Namespace, rule: dict[str, Any], verb: str) -> None:
-    if _json(args):
+    if wants_json(args):
         output.print_json(rule)
     else:
         print(f"{verb} rule {rule['id']}")
@@ -141,7 +141,7 @@ def rules_edit(helper: Helper, args: argparse.Namespace) -> int:
 def rules_rm(helper: Helper, args: argparse.Namespace) -> int:
     for rule_id in args.ids:
         helper.call("DeleteRule", rule_id)
-        _done(args, {"deleted": rule_id}, f"deleted rule {rule_id}")
+        done(args, {"deleted": rule_id}, f"deleted rule {rule_id}")
     return 0
 
 
@@ -149,12 +149,12 @@ def rules_enable(helper: Helper, args: argparse.Namespace) -> int:
     verb = "enabled" if args.enable else "disabled"
     for rule_id in args.ids:
         helper.call("SetRuleEnabled", rule_id, args.enable)
-        _done(args, {verb: rule_id}, f"{verb} rule {rule_id}")
+        done(args, {verb: rule_id}, f"{verb} rule {rule_id}")
     return 0
 
 
-def _done(args: argparse.Namespace, record: dict[str, Any], line: str) -> None:
-    if _json(args):
+def done(args: argparse.Namespace, record: dict[str, Any], line: str) -> None:
+    if wants_json(args):
         output.print_json(record)
     else:
         print(line)
@@ -170,7 +170,7 @@ def export(helper: Helper, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {args.file}: {exc.strerror}") from None
     count = len(json.loads(text)["rules"])
-    _done(args, {"file": args.file, "rules": count}, f"exported {count} rules to {args.file}")
+    done(args, {"file": args.file, "rules": count}, f"exported {count} rules to {args.file}")
     return 0
 
 
@@ -196,7 +196,7 @@ def _summary(result: dict[str, Any]) -> str:
 def import_rules(helper: Helper, args: argparse.Namespace) -> int:
     text = _read_input(args.file)
     result = _import(helper, text, args.replace, args.dry_run)
-    if _json(args):
+    if wants_json(args):
         output.print_json(result)
         return 0
     if args.dry_run and result["added"]:
@@ -213,7 +213,7 @@ def import_opensnitch(helper: Helper, args: argparse.Namespace) -> int:
     result = None
     if conversion.converted:
         result = _import(helper, conversion.rules_file(), False, args.dry_run)
-    if _json(args):
+    if wants_json(args):
         output.print_json(
             {
                 "converted": [
@@ -244,7 +244,7 @@ def import_opensnitch(helper: Helper, args: argparse.Namespace) -> int:
 
 def prompt_list(helper: Helper, args: argparse.Namespace) -> int:
     prompts = helper.call("ListPrompts")
-    return _listing(args, prompts, output.prompts_table, "no pending prompts")
+    return listing(args, prompts, output.prompts_table, "no pending prompts")
 
 
 def prompt_answer(helper: Helper, args: argparse.Namespace) -> int:
@@ -255,7 +255,7 @@ def prompt_answer(helper: Helper, args: argparse.Namespace) -> int:
         "pin": args.pin,
     }
     rule = helper.call("AnswerPrompt", args.id, dictionary(answer))
-    if _json(args):
+    if wants_json(args):
         output.print_json({"prompt": args.id, "action": args.action, "rule": rule or None})
         return 0
     verb = "allowed" if args.action == "allow" else "denied"
@@ -269,7 +269,7 @@ def settings_get(helper: Helper, args: argparse.Namespace) -> int:
         if args.key not in values:
             raise CliError(f"unknown setting {args.key!r} (known: {', '.join(sorted(values))})")
         values = {args.key: values[args.key]}
-    if _json(args):
+    if wants_json(args):
         output.print_json(values)
     elif args.key is not None:
         print(output.setting_text(values[args.key]))
@@ -312,7 +312,7 @@ def settings_set(helper: Helper, args: argparse.Namespace) -> int:
             raise CliError(f"unknown setting {key!r} (known: {', '.join(sorted(current))})")
         changes[key] = _setting_value(key, text, current[key])
     values = helper.call("SetSettings", dictionary(changes))
-    if _json(args):
+    if wants_json(args):
         output.print_json(values)
     else:
         print("\n".join(f"{k} = {output.setting_text(values[k])}" for k in sorted(changes)))

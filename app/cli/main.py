@@ -3,20 +3,20 @@
     netwardenctl [--json] COMMAND ...     (netwardenctl COMMAND --help for each)
 
 Exit codes: 0 done, 1 refused argument or helper failure, 2 usage, 3 not authorized,
-4 helper not running, 5 no such rule or prompt (docs/cli.md).
+4 helper not running, 5 no such rule, prompt or alert (docs/cli.md).
 """
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from netwarden.cli import commands, completion, monitor
+from netwarden.cli import commands, completion, history, monitor
 from netwarden.cli.bus import CliError, Helper, connect
 
 PROG = "netwardenctl"
 EPILOG = (
     "exit codes: 0 done, 1 refused or failed, 2 usage, 3 not authorized, "
-    "4 helper not running, 5 no such rule or prompt"
+    "4 helper not running, 5 no such rule, prompt or alert"
 )
 RULE_ACTIONS = ("allow", "deny")
 PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite")
@@ -78,6 +78,108 @@ def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
     fields.add_argument("--note", metavar="TEXT", help="a note shown with the rule")
 
 
+def _range_options(parser: argparse.ArgumentParser, since: str, until: str, keep: bool) -> None:
+    """--since and --until; `keep`: a subcommand's that leave its parent's value unless
+    given (so filters may stand before or after the subcommand's name)."""
+    default = argparse.SUPPRESS if keep else None
+    for name, help_text in (("--since", since), ("--until", until)):
+        parser.add_argument(
+            name,
+            type=history.when_argument,
+            metavar="WHEN",
+            default=default,
+            help=f"{help_text}: {history.WHEN_HELP}",
+        )
+
+
+def _history_options(parser: argparse.ArgumentParser, keep: bool = False) -> None:
+    default = argparse.SUPPRESS if keep else None
+    filters = parser.add_argument_group("filters")
+    _range_options(filters, "flows from then on", "flows before then", keep)
+    filters.add_argument(
+        "--program", metavar="EXE", default=default, help="one program's path, exactly"
+    )
+    filters.add_argument(
+        "--host", metavar="HOST", default=default, help="a host name or an address, exactly"
+    )
+    filters.add_argument(
+        "--verdict", choices=RULE_ACTIONS, default=default, help="only allowed or denied flows"
+    )
+
+
+def _history_parsers(top: _Parsers) -> None:
+    flows = top.add(
+        "history",
+        "decided connections, newest first (or: history export FILE)",
+        history.history,
+    )
+    _history_options(flows)
+    flows.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="flows per page, 1..1000 (default 100)"
+    )
+    flows.add_argument(
+        "--page", type=_positive, default=1, metavar="N", help="which page (default 1, newest)"
+    )
+    actions = _Parsers(
+        flows.add_subparsers(dest="history_command", metavar="ACTION", required=False)
+    )
+    export = actions.add(
+        "export", "write the flows that the filters pick to a file", history.history_export
+    )
+    export.add_argument("file", metavar="FILE", help="the file to write (replaced if it exists)")
+    export.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        help="csv or json (default: json for a FILE ending in .json, else csv)",
+    )
+    _history_options(export, keep=True)
+
+    top_traffic = top.add(
+        "traffic",
+        "the programs and hosts that moved the most bytes (or: traffic series)",
+        history.traffic,
+    )
+    _range_options(top_traffic, "traffic from then on (default all kept)", "before then", False)
+    top_traffic.add_argument(
+        "--top", type=int, default=10, metavar="N", help="how many of each, 1..100 (default 10)"
+    )
+    series = _Parsers(
+        top_traffic.add_subparsers(dest="traffic_command", metavar="ACTION", required=False)
+    ).add("series", "bytes sent and received per time bucket", history.traffic_series)
+    _range_options(series, "from then on (default an hour ago)", "before then", True)
+    series.add_argument("--program", metavar="EXE", help="one program's path (default all)")
+    series.add_argument(
+        "--bucket",
+        type=int,
+        choices=(60, 3600, 86400),
+        default=60,
+        help="seconds per bucket: 60, 3600 or 86400 (default 60)",
+    )
+
+    top.add("connections", "open connections with the bytes they moved", history.connections)
+
+    alerts = top.add(
+        "alerts", "hash-change alerts: pinned programs whose binary changed", history.alerts
+    )
+    alerts.add_argument("--open", action="store_true", help="only the alerts still undecided")
+    resolve = _Parsers(
+        alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=False)
+    )
+    for name, help_text in (
+        ("trust", "trust the new binary: re-pin the alert's rules to it"),
+        ("block", "keep blocking: a deny rule for the new binary"),
+    ):
+        choice = resolve.add(name, help_text, history.alerts_resolve)
+        choice.add_argument("id", type=int, help="the alert's id (alerts)")
+        choice.set_defaults(resolution=name)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; `completion` and the docs are generated from it."""
     parser = argparse.ArgumentParser(
@@ -129,8 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the conversion and check it; import nothing"
     )
 
+    _history_parsers(top)
+
     watch = top.add(
-        "monitor", "print prompts, rule and settings changes as they happen", monitor.run
+        "monitor",
+        "print prompts, alerts, rule and settings changes (and connections) as they happen",
+        monitor.run,
     )
     watch.add_argument(
         "--no-prompts",
@@ -141,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-users",
         action="store_true",
         help="receive every user's prompts (an administrator's action)",
+    )
+    watch.add_argument(
+        "--connections",
+        action="store_true",
+        help="also print every decided connection (many lines on a busy machine)",
     )
 
     prompt = _Parsers(

@@ -1,9 +1,11 @@
 """`netwardenctl monitor`: one line per event until Ctrl+C.
 
 Events: prompts raised and closed (the command registers as a prompt agent for the
-caller's programs, or every user's with --all-users, unless --no-prompts), rules
-changed, settings changed, and the helper stopping or starting (the agent registers
-again when it comes back). While the command runs as a prompt agent, the caller's new
+caller's programs, or every user's with --all-users, unless --no-prompts), every decided
+connection (with --connections: the command watches connections), hash-change alerts
+raised and resolved (sent to prompt agents and watchers), rules changed, settings
+changed, and the helper stopping or starting (the command registers and watches again
+when it comes back). While the command runs as a prompt agent, the caller's new
 connections that no rule covers are held until answered (`netwardenctl prompt answer`)
 or until the prompt timeout.
 """
@@ -33,6 +35,7 @@ class Monitor:
         self.json = bool(getattr(args, "json", False))
         self.prompts = not args.no_prompts
         self.all_users = bool(args.all_users)
+        self.connections = bool(args.connections)
         self.helper_seen: bool | None = None
 
     def emit(self, event: str, text: str, **fields: Any) -> None:
@@ -44,6 +47,26 @@ class Monitor:
     def register(self) -> None:
         if self.prompts:
             self.helper.call("RegisterPromptAgent", dictionary({"all_users": self.all_users}))
+        if self.connections:
+            self.helper.call("WatchConnections")
+
+    def connection(self, flow: dict[str, Any]) -> None:
+        text = (
+            f"connection: {output.flow_program(flow)} ({output.user(flow.get('uid'))}) -> "
+            f"{output.destination(flow)} {flow.get('verdict')} [{output.decided_by(flow)}]"
+        )
+        self.emit("connection", text, flow=flow)
+
+    def alert_raised(self, alert: dict[str, Any]) -> None:
+        text = (
+            f"alert {alert['id']} raised: {alert.get('exe')} changed "
+            f"({alert.get('state')}; {output.package(alert)})"
+        )
+        self.emit("alert_raised", text, alert=alert)
+
+    def alert_resolved(self, alert: dict[str, Any]) -> None:
+        text = f"alert {alert['id']} resolved: {alert.get('exe')} {alert.get('state')}"
+        self.emit("alert_resolved", text, alert=alert)
 
     def prompt_raised(self, prompt: dict[str, Any]) -> None:
         where = ", ".join(prompt.get("hosts") or []) or prompt.get("destination")
@@ -105,11 +128,24 @@ def run(_helper: None, args: argparse.Namespace) -> int:
         _receive(connection, "PromptClosed", monitor.prompt_closed)
         _receive(connection, "RulesChanged", monitor.rules_changed)
         _receive(connection, "SettingsChanged", monitor.settings_changed)
+        _receive(connection, "ConnectionEvent", monitor.connection)
+        _receive(connection, "AlertRaised", monitor.alert_raised)
+        _receive(connection, "AlertResolved", monitor.alert_resolved)
         helper.call("GetStatus")  # the monitor action, and whether the helper runs
         monitor.register()
         connection.watch_name_owner(BUS_NAME, monitor.owner_changed)
-        what = "prompts, rules and settings" if monitor.prompts else "rules and settings"
-        monitor.emit("monitoring", f"monitoring {what} (Ctrl+C to stop)", prompts=monitor.prompts)
+        what = [
+            *(["prompts"] if monitor.prompts else []),
+            *(["connections"] if monitor.connections else []),
+            *(["alerts"] if monitor.prompts or monitor.connections else []),
+            "rules and settings",
+        ]
+        monitor.emit(
+            "monitoring",
+            f"monitoring {', '.join(what)} (Ctrl+C to stop)",
+            prompts=monitor.prompts,
+            connections=monitor.connections,
+        )
         loop.run()
     except dbus.DBusException as exc:
         raise cli_error(exc) from None

@@ -1,6 +1,7 @@
 """What `netwardenctl` prints: aligned tables for people, JSON for scripts."""
 
 import json
+import pwd
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -119,3 +120,97 @@ def setting_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def size(count: int | None) -> str:
+    """A byte count for people: "0 B", "512 B", "3.1 MB" (powers of 1000), "-" when unknown."""
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def user(uid: int | None) -> str:
+    """A uid as its user name (the uid itself when it has none), "?" when unknown."""
+    if uid is None:
+        return "?"
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def flow_program(flow: Mapping[str, Any]) -> str:
+    """Which program made a flow: its path (and script), else its unit or flatpak id."""
+    exe = flow.get("exe") or ""
+    if exe and flow.get("script"):
+        return f"{exe} {flow['script']}"
+    if exe:
+        return exe
+    if flow.get("flatpak"):
+        return f"flatpak:{flow['flatpak']}"
+    return f"unit:{flow['unit']}" if flow.get("unit") else "?"
+
+
+def destination(flow: Mapping[str, Any]) -> str:
+    """host:port/protocol, or the address ([v6]:port) when no host name is known."""
+    where = flow.get("host") or str(flow.get("destination", "?"))
+    port = flow.get("port")
+    if port:
+        where = f"[{where}]:{port}" if ":" in where else f"{where}:{port}"
+    return f"{where}/{flow['protocol']}" if flow.get("protocol") else where
+
+
+def decided_by(flow: Mapping[str, Any]) -> str:
+    how = str(flow.get("decided_by", "?"))
+    return f"{how} {flow['rule_id']}" if flow.get("rule_id") is not None else how
+
+
+_BYTES_IN: Column = ("IN", lambda f: size(f.get("bytes_in")))
+_BYTES_OUT: Column = ("OUT", lambda f: size(f.get("bytes_out")))
+_USER: Column = ("USER", lambda f: user(f.get("uid")))
+
+FLOW_COLUMNS: Sequence[Column] = (
+    ("TIME", lambda f: when(f.get("time"))),
+    ("PROGRAM", flow_program),
+    _USER,
+    ("DESTINATION", destination),
+    ("VERDICT", lambda f: str(f.get("verdict", "?"))),
+    ("DECIDED BY", decided_by),
+    _BYTES_IN,
+    _BYTES_OUT,
+)
+
+CONNECTION_COLUMNS: Sequence[Column] = (
+    ("SINCE", lambda f: when(f.get("time"))),
+    ("PROGRAM", flow_program),
+    _USER,
+    ("DESTINATION", destination),
+    _BYTES_IN,
+    _BYTES_OUT,
+)
+
+TOP_PROGRAM_COLUMNS: Sequence[Column] = (("PROGRAM", flow_program), _USER, _BYTES_IN, _BYTES_OUT)
+TOP_HOST_COLUMNS: Sequence[Column] = (("HOST", lambda h: str(h["host"])), _BYTES_IN, _BYTES_OUT)
+SERIES_COLUMNS: Sequence[Column] = (("TIME", lambda p: when(p["start"])), _BYTES_IN, _BYTES_OUT)
+
+
+def package(alert: Mapping[str, Any]) -> str:
+    if not alert.get("package"):
+        return "none"
+    return f"{alert['package']} ({'verified' if alert.get('verified') else 'not verified'})"
+
+
+ALERT_COLUMNS: Sequence[Column] = (
+    ("ID", lambda a: str(a["id"])),
+    ("STATE", lambda a: str(a.get("state", "?"))),
+    ("PROGRAM", lambda a: str(a.get("exe", "?"))),
+    ("CHANGED", lambda a: when(a.get("changed_at") or a.get("created"))),
+    ("PACKAGE", package),
+    ("RULES", lambda a: ",".join(str(r) for r in a.get("rules") or []) or "-"),
+    ("NEW SHA256", lambda a: str(a.get("new_sha256", ""))[:16]),
+)
