@@ -15,6 +15,7 @@ from netwarden import __version__
 from netwarden.helper_client import HelperClient
 from netwarden.helper_state import HelperState
 from netwarden.notifications import Notifier, session_bus
+from netwarden.prompt_window import PromptWindowController
 from netwarden.prompts import PromptModel
 from netwarden.tray import Tray
 
@@ -47,6 +48,13 @@ def load_window(engine: QQmlApplicationEngine, name: str, properties: dict) -> Q
     if len(engine.rootObjects()) == before:
         raise RuntimeError(f"the QML of {name} failed to load; see the messages above")
     return engine.rootObjects()[-1]
+
+
+def open_prompt_window(engine: QQmlApplicationEngine, prompts: PromptModel) -> QObject:
+    """Load the prompt window for `prompts`; it shows itself when a prompt arrives."""
+    window = load_window(engine, "PromptWindow", {"prompts": prompts})
+    PromptWindowController(window, prompts)
+    return window
 
 
 def load_main_window(engine: QQmlApplicationEngine, helper: HelperState) -> QObject:
@@ -88,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = QQmlApplicationEngine()
     try:
         window = load_main_window(engine, helper)
-        load_window(engine, "PromptWindow", {"prompts": prompts})
+        open_prompt_window(engine, prompts)
     except RuntimeError as exc:
         print(f"netwarden: {exc}", file=sys.stderr)
         return 1

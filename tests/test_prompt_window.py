@@ -7,9 +7,10 @@ import sys
 
 import pytest
 from PySide6.QtCore import QObject, QPointF, Qt
+from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtTest import QTest
 
-from netwarden.main import load_window
+from netwarden.main import open_prompt_window
 from netwarden.prompts import PromptModel, prompt_row
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from tests.fixtures.api import ApiClient
@@ -24,7 +25,7 @@ PORT = 8080
 def prompt_window(qml_engine, app_client):
     def open_window():
         prompts = PromptModel(app_client(), parent=qml_engine)
-        window = load_window(qml_engine, "PromptWindow", {"prompts": prompts})
+        window = open_prompt_window(qml_engine, prompts)
         return window, prompts
 
     return open_window
@@ -54,6 +55,14 @@ def test_deny_forever_this_host_refuses_now_and_next_time(
         client = connect_as_nobody(netns)
         qtbot.waitUntil(lambda: prompts.count == 1, timeout=10_000)
         qtbot.waitUntil(window.isVisible, timeout=5_000)
+        no_focus = Qt.WindowType.WindowDoesNotAcceptFocus
+        assert window.flags() & no_focus, "shown without taking the keyboard"
+        assert window.screen() == QGuiApplication.screenAt(QCursor.pos()), "the pointer's screen"
+        heading = window.findChild(QObject, "promptHeading")
+        click_at = heading.mapToScene(QPointF(2, 2)).toPoint()
+        QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         click_at)  # fmt: skip
+        qtbot.waitUntil(lambda: not window.flags() & no_focus, timeout=5_000)
         program = os.path.basename(os.path.realpath(sys.executable))
         assert window.findChild(QObject, "promptHeading").property("text") == (
             f"{program} wants to connect to {netns.peer_v4}")  # fmt: skip

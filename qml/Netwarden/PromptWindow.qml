@@ -1,5 +1,7 @@
 // The prompt: a held connection waits for this user's answer. One window for every
 // pending prompt (a counter shows how many); the safe choice, deny once, is the default.
+// It appears on top without taking the keyboard from someone typing elsewhere: it takes
+// focus once clicked (then Alt+A / Alt+D and Enter work; the buttons work at once).
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Layouts
@@ -12,12 +14,15 @@ Kirigami.AbstractApplicationWindow {
     required property PromptModel prompts
     readonly property var current: prompts.count > 0 ? prompts.get(0) : ({})
     property int secondsLeft: 0
+    // False while the window shows without keyboard focus, until it is clicked.
+    property bool focusable: false
 
     title: qsTr("Netwarden: connection held")
-    flags: Qt.Dialog | Qt.WindowStaysOnTopHint
+    flags: Qt.Dialog | Qt.WindowStaysOnTopHint | (focusable ? 0 : Qt.WindowDoesNotAcceptFocus)
     width: Kirigami.Units.gridUnit * 36
     height: Kirigami.Units.gridUnit * 20
-    visible: prompts.count > 0
+    // Shown and hidden by the app (netwarden/prompt_window.py), on the pointer's screen.
+    onVisibleChanged: if (!visible) focusable = false
 
     function answer(action) {
         prompts.answer(current.promptId, action, scopeBox.currentValue, lifetimeBox.currentValue)
@@ -46,6 +51,13 @@ Kirigami.AbstractApplicationWindow {
         anchors.fill: parent
         anchors.margins: Kirigami.Units.largeSpacing
         spacing: Kirigami.Units.largeSpacing
+
+        PointHandler {  // passive: buttons still get their clicks
+            onActiveChanged: if (active && !window.focusable) {
+                window.focusable = true
+                window.requestActivate()
+            }
+        }
 
         RowLayout {
             Kirigami.Icon {
