@@ -26,7 +26,7 @@ def qml_import_dir() -> Path:
     """The folder holding the `Netwarden` QML module: the checkout's or the installed one."""
     here = Path(__file__).resolve()
     # PREFIX/lib/python3/dist-packages/netwarden/main.py -> PREFIX (a Flatpak's /app too)
-    prefix = here.parents[3] if len(here.parents) > 3 else Path(sys.prefix)
+    prefix = here.parents[4] if len(here.parents) > 4 else Path(sys.prefix)
     candidates = [
         here.parent.parent / "qml",  # running from the checkout
         prefix / "share" / "netwarden" / "qml",  # where the package is installed

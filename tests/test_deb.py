@@ -1,7 +1,9 @@
 """The Debian package: built with dpkg-buildpackage, checked by lintian, installed with
 apt into a clean Debian 13 root, started by D-Bus activation, purged without a trace."""
 
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -38,14 +40,23 @@ def test_lintian_finds_no_error(deb):
     assert not [line for line in result.stdout.splitlines() if line.startswith("E:")]
 
 
-def test_the_packaged_helper_starts_by_dbus_activation(deb, netns, tmp_path):
+def test_the_packaged_app_starts_the_packaged_helper_by_dbus_activation(deb, netns, tmp_path):
     stage = tmp_path / "stage"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(stage)], check=True)
     stage.chmod(0o755)
     with activating_bus(netns.host, stage) as bus, polkit.polkitd(bus, polkit.rules()):
+        assert not bus.has_owner(BUS_NAME)
+        app = subprocess.run(
+            ["timeout", "10", sys.executable, str(stage / "usr/bin/netwarden")],
+            env={**os.environ, "PYTHONPATH": str(stage / "usr/lib/python3/dist-packages"),
+                 "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "QT_QPA_PLATFORM": "offscreen"},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert app.returncode == 124, f"the app did not keep running: {app.stderr}"
+        assert "failed to load" not in app.stderr and "Traceback" not in app.stderr, app.stderr
+        assert bus.has_owner(BUS_NAME), "the app's first call started the packaged helper"
         client = ApiClient(bus, uid=0)
-        assert client.call("GetStatus")["version"] == "0.1.0"  # started for this call
-        assert bus.has_owner(BUS_NAME)
+        assert client.call("GetStatus")["version"] == "0.1.0"
         client.close()
 
 
