@@ -90,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         print("netwarden: Qt must run its GLib event loop (unset QT_NO_GLIB)", file=sys.stderr)
         return 1
 
-    client = HelperClient.on_system_bus()
+    try:
+        client = HelperClient.on_system_bus()
+    except dbus.DBusException as exc:
+        print(f"netwarden: cannot reach the system bus: {exc.get_dbus_message()}", file=sys.stderr)
+        return 1
     helper = HelperState(client)
     prompts = PromptModel(client)
     engine = QQmlApplicationEngine()

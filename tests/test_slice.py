@@ -1,5 +1,9 @@
 """The first vertical slice: helper on the system bus, polkit, and the app's window."""
 
+import os
+import subprocess
+import sys
+
 import dbus
 import pytest
 
@@ -110,3 +114,14 @@ def test_app_notices_the_helper_stopping(system_bus, polkitd, netns, tmp_path, m
         qtbot.waitUntil(lambda: state.state == "running", timeout=10_000)
     qtbot.waitUntil(lambda: state.state == "absent", timeout=10_000)
     assert _label(window, "helperProblem").property("visible") is True
+
+
+def test_the_app_says_plainly_when_there_is_no_system_bus():
+    app = subprocess.run(
+        [sys.executable, "-m", "netwarden"],
+        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/bus",
+             "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert app.returncode == 1
+    assert app.stderr.startswith("netwarden: cannot reach the system bus"), app.stderr
