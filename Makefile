@@ -31,6 +31,7 @@ soak:
 ## bench: the benchmarks, each printing its figures beside a baseline (docs/benchmarks.md)
 bench:
 	tools/devenv run -- python3 bench/history_queries.py
+	tools/devenv run -- python3 bench/connect_latency.py 3<"$$(tools/opensnitch-rootfs || echo /dev/null)"
 
 ## demo: the whole product in a sandbox (netns, private system bus, polkitd, helper, app)
 demo:

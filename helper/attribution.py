@@ -116,15 +116,19 @@ class SocketOwners:
             self._recent.popitem(last=False)
 
     def _scan(self, pid: int, wanted: int) -> bool:
-        """Record every socket of `pid`; whether `wanted` is among them."""
+        """Record the sockets of `pid` until `wanted` is found; whether it was.
+
+        Highest descriptors first: a new socket gets the lowest free descriptor, which
+        in a program that opened its files one after another is the highest one, so a
+        program with hundreds of open files is usually answered after one readlink.
+        """
         fd_dir = f"{self._proc}/{pid}/fd"
-        found = False
         try:
             names = os.listdir(fd_dir)
         except OSError:
             self._recent.pop(pid, None)
             return False
-        for name in names:
+        for name in sorted(names, key=int, reverse=True):
             try:
                 target = os.readlink(f"{fd_dir}/{name}")
             except OSError:
@@ -132,8 +136,9 @@ class SocketOwners:
             if target.startswith("socket:["):
                 inode = int(target[8:-1])
                 self._by_inode[inode] = pid
-                found = found or inode == wanted
-        return found
+                if inode == wanted:
+                    return True
+        return False
 
     def _full_scan(self, inode: int) -> int | None:
         self._by_inode.clear()

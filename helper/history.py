@@ -116,9 +116,11 @@ class History:
                 if destroyed:
                     self.loop.call_soon(lambda d=destroyed: self._counted(d, complete=False))
                 if time.monotonic() >= next_dump:
-                    entries = reader.dump()
-                    self.loop.call_soon(lambda e=entries: self._counted(e, complete=True))
                     next_dump = time.monotonic() + METER_S
+                    # Nothing accounted, nothing to read: an idle helper costs no CPU here.
+                    if len(self.accounting):
+                        entries = reader.dump()
+                        self.loop.call_soon(lambda e=entries: self._counted(e, complete=True))
         except Exception:
             log.exception("reading conntrack failed; traffic is no longer counted")
         finally:
