@@ -9,7 +9,7 @@ PYTHON ?= python3
 LINT_VENV := .venv-lint
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench soak demo shell rootfs install uninstall deb man clean
+.PHONY: test lint bench soak demo shell rootfs install uninstall deb man screenshots clean
 
 ## test: run the whole test suite inside the Debian 13 reference rootfs
 test:
@@ -31,7 +31,12 @@ soak:
 ## bench: the benchmarks, each printing its figures beside a baseline (docs/benchmarks.md)
 bench:
 	tools/devenv run -- python3 bench/history_queries.py
+	tools/devenv run -- python3 bench/blocklist_match.py
+	tools/devenv run -- python3 bench/model_flood.py
 	tools/devenv run -- python3 bench/connect_latency.py 3<"$$(tools/opensnitch-rootfs || echo /dev/null)"
+	tools/devenv run -- python3 bench/throughput.py
+	tools/devenv run -- python3 bench/prompt_path.py
+	tools/devenv run -- python3 bench/hashing_isolation.py
 
 ## demo: the whole product in a sandbox (netns, private system bus, polkitd, helper, app)
 demo:
@@ -40,6 +45,13 @@ demo:
 ## deb: build the Debian package (dpkg-buildpackage) into dist/, inside the reference rootfs
 deb:
 	tools/devenv run -- python3 tools/build_deb.py /src/dist
+
+## screenshots: regenerate docs/screenshots/ with the tests that take them (real helper)
+SCREENSHOTS := status-running prompt monitor monitor-program rules alerts history settings
+screenshots:
+	tools/devenv run -- python3 -m pytest -q tests/test_slice.py tests/test_prompt_window.py \
+		tests/test_app_alerts.py tests/test_app_pages.py
+	for name in $(SCREENSHOTS); do cp test-artifacts/$$name.png docs/screenshots/; done
 
 ## man: regenerate the man pages in man/ from the programs' argument parsers
 man:

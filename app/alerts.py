@@ -11,30 +11,15 @@ import threading
 from datetime import datetime
 
 import keyring.errors
-from PySide6.QtCore import (
-    Property,
-    QAbstractListModel,
-    QByteArray,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import Property, QObject, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden import reputation
 from netwarden.helper_client import HelperCallError, HelperClient
+from netwarden.row_model import RowModel
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
-
-_ROLES = (
-    "alertId", "program", "exe", "oldHash", "newHash", "changedAt", "size", "packageName",
-    "verified", "state", "ruleCount", "lookup",
-)  # fmt: skip
-Index = QModelIndex | QPersistentModelIndex
 
 
 def _row(alert: dict) -> dict:
@@ -68,8 +53,14 @@ def describe(found: reputation.Reputation | None) -> str:
 
 @QmlElement
 @QmlUncreatable("AlertModel is made by the app")
-class AlertModel(QAbstractListModel):
+class AlertModel(RowModel):
     """Hash-change alerts, newest first."""
+
+    ROLES = (
+        "alertId", "program", "exe", "oldHash", "newHash", "changedAt", "size", "packageName",
+        "verified", "state", "ruleCount", "lookup",
+    )  # fmt: skip
+    KEY = "alertId"
 
     openCountChanged = Signal()
     failed = Signal(str)
@@ -79,23 +70,10 @@ class AlertModel(QAbstractListModel):
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._client = client
-        self._rows: list[dict] = []
         self._lookedUp.connect(self._set_lookup)
         client.on_signal("AlertRaised", self._upsert)
         client.on_signal("AlertResolved", self._upsert)
         client.watch_helper(self._on_helper_presence)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt API)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        return {Qt.ItemDataRole.UserRole + i: QByteArray(n.encode()) for i, n in enumerate(_ROLES)}
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        offset = role - Qt.ItemDataRole.UserRole
-        return self._rows[index.row()][_ROLES[offset]] if 0 <= offset < len(_ROLES) else None
 
     @Property(int, notify=openCountChanged)
     def openCount(self) -> int:
@@ -132,7 +110,7 @@ class AlertModel(QAbstractListModel):
     @Slot(int)
     def lookUp(self, alert_id: int) -> None:
         """Ask VirusTotal about the new binary's hash (only ever on this click)."""
-        row = self._find(alert_id)
+        row = self.find(alert_id)
         key = reputation.api_key()
         if row is None or not key:
             self.failed.emit("Store a VirusTotal API key first.")
@@ -161,27 +139,16 @@ class AlertModel(QAbstractListModel):
             self._load([])
 
     def _load(self, alerts: list[dict]) -> None:
-        self.beginResetModel()
-        self._rows = [_row(alert) for alert in alerts]
-        self.endResetModel()
+        self.sync([_row(alert) for alert in alerts])
         self.openCountChanged.emit()
 
-    def _find(self, alert_id: int) -> int | None:
-        return next((i for i, row in enumerate(self._rows) if row["alertId"] == alert_id), None)
-
     def _upsert(self, alert: dict) -> None:
-        if self._find(alert["id"]) is None:
-            self.beginInsertRows(QModelIndex(), 0, 0)
-            self._rows.insert(0, _row(alert))
-            self.endInsertRows()
+        if self.find(alert["id"]) is None:
+            self.sync([_row(alert), *self._rows])
         else:
             fresh = _row(alert)
             self._update(alert["id"], {k: v for k, v in fresh.items() if k != "lookup"})
         self.openCountChanged.emit()
 
     def _update(self, alert_id: int, values: dict) -> None:
-        row = self._find(alert_id)
-        if row is not None:
-            self._rows[row].update(values)
-            index = self.index(row)
-            self.dataChanged.emit(index, index)
+        self.sync([{**row, **values} if row["alertId"] == alert_id else row for row in self._rows])

@@ -67,6 +67,19 @@ def to_python(value: Any) -> Any:
     return value
 
 
+def to_dbus_options(values: dict[str, Any]) -> dbus.Dictionary:
+    """A plain dict as an `a{sv}` whose integers are int64 (`x`), as the API declares them."""
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, bool):
+            typed[key] = dbus.Boolean(value)
+        elif isinstance(value, int):
+            typed[key] = dbus.Int64(value)
+        else:
+            typed[key] = value
+    return dbus.Dictionary(typed, signature="sv")
+
+
 class HelperClient:
     """One connection to the system bus and the helper's object on it."""
 
@@ -96,17 +109,28 @@ class HelperClient:
 
         A call to a helper that is not running asks D-Bus to start it (activation).
         """
-        self._bus.call_async(
-            BUS_NAME,
-            OBJECT_PATH,
-            INTERFACE,
-            method,
-            signature,
-            args,
-            lambda *values: on_reply(*(to_python(v) for v in values)),
-            lambda exc: on_error(HelperCallError(exc.get_dbus_name(), exc.get_dbus_message())),
-            timeout=300.0,
-        )
+
+        def failed(exc: dbus.DBusException) -> None:
+            on_error(HelperCallError(exc.get_dbus_name() or "", exc.get_dbus_message() or ""))
+
+        try:
+            self._bus.call_async(
+                BUS_NAME,
+                OBJECT_PATH,
+                INTERFACE,
+                method,
+                signature,
+                args,
+                lambda *values: on_reply(*(to_python(v) for v in values)),
+                failed,
+                timeout=300.0,
+            )
+        except dbus.DBusException as exc:  # the connection is gone
+            failed(exc)
+
+    def caller_uid(self) -> int:
+        """The uid the bus (and so the helper) knows this connection by."""
+        return int(self._bus.get_unix_user(self._bus.get_unique_name()))
 
     def on_signal(self, name: str, handler: Callable[..., None]) -> None:
         """Call `handler(*values)` for each signal `name` the helper sends this app."""

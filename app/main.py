@@ -12,11 +12,18 @@ from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from netwarden import __version__
+from netwarden.alerts import AlertModel
+from netwarden.connections import ConnectionsModel
 from netwarden.helper_client import HelperClient
 from netwarden.helper_state import HelperState
 from netwarden.notifications import Notifier, session_bus
+from netwarden.preferences import Preferences
 from netwarden.prompt_window import PromptWindowController
 from netwarden.prompts import PromptModel
+from netwarden.rules import RulesModel
+from netwarden.settings import SettingsModel
+from netwarden.sort_filter import SortFilterModel  # noqa: F401 (a QML type the pages use)
+from netwarden.traffic import TrafficHistory
 from netwarden.tray import Tray
 
 APP_ID = "io.github.netwarden"
@@ -50,16 +57,36 @@ def load_window(engine: QQmlApplicationEngine, name: str, properties: dict) -> Q
     return engine.rootObjects()[-1]
 
 
-def open_prompt_window(engine: QQmlApplicationEngine, prompts: PromptModel) -> QObject:
-    """Load the prompt window for `prompts`; it shows itself when a prompt arrives."""
-    window = load_window(engine, "PromptWindow", {"prompts": prompts})
+def open_prompt_window(
+    engine: QQmlApplicationEngine, prompts: PromptModel, preferences: Preferences | None = None
+) -> QObject:
+    """Load the prompt window for `prompts`; it shows itself when a prompt arrives.
+    `preferences` says whether "Only this version" starts checked (default: it does)."""
+    window = load_window(engine, "PromptWindow", {"prompts": prompts, "preferences": preferences})
     PromptWindowController(window, prompts)
     return window
 
 
-def load_main_window(engine: QQmlApplicationEngine, helper: HelperState) -> QObject:
-    """Load the main window into `engine`, showing `helper`."""
-    return load_window(engine, "Main", {"helper": helper})
+def page_models(
+    client: HelperClient, parent: QObject, preferences: Preferences | None = None
+) -> dict[str, QObject]:
+    """The models of the main window's pages, by the window's property names."""
+    return {
+        "connections": ConnectionsModel(client, parent),
+        "rules": RulesModel(client, parent),
+        "history": TrafficHistory(client, parent),
+        "settings": SettingsModel(client, parent),
+        "alerts": AlertModel(client, parent),
+        "preferences": preferences or Preferences(parent),
+    }
+
+
+def load_main_window(
+    engine: QQmlApplicationEngine, helper: HelperState, models: dict[str, QObject] | None = None
+) -> QObject:
+    """Load the main window into `engine`, showing `helper` and the pages of `models`
+    (`page_models`); without models only the Status page is there."""
+    return load_window(engine, "Main", {"helper": helper, **(models or {})})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "The app talks to netwarden-helper over the system bus; it shows the connections, "
         "asks about new ones, and manages rules, alerts and the traffic history.",
     )
+    parser.add_argument(
+        "--hidden",
+        action="store_true",
+        help="start in the tray without opening the window (how it starts at login); "
+        "the window opens anyway when there is no tray",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -77,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the app until its window closes."""
     argv = sys.argv if argv is None else argv
-    build_parser().parse_known_args(argv[1:])  # Qt takes its own options itself.
+    args, _ = build_parser().parse_known_args(argv[1:])  # Qt takes its own options itself.
 
     os.environ.setdefault("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop")
     app = QApplication(argv)
@@ -97,18 +130,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     helper = HelperState(client)
     prompts = PromptModel(client)
+    preferences = Preferences(app)
     engine = QQmlApplicationEngine()
     try:
-        window = load_main_window(engine, helper)
-        open_prompt_window(engine, prompts)
+        window = load_main_window(engine, helper, page_models(client, app, preferences))
+        open_prompt_window(engine, prompts, preferences)
     except RuntimeError as exc:
         print(f"netwarden: {exc}", file=sys.stderr)
         return 1
     try:
-        Notifier(client, session_bus(), parent=app)
+        Notifier(client, session_bus(), lambda: preferences.notifications, parent=app)
     except dbus.DBusException as exc:  # no session bus: no notifications, all else works
         print(f"netwarden: no desktop notifications: {exc.get_dbus_message()}", file=sys.stderr)
     Tray(helper, prompts, lambda: (window.show(), window.raise_()), app.quit, parent=app)
     # With a tray, closing the window keeps the app there to ask about connections.
-    app.setQuitOnLastWindowClosed(not QSystemTrayIcon.isSystemTrayAvailable())
+    has_tray = QSystemTrayIcon.isSystemTrayAvailable()
+    app.setQuitOnLastWindowClosed(not has_tray)
+    if args.hidden and has_tray:
+        window.hide()
+    else:
+        window.show()
     return app.exec()

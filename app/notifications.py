@@ -8,6 +8,7 @@ happens: notifications are a courtesy, never the only place something is shown.
 
 import logging
 import os
+from collections.abc import Callable
 
 import dbus
 import dbus.bus
@@ -37,10 +38,16 @@ class Notifier(QObject):
     """Sends a notification for each missed prompt and each new alert."""
 
     def __init__(
-        self, client: HelperClient, bus: dbus.bus.BusConnection, parent: QObject | None = None
+        self,
+        client: HelperClient,
+        bus: dbus.bus.BusConnection,
+        wanted: Callable[[], bool] = lambda: True,
+        parent: QObject | None = None,
     ) -> None:
+        """`wanted`: whether the user wants notifications now (Settings, "This app")."""
         super().__init__(parent)
         self._bus = bus
+        self._wanted = wanted
         self._prompts: dict[int, dict] = {}
         client.on_signal("PromptRaised", self._raised)
         client.on_signal("PromptClosed", self._closed)
@@ -75,6 +82,8 @@ class Notifier(QObject):
 
     def notify(self, summary: str, body: str, urgency: int) -> None:
         """Show one notification (asynchronously; a missing service is only logged)."""
+        if not self._wanted():
+            return
         hints = {"urgency": dbus.Byte(urgency), "desktop-entry": APP_ICON}
         self._bus.call_async(
             SERVICE, PATH, SERVICE, "Notify", "susssasa{sv}i",

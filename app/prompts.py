@@ -2,34 +2,19 @@
 
 The app registers with the helper as a prompt agent (again whenever the helper
 restarts); the helper then sends PromptRaised and PromptClosed for this user's programs
-only. Rows are inserted and removed one by one as those signals arrive.
+only. Rows are inserted and removed one by one as those signals arrive (`RowModel.sync`).
 """
 
 import os
 
-from PySide6.QtCore import (
-    Property,
-    QAbstractListModel,
-    QByteArray,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import Property, QObject, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.helper_client import HelperCallError, HelperClient
+from netwarden.row_model import RowModel
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
-
-_ROLES = (
-    "promptId", "program", "exe", "commandLine", "user", "host", "address", "port",
-    "protocol", "deadline", "reason", "script",
-)  # fmt: skip
-Index = QModelIndex | QPersistentModelIndex
 
 
 def prompt_row(prompt: dict) -> dict:
@@ -57,10 +42,15 @@ def prompt_row(prompt: dict) -> dict:
 
 @QmlElement
 @QmlUncreatable("PromptModel is made by the app")
-class PromptModel(QAbstractListModel):
+class PromptModel(RowModel):
     """Pending prompts, oldest first."""
 
-    countChanged = Signal()
+    ROLES = (
+        "promptId", "program", "exe", "commandLine", "user", "host", "address", "port",
+        "protocol", "deadline", "reason", "script",
+    )  # fmt: skip
+    KEY = "promptId"
+
     registeredChanged = Signal()
     pausedChanged = Signal()
     answerFailed = Signal(str)
@@ -68,29 +58,12 @@ class PromptModel(QAbstractListModel):
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._client = client
-        self._rows: list[dict] = []
         self._registered = False
         self._paused = False
         self._helper_running = False
         client.on_signal("PromptRaised", self._raised)
         client.on_signal("PromptClosed", self._closed)
         client.watch_helper(self._on_helper_presence)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt API)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        return {Qt.ItemDataRole.UserRole + i: QByteArray(n.encode()) for i, n in enumerate(_ROLES)}
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        offset = role - Qt.ItemDataRole.UserRole
-        return self._rows[index.row()][_ROLES[offset]] if 0 <= offset < len(_ROLES) else None
-
-    @Property(int, notify=countChanged)
-    def count(self) -> int:
-        return len(self._rows)
 
     @Property(bool, notify=registeredChanged)
     def registered(self) -> bool:
@@ -120,15 +93,13 @@ class PromptModel(QAbstractListModel):
             self._registered = registered
             self.registeredChanged.emit()
 
-    @Slot(int, result="QVariantMap")
-    def get(self, row: int) -> dict:
-        """Row `row` as a map of its roles (an empty map past the end)."""
-        return dict(self._rows[row]) if 0 <= row < len(self._rows) else {}
-
-    @Slot(int, str, str, str)
-    def answer(self, prompt_id: int, action: str, scope: str, lifetime: str) -> None:
-        """Answer a prompt; the helper closes it (PromptClosed) when it is applied."""
-        answer = {"action": action, "scope": scope, "lifetime": lifetime}
+    @Slot(int, str, str, str, bool)
+    def answer(
+        self, prompt_id: int, action: str, scope: str, lifetime: str, pin: bool = True
+    ) -> None:
+        """Answer a prompt; the helper closes it (PromptClosed) when it is applied. `pin`:
+        the rule holds for this binary only (its sha256), else for any version."""
+        answer = {"action": action, "scope": scope, "lifetime": lifetime, "pin": pin}
         self._client.call(
             "AnswerPrompt", "ta{sv}", (prompt_id, answer), lambda _rule: None, self._failed
         )
@@ -151,25 +122,11 @@ class PromptModel(QAbstractListModel):
             self._remove_all()
 
     def _raised(self, prompt: dict) -> None:
-        if any(row["promptId"] == prompt["id"] for row in self._rows):
-            return
-        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
-        self._rows.append(prompt_row(prompt))
-        self.endInsertRows()
-        self.countChanged.emit()
+        if self.find(prompt["id"]) is None:
+            self.sync([*self._rows, prompt_row(prompt)])
 
     def _closed(self, prompt_id: int, _outcome: str) -> None:
-        for row, entry in enumerate(self._rows):
-            if entry["promptId"] == prompt_id:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._rows[row]
-                self.endRemoveRows()
-                self.countChanged.emit()
-                return
+        self.sync([row for row in self._rows if row["promptId"] != prompt_id])
 
     def _remove_all(self) -> None:
-        if self._rows:
-            self.beginResetModel()
-            self._rows.clear()
-            self.endResetModel()
-            self.countChanged.emit()
+        self.sync([])

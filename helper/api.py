@@ -21,3 +21,16 @@ ACTIONS = frozenset(
         ACTION_SETTINGS,
     }
 )
+
+# Every method's input signature, for clients that call by name (netwardenctl, tests).
+METHOD_SIGNATURES = {
+    "GetStatus": "", "GetSettings": "", "SetSettings": "a{sv}", "ListRules": "",
+    "AddRule": "a{sv}", "UpdateRule": "ta{sv}", "SetRuleEnabled": "tb", "DeleteRule": "t",
+    "ExportRules": "", "ImportRules": "sa{sv}", "RegisterPromptAgent": "a{sv}",
+    "UnregisterPromptAgent": "", "ListPrompts": "", "AnswerPrompt": "ta{sv}",
+    "WatchConnections": "", "UnwatchConnections": "", "ListConnections": "",
+    "QueryHistory": "a{sv}", "TrafficSeries": "a{sv}", "TopTraffic": "a{sv}",
+    "ExportHistory": "ha{sv}", "ListAlerts": "", "ResolveAlert": "ts",
+    "ListBlocklists": "", "AddBlocklist": "a{sv}", "RemoveBlocklist": "t",
+    "UpdateBlocklists": "",
+}  # fmt: skip

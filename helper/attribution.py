@@ -103,7 +103,7 @@ class SocketOwners:
         if pid is not None and os.path.exists(f"{self._proc}/{pid}"):
             self._seen(pid)
             return pid
-        for pid in reversed(self._recent):
+        for pid in reversed(list(self._recent)):  # _scan drops the pids that are gone
             if self._scan(pid, inode):
                 self._seen(pid)
                 return pid

@@ -12,13 +12,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from netwarden_helper.blocklist_sources import ADMIN_DIR, PACKAGED_DIR
+from netwarden_helper.blocklist_updates import BlocklistUpdates
 from netwarden_helper.firewall import Firewall
 from netwarden_helper.hashing import BinaryHasher
 from netwarden_helper.history import History
+from netwarden_helper.journal import JOURNAL_SOCKET, JournalWriter
 from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import Backend, Interception, choose_backend, remove_all
 from netwarden_helper.pins import PinGuard
 from netwarden_helper.queue import PacketQueue
+from netwarden_helper.rules_dir import DEFAULT_FOLDER, RulesDir
 from netwarden_helper.settings import Settings, updated
 from netwarden_helper.store import Store
 
@@ -26,16 +30,30 @@ log = logging.getLogger(__name__)
 
 
 class Helper:
-    def __init__(self, loop: Loop, state_dir: Path, flow_queue: int, dns_queue: int) -> None:
+    def __init__(
+        self,
+        loop: Loop,
+        state_dir: Path,
+        flow_queue: int,
+        dns_queue: int,
+        rules_dir: Path = DEFAULT_FOLDER,
+        blocklists_dir: Path = ADMIN_DIR,
+        journal_socket: str = JOURNAL_SOCKET,
+    ) -> None:
         self.store = Store(state_dir)
         settings = self.store.settings()
         self.interception = Interception(flow_queue, dns_queue, settings.fail_closed)
         self.hasher = BinaryHasher(loop)
         self.firewall = Firewall(loop, self.store, self.hasher)
         self.history = History(loop, state_dir, lambda: self.firewall.settings.history_days)
-        self.firewall.observer = self.history
+        self.journal = JournalWriter(journal_socket)
+        self.firewall.observers += [self.history, self.journal]
         self.pins = PinGuard(loop, self.store, self.hasher, self.firewall)
         self.firewall.pins = self.pins
+        self.rules_dir = RulesDir(loop, rules_dir, self.firewall.set_admin_rules)
+        self.blocklists = BlocklistUpdates(loop, self.store, state_dir,
+                                           (blocklists_dir, PACKAGED_DIR),
+                                           self.firewall.set_blocklist)  # fmt: skip
         self._queues = [
             PacketQueue(loop, flow_queue, self.firewall.on_flow_packet),
             PacketQueue(loop, dns_queue, self.firewall.on_dns_packet),
@@ -59,7 +77,10 @@ class Helper:
 
     def close(self) -> None:
         self.backend.remove()
+        self.rules_dir.close()
+        self.blocklists.close()
         self.firewall.close()
+        self.journal.close()
         for queue in self._queues:
             queue.close()
         self.history.close()

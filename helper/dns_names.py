@@ -12,12 +12,14 @@ from collections.abc import Callable
 
 import dns.exception
 import dns.message
+import dns.rdataclass
 import dns.rdatatype
 
 from netwarden_helper.rules import normalize_host
 
 _MIN_TTL_S = 30  # keep very short-lived answers long enough for the connection they serve
 _MAX_NAMES_PER_ADDRESS = 8
+_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
 class DnsNames:
@@ -50,7 +52,9 @@ class DnsNames:
                 chain.add(normalize_host(rrset.name.to_text()))
                 chain.update(normalize_host(r.target.to_text()) for r in rrset)
         for rrset in message.answer:
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            # Only class IN A/AAAA records hold IP addresses (a CH A record has a number,
+            # another class's is opaque data).
+            if rrset.rdclass == dns.rdataclass.IN and rrset.rdtype in _ADDRESS_TYPES:
                 expires = now + max(rrset.ttl, _MIN_TTL_S)
                 names = chain | {normalize_host(rrset.name.to_text())}
                 for record in rrset:

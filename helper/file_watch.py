@@ -20,20 +20,26 @@ from netwarden_helper.loop import Loop
 log = logging.getLogger(__name__)
 
 SETTLE_S = 0.3
-IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x4, 0x8, 0x80, 0x100
+IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO = 0x4, 0x8, 0x40, 0x80
+IN_CREATE, IN_DELETE = 0x100, 0x200
 IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
-_MASK = IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
+CHANGED = IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
+CHANGED_OR_GONE = CHANGED | IN_MOVED_FROM | IN_DELETE
 _EVENT = struct.Struct("iIII")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 class FolderWatch:
-    """Calls `on_changed(path)` on the loop when a file in a watched folder changed."""
+    """Calls `on_changed(path)` on the loop when a file in a watched folder changed (or,
+    with `events=CHANGED_OR_GONE`, was removed or renamed away)."""
 
-    def __init__(self, loop: Loop, on_changed: Callable[[str], None]) -> None:
+    def __init__(
+        self, loop: Loop, on_changed: Callable[[str], None], events: int = CHANGED
+    ) -> None:
         self._loop = loop
         self._on_changed = on_changed
+        self._events = events
         self._fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if self._fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
@@ -49,7 +55,7 @@ class FolderWatch:
             self._folders.pop(wd, None)
             _libc.inotify_rm_watch(self._fd, wd)
         for folder in folders - set(self._watches):
-            wd = _libc.inotify_add_watch(self._fd, os.fsencode(folder), _MASK)
+            wd = _libc.inotify_add_watch(self._fd, os.fsencode(folder), self._events)
             if wd < 0:
                 log.info("cannot watch %s: %s", folder, os.strerror(ctypes.get_errno()))
                 continue

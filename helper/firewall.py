@@ -7,6 +7,11 @@ destination, port and protocol (SYN retransmits included) waits behind one promp
 all its packets get the verdict together. Holding is bounded by `MAX_HELD_PACKETS` and
 by the prompt timeout, after which the default action applies; with nobody to answer
 for the program's user (no app running) the default action applies at once.
+
+Rules are tried in bands: the administrator's (`rules_dir.py`) before the user's; a flow
+that no rule decides is denied if a blocklist lists its host (`blocklist_updates.py`),
+and only then held and asked about. The blocklists' matcher and the administrator's rules
+are replaced whole, by one assignment each, on the loop.
 """
 
 import itertools
@@ -20,12 +25,14 @@ from typing import Any, Protocol
 from netwarden_helper import answers
 from netwarden_helper.attribution import SocketOwners, SocketTable
 from netwarden_helper.dns_names import DnsNames
+from netwarden_helper.domain_lists import DomainMatcher
 from netwarden_helper.hashing import BinaryHasher, file_key
 from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import REJECT_MARK
 from netwarden_helper.packet import TCP, Packet, parse
 from netwarden_helper.process_info import ProcessInfo, read_process, start_time
 from netwarden_helper.rules import Decision, Flow, Rule, Verdict, decide, is_expired, ordered
+from netwarden_helper.rules_dir import ADMIN_IDS, AdminRules
 from netwarden_helper.settings import Settings
 from netwarden_helper.store import Store
 
@@ -54,7 +61,7 @@ class Prompt:
 
 
 class DecisionObserver(Protocol):
-    """Who hears of every flow's verdict (the history)."""
+    """Who hears of every flow's verdict (the history, the journal)."""
 
     def flow_decided(
         self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
@@ -116,10 +123,15 @@ class Firewall:
         self.sockets = SocketTable()
         self.owners = SocketOwners()
         self.prompter: Prompter | None = None
-        self.observer: DecisionObserver | None = None
+        self.observers: list[DecisionObserver] = []
         self.pins: PinWatcher | None = None
+        # Told when rules change without a client's call: expiry, the admin's files.
+        self.on_background_rule_change: Callable[[], None] | None = None
         self.counters: Counter[str] = Counter()
-        self._rules: list[Rule] = ordered(store.rules())
+        self._user_rules: list[Rule] = ordered(store.rules())
+        self._admin = AdminRules()
+        self._rules: list[Rule] = list(self._user_rules)  # the bands, in the order tried
+        self.blocklist = DomainMatcher()
         self._processes: dict[int, ProcessInfo] = {}
         self._groups: dict[int, _Group] = {}
         self._group_by_key: dict[tuple, _Group] = {}
@@ -175,16 +187,26 @@ class Firewall:
             pending.packets.append(packet)
             return
         flow, process = self._attribute(parsed)
-        self._handle(flow, process, [packet], five_tuple, decide(self._rules, flow, self.clock()))
+        self._handle(flow, process, [packet], five_tuple, self._decide(flow))
 
     def on_dns_packet(self, packet: Any) -> None:
         """NetfilterQueue callback for inbound DNS answers: learn names, always accept."""
-        parsed = parse(packet.get_payload())
-        if parsed is not None and parsed.payload_offset:
-            payload = packet.get_payload()[parsed.payload_offset :]
-            if payload:
-                self.dns.learn(payload, over_tcp=parsed.protocol == TCP)
+        try:
+            parsed = parse(packet.get_payload())
+            if parsed is not None and parsed.payload_offset:
+                payload = packet.get_payload()[parsed.payload_offset :]
+                if payload:
+                    self.dns.learn(payload, over_tcp=parsed.protocol == TCP)
+        except Exception:  # escaping, it would hold the answer and stop reading the queue
+            log.exception("internal error on a DNS answer; accepted")
+            self.counters["errors"] += 1
         packet.accept()
+
+    def _decide(self, flow: Flow) -> Decision:
+        decision = decide(self._rules, flow, self.clock())
+        if decision.verdict is Verdict.NO_RULE and self.blocklist.listed_by(flow.hosts) is not None:
+            return Decision(Verdict.BLOCKLIST)
+        return decision
 
     def _attribute(self, packet: Packet) -> tuple[Flow, ProcessInfo | None]:
         owner = self.sockets.owner(packet)
@@ -241,6 +263,12 @@ class Firewall:
             for packet in packets:
                 self._apply(packet, rule.action, rule.drop)
             return
+        if decision.verdict is Verdict.BLOCKLIST:
+            self.counters["blocklisted"] += 1
+            self._decided(flow, five_tuple, "deny", "blocklist", None)
+            for packet in packets:
+                self._apply(packet, "deny", drop=False)
+            return
         if decision.verdict is Verdict.NEEDS_HASH:
             self._await_hash(flow, process, packets, five_tuple)
             return
@@ -273,7 +301,7 @@ class Firewall:
         def hashed(digest: str | None) -> None:
             self._pending_hash.pop(five_tuple, None)
             hashed_flow = replace(flow, sha256=digest or "unreadable")
-            decision = decide(self._rules, hashed_flow, self.clock())
+            decision = self._decide(hashed_flow)
             self._handle(hashed_flow, process, pending.packets, five_tuple, decision)
 
         self.hasher.request(process.pid, key, hashed)
@@ -281,8 +309,8 @@ class Firewall:
     def _decided(
         self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
     ) -> None:
-        if self.observer is not None:
-            self.observer.flow_decided(flow, five_tuple, action, decided_by, rule_id)
+        for observer in self.observers:
+            observer.flow_decided(flow, five_tuple, action, decided_by, rule_id)
 
     def _apply(self, packet: Any, action: str, drop: bool) -> None:
         if action == "allow":
@@ -433,8 +461,23 @@ class Firewall:
     # Rules
 
     def rules(self) -> list[Rule]:
-        """Every rule, in precedence order."""
+        """Every rule, in precedence order: the administrator's, then the user's."""
         return list(self._rules)
+
+    def admin_source(self, rule_id: int) -> str:
+        """The file an administrator's rule comes from ("" for the user's rules)."""
+        return self._admin.sources.get(rule_id, "")
+
+    def set_admin_rules(self, admin: AdminRules) -> None:
+        """Use these administrator's rules from now on (they replace the previous ones)."""
+        self._admin = admin
+        self._bands_changed()
+        self._tell_background_rule_change()
+
+    def set_blocklist(self, matcher: DomainMatcher) -> None:
+        """Use this blocklist matcher from now on."""
+        self.blocklist = matcher
+        self._bands_changed()
 
     def add_rule(self, rule: Rule) -> Rule:
         stored = self.store.add_rule(rule)
@@ -464,18 +507,27 @@ class Firewall:
 
     def _rules_changed(self) -> None:
         self.flush_hits()
-        self._rules = ordered(self.store.rules())
+        self._user_rules = ordered(self.store.rules())
+        self._bands_changed()
+
+    def _bands_changed(self) -> None:
+        """Rules or blocklists changed: held flows they now decide are released."""
+        self._rules = [*self._admin.rules, *self._user_rules]
         if self.pins is not None:
             self.pins.rules_changed()
-        now = self.clock()
         for group in list(self._groups.values()):
-            decision = decide(self._rules, group.prompt.flow, now)
+            decision = self._decide(group.prompt.flow)
             if decision.verdict is Verdict.RULE:
                 self._count_hit(decision.rule)
                 rule = decision.rule
                 self._close_group(group, rule.action, rule.drop, "rule", rule.id)
+            elif decision.verdict is Verdict.BLOCKLIST:
+                self.counters["blocklisted"] += 1
+                self._close_group(group, "deny", False, "blocklist")
 
     def _count_hit(self, rule: Rule) -> None:
+        if rule.id >= ADMIN_IDS:
+            return  # not in the database; the administrator's files keep no counters
         count, _last = self._hits.get(rule.id, (0, 0.0))
         self._hits[rule.id] = (count + 1, self.clock())
 
@@ -490,7 +542,7 @@ class Firewall:
         now = self.clock()
         over = [
             rule.id
-            for rule in self._rules
+            for rule in self._user_rules
             if is_expired(rule, now)
             or (rule.lifetime == "until_quit" and start_time(rule.pid) != rule.pid_start)
         ]
@@ -498,12 +550,19 @@ class Firewall:
             for rule_id in over:
                 self.store.delete_rule(rule_id)
             self._rules_changed()
+            self._tell_background_rule_change()
+
+    def _tell_background_rule_change(self) -> None:
+        if self.on_background_rule_change is not None:
+            self.on_background_rule_change()
 
     def status(self) -> dict[str, Any]:
         """Counters and sizes for the status view."""
         return {
             **self.counters,
             "rules": len(self._rules),
+            "admin_rules": len(self._admin.rules),
+            "blocklisted_names": len(self.blocklist),
             "prompts": len(self._groups),
             "held_packets": self._held_packets,
             "dns_addresses": len(self.dns),

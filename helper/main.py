@@ -13,10 +13,13 @@ from gi.repository import GLib
 
 from netwarden_helper import __version__
 from netwarden_helper.api import BUS_NAME
+from netwarden_helper.blocklist_sources import ADMIN_DIR
 from netwarden_helper.daemon import Helper
+from netwarden_helper.journal import JOURNAL_SOCKET
 from netwarden_helper.loop import Loop
 from netwarden_helper.netfilter import NetfilterError, remove_all
 from netwarden_helper.polkit import PolkitAuthority
+from netwarden_helper.rules_dir import DEFAULT_FOLDER
 from netwarden_helper.service import HelperService
 from netwarden_helper.store import StoreError
 
@@ -58,6 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=7701,
         help="netfilter queue number for DNS answers (default: 7701)",
+    )
+    parser.add_argument(
+        "--rules-dir",
+        type=Path,
+        default=DEFAULT_FOLDER,
+        help="the administrator's rule files (*.json, read-only, reloaded on change; "
+        f"default: {DEFAULT_FOLDER})",
+    )
+    parser.add_argument(
+        "--blocklists-dir",
+        type=Path,
+        default=ADMIN_DIR,
+        help="the only folder besides /usr/share/netwarden/blocklists that local blocklist "
+        f"files may be subscribed from (default: {ADMIN_DIR})",
+    )
+    parser.add_argument(
+        "--journal-socket",
+        default=JOURNAL_SOCKET,
+        help=f"journald's native socket, where every decision is logged (default: "
+        f"{JOURNAL_SOCKET})",
     )
     parser.add_argument(
         "--log-level",
@@ -110,7 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot own %s on the system bus: %s", BUS_NAME, exc.get_dbus_message())
         return 1
     try:
-        helper = Helper(loop, args.state_dir, args.flow_queue, args.dns_queue)
+        helper = Helper(
+            loop,
+            args.state_dir,
+            args.flow_queue,
+            args.dns_queue,
+            args.rules_dir,
+            args.blocklists_dir,
+            args.journal_socket,
+        )
     except (StoreError, NetfilterError, OSError) as exc:
         log.error("cannot start: %s", exc)
         return 1

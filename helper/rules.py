@@ -104,6 +104,7 @@ class Verdict(enum.Enum):
     NO_RULE = "no_rule"  # nothing matches: ask the user
     PIN_MISMATCH = "pin_mismatch"  # `rule` pins another binary: hold and alert
     NEEDS_HASH = "needs_hash"  # `rule` pins a hash: hash the binary, then ask again
+    BLOCKLIST = "blocklist"  # no rule decides, and a blocklist lists the host: deny
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from netwarden_helper.pins import AlertResolved, UnknownAlert
 from netwarden_helper.polkit import PolkitAuthority
 from netwarden_helper.rule_files import RuleFileError, dump_rules, load_rules
 from netwarden_helper.rules import RULE_FIELDS, Rule, RuleError, validate
+from netwarden_helper.service_blocklists import BlocklistMethods
 from netwarden_helper.service_history import HistoryMethods
 from netwarden_helper.settings import SettingsError
 
@@ -53,9 +54,10 @@ class PromptAgent:
         return self.all_users or self.uid == uid
 
 
-def rule_record(rule: Rule) -> dict[str, Any]:
-    """A rule as its a{sv} fields (None fields left out)."""
-    return {name: getattr(rule, name) for name in RULE_FIELDS}
+def rule_record(rule: Rule, source: str = "") -> dict[str, Any]:
+    """A rule as its a{sv} fields (None fields left out), with the administrator's file
+    it comes from as `source` ("" for the user's rules)."""
+    return {**{name: getattr(rule, name) for name in RULE_FIELDS}, "source": source}
 
 
 def prompt_record(prompt: Prompt) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def _for_rules(caller: Caller, *rules: Rule) -> str:
     return ACTION_MANAGE_OWN_RULES if own else ACTION_MANAGE_RULES
 
 
-class HelperService(HistoryMethods):
+class HelperService(BlocklistMethods, HistoryMethods):
     """The object clients talk to; it delegates every decision to the helper's parts."""
 
     def __init__(self, bus: dbus.Bus, authority: PolkitAuthority, helper: Helper) -> None:
@@ -113,12 +115,15 @@ class HelperService(HistoryMethods):
         )
         self._told: dict[int, set[str]] = {}  # prompt id -> agents it was sent to
         self._firewall.prompter = self
+        self._firewall.on_background_rule_change = self.RulesChanged
         self._serve_history(helper.history, helper.history.loop)
+        self._serve_blocklists(helper.blocklists)
         helper.pins.listener = self
 
     def close(self) -> None:
         """Stop serving: no more prompts or traffic signals, the object leaves the bus."""
         self._firewall.prompter = None
+        self._firewall.on_background_rule_change = None
         self._helper.pins.listener = None
         self.stop_serving_history()
         self.remove_from_connection()
@@ -168,10 +173,11 @@ class HelperService(HistoryMethods):
 
     @authorized_method(ACTION_MONITOR, out_signature="aa{sv}")
     def ListRules(self, caller: Caller) -> dbus.Array:
-        """Every rule, in precedence order."""
-        return dbus.Array(
-            [dictionary(rule_record(r)) for r in self._firewall.rules()], signature="a{sv}"
-        )
+        """Every rule, in precedence order: the administrator's (with their `source`
+        file), then the user's."""
+        firewall = self._firewall
+        return dbus.Array([dictionary(rule_record(r, firewall.admin_source(r.id)))
+                           for r in firewall.rules()], signature="a{sv}")  # fmt: skip
 
     @authorized_method(
         lambda self, caller, values: _for_rules(caller, _rule_fields(values)),
@@ -190,44 +196,58 @@ class HelperService(HistoryMethods):
                 return rule
         raise NotFound(f"there is no rule {rule_id}")
 
+    def _user_rule(self, rule_id: int) -> Rule:
+        """Rule `rule_id`, if it is the user's to change (not the administrator's)."""
+        rule = self._rule(rule_id)
+        source = self._firewall.admin_source(rule.id)
+        if source:
+            folder = self._helper.rules_dir.folder.parent
+            raise InvalidArgument(f"rule {rule_id} is managed by the administrator in "
+                                  f"{folder / source}; it cannot be changed here")  # fmt: skip
+        return rule
+
+    def _user_rules(self) -> list[Rule]:
+        return [r for r in self._firewall.rules() if not self._firewall.admin_source(r.id)]
+
     @authorized_method(
         lambda self, caller, rule_id, values: _for_rules(
-            caller, self._rule(rule_id), _rule_fields(values)
+            caller, self._user_rule(rule_id), _rule_fields(values)
         ),
         in_signature="ta{sv}",
         out_signature="a{sv}",
     )
     def UpdateRule(self, caller: Caller, rule_id: int, values: dbus.Dictionary) -> dbus.Dictionary:
         """Replace rule `rule_id`'s fields (its counters stay); returns it."""
-        self._rule(rule_id)
+        self._user_rule(rule_id)
         self._firewall.replace_rule(rule_id, _rule_fields(values))
         self.RulesChanged()
         return dictionary(rule_record(self._rule(rule_id)))
 
     @authorized_method(
-        lambda self, caller, rule_id, enabled: _for_rules(caller, self._rule(rule_id)),
+        lambda self, caller, rule_id, enabled: _for_rules(caller, self._user_rule(rule_id)),
         in_signature="tb",
     )
     def SetRuleEnabled(self, caller: Caller, rule_id: int, enabled: bool) -> None:
         """Enable or disable a rule."""
-        rule = self._rule(rule_id)
+        rule = self._user_rule(rule_id)
         self._firewall.replace_rule(rule_id, replace(rule, enabled=bool(enabled)))
         self.RulesChanged()
 
     @authorized_method(
-        lambda self, caller, rule_id: _for_rules(caller, self._rule(rule_id)),
+        lambda self, caller, rule_id: _for_rules(caller, self._user_rule(rule_id)),
         in_signature="t",
     )
     def DeleteRule(self, caller: Caller, rule_id: int) -> None:
         """Delete a rule."""
-        self._rule(rule_id)
+        self._user_rule(rule_id)
         self._firewall.delete_rule(rule_id)
         self.RulesChanged()
 
     @authorized_method(ACTION_MONITOR, out_signature="s")
     def ExportRules(self, caller: Caller) -> str:
-        """Every rule as a Netwarden rules file (JSON, see docs/dbus-api.md)."""
-        return dump_rules(sorted(self._firewall.rules(), key=lambda rule: rule.id))
+        """Every rule of the user's (not the administrator's) as a Netwarden rules file
+        (JSON, see docs/dbus-api.md)."""
+        return dump_rules(sorted(self._user_rules(), key=lambda rule: rule.id))
 
     @authorized_method(ACTION_MANAGE_RULES, in_signature="sa{sv}", out_signature="a{sv}")
     def ImportRules(
@@ -242,7 +262,7 @@ class HelperService(HistoryMethods):
             raise InvalidArgument(str(exc)) from None
         replace_existing = chosen.get("replace", False)
         if chosen.get("dry_run", False):
-            removed = len(self._firewall.rules()) if replace_existing else 0
+            removed = len(self._user_rules()) if replace_existing else 0
             return dictionary({"added": len(rules), "removed": removed, "dry_run": True})
         added, removed = self._firewall.import_rules(rules, replace_existing)
         self.RulesChanged()

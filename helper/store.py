@@ -1,4 +1,4 @@
-"""The helper's SQLite database: rules, settings and hash-change alerts.
+"""The helper's SQLite database: rules, settings, hash-change alerts, blocklists.
 
 One file (`netwarden.db` in the state folder, root only, 0600), WAL journal, schema
 version in `PRAGMA user_version`, migrated forward in one transaction. A database from a
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden_helper.alerts import Alert, FileFacts
+from netwarden_helper.blocklists import Blocklist
 from netwarden_helper.rules import (
     COUNTER_FIELDS,
     SETTABLE_FIELDS,
@@ -30,7 +31,7 @@ from netwarden_helper.settings import Settings, SettingsError, updated
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "netwarden.db"
 
 _MIGRATIONS = {
@@ -80,7 +81,25 @@ _MIGRATIONS = {
             UNIQUE (exe, new_sha256)
         );
     """,
+    3: """
+        CREATE TABLE blocklists (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            created REAL NOT NULL,
+            etag TEXT NOT NULL DEFAULT '',
+            last_modified TEXT NOT NULL DEFAULT '',
+            checked_at REAL,
+            updated_at REAL,
+            domains INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT ''
+        );
+    """,
 }
+_BLOCKLIST_STATUS = ("etag", "last_modified", "checked_at", "updated_at", "domains", "skipped",
+                     "error")  # fmt: skip
 _COLUMN_OF = {"drop": "drop_silently"}
 
 
@@ -272,3 +291,37 @@ class Store:
         return Alert(row["id"], row["created"], row["exe"], row["old_sha256"],
                      row["new_sha256"], facts, tuple(json.loads(row["rules"])), row["state"],
                      row["resolved_at"])  # fmt: skip
+
+    # Blocklists
+
+    def blocklists(self) -> list[Blocklist]:
+        """Every blocklist subscription, oldest first."""
+        return [self._blocklist(row) for row in self._db.execute(
+            "SELECT * FROM blocklists ORDER BY id")]  # fmt: skip
+
+    def add_blocklist(self, source: str, name: str, enabled: bool) -> Blocklist:
+        """Store a new subscription; return it with its id."""
+        created = time.time()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO blocklists (source, name, enabled, created) VALUES (?, ?, ?, ?)",
+                (source, name, int(enabled), created),
+            )
+        return Blocklist(cursor.lastrowid, source, name, enabled, created)
+
+    def delete_blocklist(self, blocklist_id: int) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM blocklists WHERE id = ?",
+                              (blocklist_id,)).rowcount == 1  # fmt: skip
+
+    def save_blocklist_status(self, blocklist: Blocklist) -> None:
+        """Record how a list's last update went (a subscription deleted meanwhile stays so)."""
+        assignments = ", ".join(f"{name} = ?" for name in _BLOCKLIST_STATUS)
+        values = [getattr(blocklist, name) for name in _BLOCKLIST_STATUS]
+        with self.transaction() as db:
+            db.execute(f"UPDATE blocklists SET {assignments} WHERE id = ?",
+                       [*values, blocklist.id])  # fmt: skip
+
+    @staticmethod
+    def _blocklist(row: sqlite3.Row) -> Blocklist:
+        return Blocklist(**{**dict(row), "enabled": bool(row["enabled"])})

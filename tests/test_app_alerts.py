@@ -4,9 +4,6 @@ sees both hashes and trusts the new binary."""
 import os
 import shutil
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtTest import QTest
-
 from netwarden.alerts import AlertModel
 from netwarden.main import qml_import_dir
 from netwarden.prompts import PromptModel
@@ -14,7 +11,7 @@ from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MANAGE_OWN_RULES, 
 from netwarden_helper.dbus_values import dictionary
 from tests.fixtures.api import ApiClient
 from tests.fixtures.binaries import sha256
-from tests.fixtures.qml import screenshot
+from tests.fixtures.qml import click, find_item, screenshot, text_of
 from tests.fixtures.users import NOBODY
 
 WINDOW = b"""
@@ -30,22 +27,6 @@ Kirigami.ApplicationWindow {
     pageStack.initialPage: AlertsPage { alerts: root.alerts }
 }
 """
-
-
-def find_item(item, name):
-    """The visual item called `name` under `item` (delegates are not QObject children)."""
-    if item.objectName() == name:
-        return item
-    for child in item.childItems():
-        found = find_item(child, name)
-        if found is not None:
-            return found
-    return None
-
-
-def click(window, button):
-    centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2)).toPoint()
-    QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
 
 
 def test_a_changed_binary_shows_both_hashes_and_trusting_repins_the_rule(
@@ -73,14 +54,14 @@ def test_a_changed_binary_shows_both_hashes_and_trusting_repins_the_rule(
     name = f"alert-{alerts.get_id(0)}"
     qtbot.waitUntil(lambda: find_item(window.contentItem(), name) is not None, timeout=5_000)
     card = find_item(window.contentItem(), name)
-    assert find_item(card, "newHash").property("text") == sha256(program)
-    assert find_item(card, "oldHash").property("text") == rule["sha256"]
+    assert text_of(find_item(card, "newHash")) == sha256(program)
+    assert text_of(find_item(card, "oldHash")) == rule["sha256"]
     assert alerts.openCount == 1
     screenshot(window, "alerts")
 
     click(window, find_item(card, "trustButton"))
     qtbot.waitUntil(lambda: alerts.openCount == 0, timeout=10_000)
-    assert find_item(card, "alertState").property("text") == "Trusted"
+    assert text_of(find_item(card, "alertState")) == "Trusted"
     stored = next(r for r in root.call("ListRules") if r["id"] == rule["id"])
     assert stored["sha256"] == sha256(program)
     root.close()

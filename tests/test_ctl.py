@@ -125,7 +125,8 @@ def running():
 
 
 def state(root):
-    return root.call("ExportRules"), dict(root.call("GetSettings"))
+    blocklists = [(b["id"], b["source"], b["enabled"]) for b in root.call("ListBlocklists")]
+    return root.call("ExportRules"), dict(root.call("GetSettings")), blocklists
 
 
 def write_inputs(folder):
@@ -179,16 +180,22 @@ CASES = [
     ("traffic series --bucket 3600", [MONITOR], MONITOR, False, "no traffic"),
     ("connections", [MONITOR], MONITOR, False, "no open connections"),
     ("alerts --open", [MONITOR], MONITOR, False, "no open alerts"),
+    ("blocklists", [MONITOR], MONITOR, False, "http://192.0.2.2:9/old.txt"),
+    ("blocklists add http://192.0.2.2:9/ads.txt --name ads", [MANAGE], MANAGE, True,
+     "(ads); it loads"),
+    ("blocklists rm {list}", [MANAGE], MANAGE, True, "removed blocklist"),
 ]  # fmt: skip
 IDS = [" ".join(case[0].split()[:2]) for case in CASES]
 
 
 def scene(root, folder, command):
-    """Nobody's rules and the input files; the command line with their ids and paths."""
+    """Nobody's rules, a blocklist and the input files; the command line with their ids
+    and paths."""
     write_inputs(folder)
     on = root.call("AddRule", own_rule())["id"]
     off = root.call("AddRule", own_rule(destination="192.0.2.9", enabled=False))["id"]
-    return command.format(on=on, off=off, dir=folder).split()
+    listed = root.call("AddBlocklist", {"source": "http://192.0.2.2:9/old.txt"})["id"]
+    return command.format(on=on, off=off, list=listed, dir=folder).split()
 
 
 @pytest.mark.parametrize(("command", "grant", "key", "changes", "shows"), CASES, ids=IDS)
@@ -224,12 +231,31 @@ def test_every_subcommand_has_help():
     commands = ["", "rules", "rules add", "rules edit", "rules rm", "rules enable", "export",
                 "import", "import-opensnitch", "monitor", "prompt answer", "settings set",
                 "completion", "history", "history export", "traffic", "traffic series",
-                "connections", "alerts", "alerts trust", "alerts block"]  # fmt: skip
+                "connections", "alerts", "alerts trust", "alerts block", "blocklists",
+                "blocklists add", "blocklists rm", "blocklists update"]  # fmt: skip
     for command in commands:
         done = ctl(*command.split(), "--help", uid=0)
         assert done.returncode == 0, command
         assert done.stdout.startswith(f"usage: netwardenctl {command}".rstrip())
         assert "exit codes: 0 done" in done.stdout
+
+
+def test_blocklists_update_shows_a_list_that_failed_and_exits_1(polkitd, root):
+    polkitd()  # root: everything
+    root.call("AddBlocklist", {"source": "http://192.0.2.2:9/ads.txt"})  # no route to it
+    done = ctl("blocklists", "update", uid=0)
+    assert done.returncode == 1, done
+    header, row = done.stdout.splitlines()
+    assert header.split() == ["ID", "ON", "NAME", "NAMES", "UPDATED", "SOURCE", "PROBLEM"]
+    assert row.split()[1:6] == ["yes", "ads.txt", "0", "never", "http://192.0.2.2:9/ads.txt"]
+    assert row.split()[6] != "-", "the failure is shown"
+
+
+def test_blocklists_update_is_refused_with_exit_3(polkitd, root):
+    polkitd(grant=sorted(ACTIONS - {MANAGE}), deny=[MANAGE])
+    done = ctl("blocklists", "update")
+    assert done.returncode == 3, done
+    assert done.stderr.startswith("netwardenctl: not authorized: ")
 
 
 def test_exit_codes_name_what_went_wrong(system_bus, polkitd, root):
@@ -271,7 +297,7 @@ def test_rules_add_edit_and_list_show_every_field(system_bus, polkitd, root):
     assert "uid" not in listed and listed["ports"] == "" and bool(listed["drop"])
     assert changed["id"] == added["id"] == listed["id"]
     table = ctl("rules", "list", uid=0).stdout.splitlines()
-    header = "ID ON ACTION PROGRAM USER DESTINATION PORTS PROTO LIFETIME PRIO HITS NOTE"
+    header = "ID ON ACTION PROGRAM USER DESTINATION PORTS PROTO LIFETIME PRIO HITS NOTE FROM"
     assert table[0].split() == shlex.split(header)
     assert table[1].split()[:7] == [str(added["id"]), "yes", "allow", "(drop)", "/usr/bin/wget",
                                     "any", "10.0.0.0/8"]  # fmt: skip

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from xml.etree import ElementTree
 
 import dbus
 import dbus.mainloop.glib
@@ -23,7 +24,9 @@ from netwarden_helper.api import (
     ACTION_MONITOR,
     ACTION_SETTINGS,
     ACTIONS,
+    BUS_NAME,
     INTERFACE,
+    OBJECT_PATH,
 )
 from netwarden_helper.dbus_values import dictionary
 from tests.fixtures.api import SIGNATURES, ApiClient, error_name, own_rule, pump_until
@@ -49,8 +52,9 @@ def nobody(system_bus, helper):
 
 
 def state(root):
-    """Everything a call could change: the rules file and the settings."""
-    return root.call("ExportRules"), dict(root.call("GetSettings"))
+    """Everything a call could change: the rules file, the settings, the subscriptions."""
+    blocklists = [(b["id"], b["source"], b["enabled"]) for b in root.call("ListBlocklists")]
+    return root.call("ExportRules"), dict(root.call("GetSettings")), blocklists
 
 
 RULES_FILE = json.dumps(
@@ -61,6 +65,17 @@ RULES_FILE = json.dumps(
 def writable_fd():
     """A file descriptor of a new temporary file, as a client passes one to ExportHistory."""
     return dbus.types.UnixFd(tempfile.TemporaryFile("w"))
+
+
+def a_blocklist():
+    """The id of a new blocklist subscription, added as root (to be removed by a test)."""
+    root = dbus.bus.BusConnection(os.environ["DBUS_SYSTEM_BUS_ADDRESS"])
+    try:
+        added = root.call_blocking(BUS_NAME, OBJECT_PATH, INTERFACE, "AddBlocklist", "a{sv}",
+                                   ({"source": "http://192.0.2.2:9/old"},))  # fmt: skip
+    finally:
+        root.close()
+    return added["id"]
 
 
 # (method, arguments given the id of an existing rule of nobody's, the action it needs)
@@ -90,8 +105,32 @@ CASES = [
     ("TrafficSeries", lambda rid: ({"bucket": 3600},), ACTION_MONITOR),
     ("TopTraffic", lambda rid: ({"limit": 5},), ACTION_MONITOR),
     ("ExportHistory", lambda rid: (writable_fd(), {"format": "json"}), ACTION_MONITOR),
+    ("ListBlocklists", lambda rid: (), ACTION_MONITOR),
+    ("AddBlocklist", lambda rid: ({"source": "http://192.0.2.2:9/new"},), ACTION_MANAGE_RULES),
+    ("RemoveBlocklist", lambda rid: (a_blocklist(),), ACTION_MANAGE_RULES),
+    ("UpdateBlocklists", lambda rid: (), ACTION_MANAGE_RULES),
 ]
-CHANGING = {"SetSettings", "AddRule", "UpdateRule", "SetRuleEnabled", "DeleteRule", "ImportRules"}
+CHANGING = {
+    "SetSettings", "AddRule", "UpdateRule", "SetRuleEnabled", "DeleteRule", "ImportRules",
+    "AddBlocklist", "RemoveBlocklist",
+}  # fmt: skip
+
+
+def test_every_method_has_a_case_and_its_signature_is_the_one_clients_use(root):
+    xml = root.connection.call_blocking(BUS_NAME, OBJECT_PATH,
+                                        "org.freedesktop.DBus.Introspectable", "Introspect",
+                                        "", ())  # fmt: skip
+    (interface,) = [i for i in ElementTree.fromstring(xml) if i.get("name") == INTERFACE]
+    exported = {
+        method.get("name"): "".join(a.get("type") for a in method if a.get("direction") == "in")
+        for method in interface.iter("method")
+    }
+    assert exported == SIGNATURES
+    # AnswerPrompt and ResolveAlert need a held flow or a changed binary: granted and
+    # denied in test_a_prompt_goes_only_to_its_users_agent_and_only_they_can_answer and
+    # tests/test_pins.py.
+    tested = {case[0] for case in CASES} | {"AnswerPrompt", "ResolveAlert"}
+    assert tested == set(exported), "each method is tested"
 
 
 @pytest.mark.parametrize(("method", "arguments", "action"), CASES)
@@ -99,9 +138,9 @@ def test_each_method_works_when_polkit_grants_its_action(
     polkitd, root, nobody, method, arguments, action
 ):
     polkitd(grant=[action])
-    rule_id = root.call("AddRule", own_rule())["id"]
+    given = arguments(root.call("AddRule", own_rule())["id"])
     before = state(root)
-    nobody.call(method, *arguments(rule_id))
+    nobody.call(method, *given)
     assert (state(root) != before) == (method in CHANGING)
 
 
@@ -110,10 +149,10 @@ def test_each_method_is_refused_when_polkit_denies_and_changes_nothing(
     polkitd, root, nobody, method, arguments, action
 ):
     polkitd(grant=sorted(ACTIONS - {action}), deny=[action])
-    rule_id = root.call("AddRule", own_rule())["id"]
+    given = arguments(root.call("AddRule", own_rule())["id"])
     before = state(root)
     with pytest.raises(dbus.DBusException) as error:
-        nobody.call(method, *arguments(rule_id))
+        nobody.call(method, *given)
     assert error_name(error.value) == "NotAuthorized"
     assert state(root) == before
 

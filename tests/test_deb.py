@@ -19,6 +19,7 @@ SYSTEM_FILES = [
     "/usr/share/dbus-1/system-services/io.github.netwarden.Helper1.service",
     "/usr/share/polkit-1/actions/io.github.netwarden.policy",
     "/usr/share/man/man8/netwarden-helper.8.gz",
+    "/etc/netwarden/rules.d/README",
 ]
 ENABLED = "/etc/systemd/system/multi-user.target.wants/netwarden-helper.service"
 LEFT_BEHIND = """

@@ -31,6 +31,7 @@ def test_install_puts_every_part_in_place_and_uninstall_takes_exactly_it_back(tm
         "usr/share/polkit-1/actions/io.github.netwarden.policy",
         "usr/lib/systemd/system/netwarden-helper.service",
         "usr/share/netwarden/install-manifest.txt",
+        "etc/netwarden/rules.d/README", "etc/netwarden/blocklists/README",
     ]:  # fmt: skip
         assert expected in installed, expected
     version = subprocess.run(
@@ -50,3 +51,4 @@ def test_install_puts_every_part_in_place_and_uninstall_takes_exactly_it_back(tm
                    cwd=CHECKOUT, check=True, capture_output=True)  # fmt: skip
     assert files(stage) == ["usr/share/icons/hicolor/index.theme"]
     assert not (stage / "usr/share/netwarden").exists()
+    assert not (stage / "etc/netwarden").exists()

@@ -12,6 +12,7 @@ import dbus.service
 import pytest
 
 from netwarden.notifications import CRITICAL, NORMAL, PATH, SERVICE, Notifier
+from netwarden.preferences import Preferences
 from netwarden.prompts import PromptModel
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from netwarden_helper.dbus_values import dictionary
@@ -19,7 +20,7 @@ from tests.fixtures.api import pump_until
 from tests.fixtures.processes import stop
 from tests.fixtures.scratch import shared_dir
 from tests.fixtures.system_bus import start_daemon
-from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.traffic import recorder, start_client
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
@@ -69,10 +70,7 @@ def test_a_prompt_nobody_answered_and_an_alert_are_notified(
     Notifier(client, app_side)
     pump_until(lambda: prompts.registered)
     with recorder(netns.peer, (netns.peer_v4,), PORT):
-        netns.host.popen("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                         sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4,
-                         str(PORT), "--timeout=20", cwd=CHECKOUT,
-                         stdout=subprocess.DEVNULL)  # fmt: skip
+        start_client(netns.host, "tcp", netns.peer_v4, PORT, 20, uid=NOBODY)
         pump_until(lambda: daemon.shown, timeout=15)  # after the 5 s prompt timeout
     (missed,) = daemon.shown
     program = os.path.basename(os.path.realpath(sys.executable))
@@ -92,3 +90,18 @@ def test_a_prompt_nobody_answered_and_an_alert_are_notified(
     pump_until(lambda: len(daemon.shown) == 2, timeout=10)
     assert daemon.shown[1]["summary"] == "fetcher changed on disk"
     assert daemon.shown[1]["urgency"] == CRITICAL
+
+
+def test_notifications_turned_off_in_the_settings_show_nothing(
+    system_bus, app_client, session, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    daemon, app_side = session
+    preferences = Preferences()
+    notifier = Notifier(app_client(), app_side, lambda: preferences.notifications)
+    preferences.setNotifications(False)
+    notifier.notify("while off", "", NORMAL)
+    preferences.setNotifications(True)
+    notifier.notify("while on", "", NORMAL)
+    pump_until(lambda: daemon.shown)
+    assert [shown["summary"] for shown in daemon.shown] == ["while on"]

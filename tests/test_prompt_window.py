@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -11,11 +10,12 @@ from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtTest import QTest
 
 from netwarden.main import open_prompt_window
+from netwarden.preferences import Preferences
 from netwarden.prompts import PromptModel, prompt_row
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from tests.fixtures.api import ApiClient
-from tests.fixtures.qml import screenshot
-from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.qml import click, screenshot
+from tests.fixtures.traffic import recorder, start_client
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
@@ -23,36 +23,25 @@ PORT = 8080
 
 @pytest.fixture
 def prompt_window(qml_engine, app_client):
-    def open_window():
+    def open_window(preferences=None):
         prompts = PromptModel(app_client(), parent=qml_engine)
-        window = open_prompt_window(qml_engine, prompts)
+        window = open_prompt_window(qml_engine, prompts, preferences)
         return window, prompts
 
     return open_window
 
 
-def click(window, name):
-    button = window.findChild(QObject, name)
-    centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2)).toPoint()
-    QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
-
-
-def connect_as_nobody(netns, timeout=20):
-    return netns.host.popen(
-        "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-        sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4, str(PORT),
-        f"--timeout={timeout}", stdout=subprocess.PIPE, text=True, cwd=CHECKOUT,
-    )  # fmt: skip
-
-
 def test_deny_forever_this_host_refuses_now_and_next_time(
-    system_bus, polkitd, helper, netns, prompt_window, qtbot
+    system_bus, polkitd, helper, netns, prompt_window, qtbot, tmp_path, monkeypatch
 ):
     polkitd(grant=[ACTION_ANSWER_PROMPT, ACTION_MONITOR])
-    window, prompts = prompt_window()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    preferences = Preferences()
+    preferences.setPinByDefault(False)  # Settings: rules for any version of the program
+    window, prompts = prompt_window(preferences)
     qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
     with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
-        client = connect_as_nobody(netns)
+        client = start_client(netns.host, "tcp", netns.peer_v4, PORT, 20, uid=NOBODY)
         qtbot.waitUntil(lambda: prompts.count == 1, timeout=10_000)
         qtbot.waitUntil(window.isVisible, timeout=5_000)
         no_focus = Qt.WindowType.WindowDoesNotAcceptFocus
@@ -70,14 +59,17 @@ def test_deny_forever_this_host_refuses_now_and_next_time(
         assert destination == f"{netns.peer_v4}, port {PORT} TCP"
         screenshot(window, "prompt")
 
+        pin = window.findChild(QObject, "pinBox")
+        assert not pin.property("checked") and not pin.property("enabled"), "once: no rule"
         window.findChild(QObject, "lifetimeBox").setProperty("currentIndex", 3)  # forever
-        click(window, "denyButton")
+        assert pin.property("enabled")
+        click(window, window.findChild(QObject, "denyButton"))
         outcome = json.loads(client.communicate(timeout=10)[0])
         assert outcome["result"] == "refused"
         qtbot.waitUntil(lambda: prompts.count == 0, timeout=5_000)
         assert not window.isVisible()
 
-        again = connect_as_nobody(netns, timeout=5)
+        again = start_client(netns.host, "tcp", netns.peer_v4, PORT, 5, uid=NOBODY)
         assert json.loads(again.communicate(timeout=20)[0])["result"] == "refused"
         assert prompts.count == 0, "the rule decided the second attempt without a prompt"
         assert servers.tcp_accepts == 0
@@ -85,6 +77,7 @@ def test_deny_forever_this_host_refuses_now_and_next_time(
     root = ApiClient(system_bus, uid=0)
     (rule,) = root.call("ListRules")
     assert (rule["action"], rule["destination"], rule["uid"]) == ("deny", netns.peer_v4, NOBODY)
+    assert not rule.get("sha256"), "not pinned, as the settings say"
     root.close()
 
 

@@ -2,25 +2,15 @@
 apply the default action at once; resuming holds connections for an answer again."""
 
 import json
-import subprocess
-import sys
 
 from netwarden.helper_state import HelperState
 from netwarden.prompts import PromptModel
 from netwarden.tray import Tray
 from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
-from tests.fixtures.traffic import CHECKOUT, recorder
+from tests.fixtures.traffic import recorder, start_client
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
-
-
-def connect_as_nobody(netns):
-    return netns.host.popen(
-        "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-        sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4, str(PORT),
-        "--timeout=20", stdout=subprocess.PIPE, text=True, cwd=CHECKOUT,
-    )  # fmt: skip
 
 
 def test_pause_and_resume_from_the_tray_menu(
@@ -41,12 +31,13 @@ def test_pause_and_resume_from_the_tray_menu(
     assert tray.state == "paused" and not prompts.registered
     assert tray.icon.toolTip() == "Netwarden: prompts paused"
     with recorder(netns.peer, (netns.peer_v4,), PORT):
-        outcome = json.loads(connect_as_nobody(netns).communicate(timeout=30)[0])
+        client = start_client(netns.host, "tcp", netns.peer_v4, PORT, 20, uid=NOBODY)
+        outcome = json.loads(client.communicate(timeout=30)[0])
         assert outcome["result"] == "connected" and outcome["elapsed"] < 2, "not held"
 
         tray.pause_action.trigger()  # resume
         qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
-        held = connect_as_nobody(netns)
+        held = start_client(netns.host, "tcp", netns.peer_v4, PORT, 20, uid=NOBODY)
         qtbot.waitUntil(lambda: prompts.count == 1, timeout=10_000)
         assert tray.icon.toolTip() == "Netwarden: active, 1 prompt waiting"
         prompts.answer(prompts.get(0)["promptId"], "allow", "host", "once")

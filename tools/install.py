@@ -20,6 +20,7 @@ is never touched.
 | systemd unit | PREFIX/lib/systemd/system |
 | man pages (man/, from `make man`) | PREFIX/share/man/man1, man8 |
 | desktop file, AppStream metainfo | PREFIX/share/applications, PREFIX/share/metainfo |
+| admin's folders (a README each) | /etc/netwarden/rules.d, /etc/netwarden/blocklists |
 """
 
 import argparse
@@ -70,6 +71,10 @@ def system_files(prefix: str) -> list[tuple[Path, str, bool]]:
          f"{prefix}/share/applications/io.github.netwarden.desktop", False),
         (CHECKOUT / "data/io.github.netwarden.metainfo.xml",
          f"{prefix}/share/metainfo/io.github.netwarden.metainfo.xml", False),
+        # The helper watches these from its start: they must exist before an admin's
+        # first file arrives.
+        (CHECKOUT / "data/etc/rules.d-README", "/etc/netwarden/rules.d/README", False),
+        (CHECKOUT / "data/etc/blocklists-README", "/etc/netwarden/blocklists/README", False),
     ]  # fmt: skip
     for manual in sorted((CHECKOUT / "man").glob("*.[1-8]")):
         files.append((manual, f"{prefix}/share/man/man{manual.suffix[1:]}/{manual.name}", False))

@@ -13,6 +13,7 @@ from netwarden.helper_client import (
     OBJECT_PATH,
     to_python,
 )
+from netwarden_helper.api import METHOD_SIGNATURES
 
 # Exit codes (docs/cli.md, "Exit codes").
 EXIT_OK = 0
@@ -28,31 +29,6 @@ _EXIT_BY_ERROR = {
     "NotFound": EXIT_NOT_FOUND,
     "InvalidArgument": EXIT_ERROR,
     "Failed": EXIT_ERROR,
-}
-SIGNATURES = {
-    "GetStatus": "",
-    "GetSettings": "",
-    "SetSettings": "a{sv}",
-    "ListRules": "",
-    "AddRule": "a{sv}",
-    "UpdateRule": "ta{sv}",
-    "SetRuleEnabled": "tb",
-    "DeleteRule": "t",
-    "ExportRules": "",
-    "ImportRules": "sa{sv}",
-    "RegisterPromptAgent": "a{sv}",
-    "UnregisterPromptAgent": "",
-    "ListPrompts": "",
-    "AnswerPrompt": "ta{sv}",
-    "ListAlerts": "",
-    "ResolveAlert": "ts",
-    "ListConnections": "",
-    "QueryHistory": "a{sv}",
-    "TrafficSeries": "a{sv}",
-    "TopTraffic": "a{sv}",
-    "ExportHistory": "ha{sv}",
-    "WatchConnections": "",
-    "UnwatchConnections": "",
 }
 
 
@@ -104,7 +80,7 @@ class Helper:
                 OBJECT_PATH,
                 INTERFACE,
                 method,
-                SIGNATURES[method],
+                METHOD_SIGNATURES[method],
                 args,
                 timeout=300,
             )

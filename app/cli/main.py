@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from netwarden.cli import commands, completion, history, monitor
+from netwarden.cli import blocklists, commands, completion, history, monitor
 from netwarden.cli.bus import CliError, Helper, connect
 
 PROG = "netwardenctl"
@@ -174,6 +174,33 @@ def _history_parsers(top: _Parsers) -> None:
         choice.set_defaults(resolution=name)
 
 
+def _blocklist_parsers(top: _Parsers) -> None:
+    lists = top.add(
+        "blocklists",
+        "blocklist subscriptions: host names denied for every program (below your rules)",
+        blocklists.blocklists,
+    )
+    actions = _Parsers(
+        lists.add_subparsers(dest="blocklists_command", metavar="ACTION", required=False)
+    )
+    add = actions.add("add", "subscribe to a hosts file or domain list", blocklists.blocklists_add)
+    add.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="an http(s) URL, or a file in /etc/netwarden/blocklists or "
+        "/usr/share/netwarden/blocklists",
+    )
+    add.add_argument("--name", help="what to call it (default: the file's name)")
+    add.add_argument("--disabled", action="store_true", help="subscribe, but do not block yet")
+    remove = actions.add("rm", "unsubscribe (its names stop blocking)", blocklists.blocklists_rm)
+    remove.add_argument("ids", type=int, nargs="+", metavar="ID", help="the lists' ids")
+    actions.add(
+        "update",
+        "read every list again now (exit 1 if one failed; it keeps its previous names)",
+        blocklists.blocklists_update,
+    )
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1")
@@ -232,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _history_parsers(top)
+    _blocklist_parsers(top)
 
     watch = top.add(
         "monitor",

@@ -80,6 +80,7 @@ RULE_COLUMNS: Sequence[Column] = (
     ("PRIO", lambda r: str(r.get("priority", 0))),
     ("HITS", lambda r: str(r.get("hits", 0))),
     ("NOTE", lambda r: str(r.get("note", ""))),
+    ("FROM", lambda r: str(r.get("source") or "user")),
 )
 
 PROMPT_COLUMNS: Sequence[Column] = (
@@ -214,3 +215,18 @@ ALERT_COLUMNS: Sequence[Column] = (
     ("RULES", lambda a: ",".join(str(r) for r in a.get("rules") or []) or "-"),
     ("NEW SHA256", lambda a: str(a.get("new_sha256", ""))[:16]),
 )
+
+
+BLOCKLIST_COLUMNS: Sequence[Column] = (
+    ("ID", lambda b: str(b["id"])),
+    ("ON", lambda b: "yes" if b.get("enabled", True) else "no"),
+    ("NAME", lambda b: str(b.get("name", ""))),
+    ("NAMES", lambda b: str(b.get("domains", 0))),
+    ("UPDATED", lambda b: when(b.get("updated_at")) if b.get("updated_at") else "never"),
+    ("SOURCE", lambda b: str(b.get("source", ""))),
+    ("PROBLEM", lambda b: str(b.get("error", "")) or "-"),
+)
+
+
+def blocklists_table(blocklists: Iterable[Mapping[str, Any]]) -> str:
+    return table(blocklists, BLOCKLIST_COLUMNS)

@@ -1,4 +1,7 @@
-// The main window of Netwarden.
+// The main window of Netwarden: a sidebar (global drawer) switches between the pages.
+// The pages' models are made by the app (netwarden/main.py); a page whose model was not
+// given is not offered. The Status page (the helper's state, or why it cannot be
+// reached) is always there.
 import QtQuick
 import org.kde.kirigami as Kirigami
 import Netwarden.Backend
@@ -7,14 +10,106 @@ Kirigami.ApplicationWindow {
     id: root
 
     required property HelperState helper
+    property RulesModel rules: null
+    property ConnectionsModel connections: null
+    property TrafficHistory history: null
+    property SettingsModel settings: null
+    property AlertModel alerts: null
+    property Preferences preferences: null
+    // The page shown: "monitor", "rules", "history", "settings", "alerts" or "status".
+    property string currentPage: ""
 
     title: qsTr("Netwarden")
-    width: Kirigami.Units.gridUnit * 48
-    height: Kirigami.Units.gridUnit * 32
+    width: Kirigami.Units.gridUnit * 60
+    height: Kirigami.Units.gridUnit * 36
     minimumWidth: Kirigami.Units.gridUnit * 24
     minimumHeight: Kirigami.Units.gridUnit * 18
 
-    pageStack.initialPage: StatusPage {
-        helper: root.helper
+    function showPage(name) {
+        const pages = {
+            "monitor": [monitorPage, root.connections],
+            "rules": [rulesPage, root.rules],
+            "history": [historyPage, root.history],
+            "settings": [settingsPage, root.settings],
+            "alerts": [alertsPage, root.alerts],
+            "status": [statusPage, root.helper],
+        }
+        const [component, model] = pages[name] || pages["status"]
+        if (!model)
+            return showPage("status")
+        if (name === currentPage)
+            return
+        pageStack.clear()
+        pageStack.push(component)
+        currentPage = name
     }
+
+    Component.onCompleted: showPage(root.connections ? "monitor" : "status")
+
+    globalDrawer: Kirigami.GlobalDrawer {
+        objectName: "globalDrawer"
+        title: qsTr("Netwarden")
+        titleIcon: "io.github.netwarden"
+        modal: !root.wideScreen
+        width: Kirigami.Units.gridUnit * 11
+        collapsible: true
+        showHeaderWhenCollapsed: true
+        actions: [
+            Kirigami.Action {
+                objectName: "monitorAction"
+                text: qsTr("Network Monitor")
+                icon.name: "network-connect"
+                visible: root.connections !== null
+                checked: root.currentPage === "monitor"
+                onTriggered: root.showPage("monitor")
+            },
+            Kirigami.Action {
+                objectName: "rulesAction"
+                text: qsTr("Rules")
+                icon.name: "view-list-details"
+                visible: root.rules !== null
+                checked: root.currentPage === "rules"
+                onTriggered: root.showPage("rules")
+            },
+            Kirigami.Action {
+                objectName: "alertsAction"
+                text: root.alerts && root.alerts.openCount > 0
+                      ? qsTr("Alerts (%1)").arg(root.alerts.openCount) : qsTr("Alerts")
+                icon.name: "security-medium"
+                visible: root.alerts !== null
+                checked: root.currentPage === "alerts"
+                onTriggered: root.showPage("alerts")
+            },
+            Kirigami.Action {
+                objectName: "historyAction"
+                text: qsTr("History")
+                icon.name: "view-statistics"
+                visible: root.history !== null
+                checked: root.currentPage === "history"
+                onTriggered: root.showPage("history")
+            },
+            Kirigami.Action {
+                objectName: "settingsAction"
+                text: qsTr("Settings")
+                icon.name: "configure"
+                visible: root.settings !== null
+                checked: root.currentPage === "settings"
+                onTriggered: root.showPage("settings")
+            },
+            Kirigami.Action {
+                objectName: "statusAction"
+                text: root.helper.state === "running" ? qsTr("Status") : qsTr("Status: problem")
+                icon.name: root.helper.state === "running" ? "security-high" : "dialog-warning"
+                checked: root.currentPage === "status"
+                onTriggered: root.showPage("status")
+            }
+        ]
+    }
+
+    Component { id: statusPage; StatusPage { helper: root.helper } }
+    Component { id: monitorPage; MonitorPage { connections: root.connections; rules: root.rules } }
+    Component { id: rulesPage; RulesPage { rules: root.rules } }
+    Component { id: historyPage; HistoryPage { history: root.history } }
+    Component { id: settingsPage; SettingsPage { settings: root.settings; preferences: root.preferences } }
+    Component { id: alertsPage; AlertsPage { alerts: root.alerts } }
 }

@@ -1,7 +1,8 @@
 // The prompt: a held connection waits for this user's answer. One window for every
 // pending prompt (a counter shows how many); the safe choice, deny once, is the default.
 // It appears on top without taking the keyboard from someone typing elsewhere: it takes
-// focus once clicked (then Alt+A / Alt+D and Enter work; the buttons work at once).
+// focus once clicked (then Alt+A / Alt+D / Alt+O and Enter work; the buttons work at
+// once).
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Layouts
@@ -12,6 +13,8 @@ Kirigami.AbstractApplicationWindow {
     id: window
 
     required property PromptModel prompts
+    property Preferences preferences: null
+    readonly property bool pinByDefault: preferences ? preferences.pinByDefault : true
     readonly property var current: prompts.count > 0 ? prompts.get(0) : ({})
     property int secondsLeft: 0
     // False while the window shows without keyboard focus, until it is clicked.
@@ -25,7 +28,8 @@ Kirigami.AbstractApplicationWindow {
     onVisibleChanged: if (!visible) focusable = false
 
     function answer(action) {
-        prompts.answer(current.promptId, action, scopeBox.currentValue, lifetimeBox.currentValue)
+        prompts.answer(current.promptId, action, scopeBox.currentValue, lifetimeBox.currentValue,
+                       pinBox.checked)
     }
 
     Connections {
@@ -33,6 +37,7 @@ Kirigami.AbstractApplicationWindow {
         function onCountChanged() {
             scopeBox.currentIndex = 0
             lifetimeBox.currentIndex = 0
+            pinBox.checked = window.pinByDefault
         }
     }
 
@@ -146,6 +151,15 @@ Kirigami.AbstractApplicationWindow {
                     { text: qsTr("For one hour"), value: "hour" },
                     { text: qsTr("Forever"), value: "forever" }
                 ]
+            }
+            Controls.CheckBox {
+                id: pinBox
+                objectName: "pinBox"
+                text: qsTr("&Only this version of the program")
+                checked: window.pinByDefault
+                enabled: lifetimeBox.currentValue !== "once"  // "once" makes no rule
+                Controls.ToolTip.text: qsTr("The rule holds for this binary (its SHA-256); an updated or replaced program is asked about again.")
+                Controls.ToolTip.visible: hovered
             }
         }
 

@@ -1,0 +1,21 @@
+// Formatting shared by the pages: byte counts and rates.
+pragma Singleton
+import QtQuick
+
+QtObject {
+    function bytes(count) {
+        const units = ["B", "KB", "MB", "GB", "TB"]
+        let value = Number(count) || 0
+        let unit = 0
+        while (value >= 1000 && unit < units.length - 1) {
+            value /= 1000
+            unit++
+        }
+        return unit === 0 ? qsTr("%1 B").arg(value)
+                          : qsTr("%1 %2").arg(value.toFixed(value < 10 ? 1 : 0)).arg(units[unit])
+    }
+
+    function rate(bytesPerSecond) {
+        return qsTr("%1/s").arg(bytes(bytesPerSecond))
+    }
+}

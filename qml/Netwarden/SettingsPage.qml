@@ -1,0 +1,158 @@
+// This app's own preferences (they apply at once), then the helper's settings: changing
+// those needs an administrator (polkit asks for a password); a refusal is shown as it
+// came, and the stored values come back.
+import QtQuick
+import QtQuick.Controls as Controls
+import QtQuick.Layouts
+import org.kde.kirigami as Kirigami
+import org.kde.kirigamiaddons.formcard as FormCard
+import Netwarden.Backend
+
+FormCard.FormCardPage {
+    id: page
+
+    required property SettingsModel settings
+    required property Preferences preferences
+
+    objectName: "settingsPage"
+    title: qsTr("Settings")
+
+    function reset() {
+        defaultActionField.currentIndex = page.settings.defaultAction === "deny" ? 1 : 0
+        timeoutField.value = page.settings.promptTimeout
+        failClosedField.checked = page.settings.failClosed
+        historyDaysField.value = page.settings.historyDays
+        trustUpdatesField.checked = page.settings.trustPackageUpdates
+    }
+
+    Component.onCompleted: reset()
+
+    Connections {
+        target: page.settings
+        function onChanged() { page.reset() }
+        function onFailed(message) {
+            problem.text = message
+            problem.visible = true
+            saved.visible = false
+        }
+        function onSaved() {
+            problem.visible = false
+            saved.visible = true
+        }
+    }
+
+    Kirigami.InlineMessage {
+        id: problem
+        objectName: "settingsProblem"
+        Layout.fillWidth: true
+        Layout.margins: Kirigami.Units.largeSpacing
+        type: Kirigami.MessageType.Error
+        showCloseButton: true
+    }
+    Kirigami.InlineMessage {
+        id: saved
+        objectName: "settingsSaved"
+        Layout.fillWidth: true
+        Layout.margins: Kirigami.Units.largeSpacing
+        type: Kirigami.MessageType.Positive
+        text: qsTr("Settings saved.")
+        showCloseButton: true
+    }
+
+    FormCard.FormHeader { title: qsTr("This app (applies at once)") }
+    FormCard.FormCard {
+        FormCard.FormSwitchDelegate {
+            objectName: "pinByDefaultField"
+            text: qsTr("Pin new rules to the program's binary")
+            description: qsTr("A prompt's answer then allows only this version of the program; uncheck “Only this version” in the prompt for any version.")
+            checked: page.preferences.pinByDefault
+            onToggled: page.preferences.setPinByDefault(checked)
+        }
+        FormCard.FormDelegateSeparator {}
+        FormCard.FormSwitchDelegate {
+            objectName: "notificationsField"
+            text: qsTr("Desktop notifications")
+            description: qsTr("For prompts nobody answered and for changed programs.")
+            checked: page.preferences.notifications
+            onToggled: page.preferences.setNotifications(checked)
+        }
+        FormCard.FormDelegateSeparator {}
+        FormCard.FormSwitchDelegate {
+            objectName: "startAtLoginField"
+            text: qsTr("Start at login")
+            description: qsTr("In the tray, ready to ask about new connections.")
+            checked: page.preferences.startAtLogin
+            onToggled: page.preferences.setStartAtLogin(checked)
+        }
+    }
+
+    FormCard.FormHeader { title: qsTr("Connections nobody answers") }
+    FormCard.FormCard {
+        FormCard.FormComboBoxDelegate {
+            id: defaultActionField
+            objectName: "defaultActionField"
+            text: qsTr("Default action")
+            description: qsTr("For a connection no rule covers when no prompt is answered in time.")
+            model: [{"value": "allow", "text": qsTr("Allow")}, {"value": "deny", "text": qsTr("Deny")}]
+            textRole: "text"
+            valueRole: "value"
+        }
+        FormCard.FormDelegateSeparator {}
+        FormCard.FormSpinBoxDelegate {
+            id: timeoutField
+            objectName: "promptTimeoutField"
+            label: qsTr("Prompt timeout (seconds)")
+            from: 5
+            to: 3600
+        }
+    }
+
+    FormCard.FormHeader { title: qsTr("When the helper is not running") }
+    FormCard.FormCard {
+        FormCard.FormSwitchDelegate {
+            id: failClosedField
+            objectName: "failClosedField"
+            text: qsTr("Block new connections (fail closed)")
+            description: qsTr("Off: the network keeps working without Netwarden (fail open).")
+        }
+    }
+
+    FormCard.FormHeader { title: qsTr("History and updates") }
+    FormCard.FormCard {
+        FormCard.FormSpinBoxDelegate {
+            id: historyDaysField
+            objectName: "historyDaysField"
+            label: qsTr("Keep history (days)")
+            from: 1
+            to: 3650
+        }
+        FormCard.FormDelegateSeparator {}
+        FormCard.FormSwitchDelegate {
+            id: trustUpdatesField
+            objectName: "trustUpdatesField"
+            text: qsTr("Trust verified package updates")
+            description: qsTr("A changed binary that dpkg vouches for keeps its rules.")
+        }
+    }
+
+    FormCard.FormCard {
+        Layout.topMargin: Kirigami.Units.largeSpacing
+        FormCard.FormButtonDelegate {
+            objectName: "saveSettingsButton"
+            text: qsTr("Save (needs an administrator)")
+            icon.name: "document-save"
+            onClicked: page.settings.save({
+                "default_action": defaultActionField.currentValue,
+                "prompt_timeout": timeoutField.value,
+                "fail_closed": failClosedField.checked,
+                "history_days": historyDaysField.value,
+                "trust_package_updates": trustUpdatesField.checked,
+            })
+        }
+        FormCard.FormButtonDelegate {
+            text: qsTr("Revert")
+            icon.name: "edit-undo"
+            onClicked: page.reset()
+        }
+    }
+}
