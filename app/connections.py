@@ -3,23 +3,24 @@
 While `active` (a Network Monitor page is open) the model watches the helper: it reads
 ListConnections at once and every `REFRESH_MS` (closed connections leave), adds each
 ConnectionEvent as it comes (a denied one stays `RECENT_SECONDS`, for its badge), and
-takes each TrafficSample as the programs' current rates. Rows are applied by program
-(`RowModel.sync`). Updates are coalesced: whatever arrives is grouped once on the next
-loop turn, at most every `UPDATE_MS`, and only the programs whose flows or rates changed
-are rebuilt, so a flood of events keeps the window responsive (bench/model_flood.py).
+takes each TrafficSample as the programs' current rates. Updates are coalesced: whatever
+arrives is looked at once on the next loop turn, at most every `UPDATE_MS`; only the
+rows of the programs whose flows or rates changed are rebuilt, and applied a slice
+(`APPLY_MS`) per loop turn, so 10,000 live rows keep the window responsive
+(bench/model_flood.py).
 `recentFlows` holds a program's recent history (QueryHistory) for its details page.
 """
 
 import time
-from collections import defaultdict
+from bisect import bisect_left
 from functools import lru_cache
 
-from PySide6.QtCore import Property, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import Property, QModelIndex, QObject, QTimer, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden import programs
 from netwarden.helper_client import HelperCallError, HelperClient, to_dbus_options
-from netwarden.row_model import RowModel
+from netwarden.row_model import FIRST_ROLE, RowModel
 from netwarden.rules import format_time, user_name
 
 QML_IMPORT_NAME = "Netwarden.Backend"
@@ -30,6 +31,7 @@ RECENT_SECONDS = 10.0  # how long a connection only known from its event is show
 RATE_SECONDS = 2.5  # a traffic sample older than this no longer counts as a rate
 HISTORY_LIMIT = 50
 UPDATE_MS = 100  # the shortest time between two regroupings of the rows (see `_schedule`)
+APPLY_MS = 8  # the longest the rows are changed for in one loop turn (`_apply_pending`)
 
 Group = tuple[str, int]  # (exe, uid)
 _user_name = lru_cache(maxsize=1024)(user_name)  # getpwuid costs 20 µs
@@ -87,41 +89,8 @@ def program_row(exe: str, uid: int, flows: list[dict], rate: tuple[int, int]) ->
     }
 
 
-def program_rows(
-    flows: list[dict],
-    rates: dict[Group, tuple[int, int]],
-    cache: dict[Group, tuple[list[dict], tuple[int, int], dict]] | None = None,
-) -> list[dict]:
-    """Flows grouped by (program, user) into the Network Monitor's rows, busiest first.
-
-    `cache` (when given) holds each group's flows, rate and row from the last call: a
-    group whose flows and rate are the same keeps its row; it is refilled with this call's.
-    """
-    groups: dict[Group, list[dict]] = defaultdict(list)
-    for flow in flows:
-        groups[(flow.get("exe", ""), flow.get("uid", -1))].append(flow)
-    known = dict(cache or {})
-    rows = []
-    for (exe, uid), members in groups.items():
-        rate = rates.get((exe, uid), (0, 0))
-        last = known.get((exe, uid))
-        if last is None or last[0] != members:
-            row = program_row(exe, uid, members, rate)
-        elif last[1] != rate:
-            row = dict(last[2], rateOut=rate[0], rateIn=rate[1])
-        else:
-            row = last[2]
-        if cache is not None:
-            cache[(exe, uid)] = (members, rate, row)
-        rows.append(row)
-    if cache is not None:
-        for gone in known.keys() - groups.keys():
-            del cache[gone]
-    rows.sort(key=_busiest_first)
-    return rows
-
-
-def _busiest_first(row: dict) -> tuple[int, str, str]:
+def busiest_first(row: dict) -> tuple[int, str, str]:
+    """The Network Monitor's order of rows: most bytes first, then by name."""
     return (-row["total"], row["program"].casefold(), row["programKey"])
 
 
@@ -152,7 +121,17 @@ class RecentFlowsModel(RowModel):
 @QmlElement
 @QmlUncreatable("ConnectionsModel is made by the app")
 class ConnectionsModel(RowModel):
-    """Programs with open (or just decided) connections, busiest first."""
+    """Programs with open (or just decided) connections, busiest first.
+
+    The rows are not synced from a whole new list: each program's flows are kept
+    (`_members`), an update marks the programs whose flows or rate it changed
+    (`_outdated`) and their rows are made and applied one by one, a few milliseconds'
+    worth per loop turn (`_apply_pending`), so no update holds the loop for long. A row
+    keeps its place (`dataChanged`, its changed roles only) unless its sort key passes a
+    neighbour's; then it is removed and inserted at its new place (found by bisection in
+    `_keys`, each row's `busiest_first`): behind the page's QSortFilterProxyModel a move
+    would be a layout change of every row, which the ListView redoes in full.
+    """
 
     ROLES = (
         "programKey", "program", "iconName", "exe", "sha256", "unit", "flatpak", "user",
@@ -170,17 +149,28 @@ class ConnectionsModel(RowModel):
         self._client = client
         self._viewers = 0  # pages showing the connections
         self._helper_running = False
-        self._open: list[dict] = []
+        self._open: dict[Group, list[dict]] = {}  # ListConnections' flows by program
+        self._open_ids: set[int] = set()
         self._recent: dict[int, tuple[dict, float]] = {}
-        self._rates: dict[tuple[str, int], tuple[int, int]] = {}
+        self._recent_groups: dict[Group, dict[int, dict]] = {}  # `_recent` by program
+        self._relisted = False  # a ListConnections reply came: compare every program
+        self._touched: set[Group] = set()  # programs an event came for
+        self._members: dict[Group, list[dict]] = {}  # each program's flows, as last grouped
+        self._rates: dict[Group, tuple[int, int]] = {}
         self._rates_at = 0.0
+        self._applied_rates: dict[Group, tuple[int, int]] = {}  # the rates the rows get
+        self._outdated: dict[Group, bool] = {}  # rows to apply (True: flows changed, too)
+        self._shown: dict[Group, dict] = {}  # the rows in the model
+        self._keys: list[tuple[int, str, str]] = []  # `busiest_first` of each row, in order
         self._largest = 0.0
-        self._row_cache: dict[Group, tuple[list[dict], tuple[int, int], dict]] = {}
         self._regrouped_at = 0.0
         self._regroup_ms = 0.0
         self._pending = QTimer(self)  # one regrouping for all that arrived meanwhile
         self._pending.setSingleShot(True)
         self._pending.timeout.connect(self._regroup)
+        self._applying = QTimer(self)  # the next slice of `_outdated`
+        self._applying.setSingleShot(True)
+        self._applying.timeout.connect(self._apply_pending)
         self._recent_flows = RecentFlowsModel(self)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -237,6 +227,12 @@ class ConnectionsModel(RowModel):
             self._failed,
         )  # fmt: skip
 
+    def find(self, key: object) -> int | None:
+        """The row number of the row whose `KEY` is `key` (by bisection)."""
+        uid, _, exe = str(key).partition(":")
+        row = self._shown.get((exe, int(uid))) if uid.lstrip("-").isdigit() else None
+        return None if row is None else bisect_left(self._keys, busiest_first(row))
+
     def _watch(self) -> None:
         self._client.call("WatchConnections", "", (), lambda: None, self._failed)
         self.refresh()
@@ -248,21 +244,36 @@ class ConnectionsModel(RowModel):
             self._watch()
         elif not running:
             self._timer.stop()
-            self._open, self._recent, self._rates = [], {}, {}
+            self._open, self._open_ids, self._rates = {}, set(), {}
+            self._recent, self._recent_groups = {}, {}
+            self._relisted = True
             self._schedule()
 
     def _listed(self, flows: list[dict]) -> None:
-        self._open = flows
-        now, listed = time.monotonic(), {flow["id"] for flow in flows}
+        self._open = {}
+        for flow in flows:
+            self._open.setdefault(_group(flow), []).append(flow)
+        now, self._open_ids = time.monotonic(), {flow["id"] for flow in flows}
         # A listed flow is followed by the list from now on: once closed, it leaves.
         self._recent = {k: v for k, v in self._recent.items()
-                        if k not in listed and now - v[1] < RECENT_SECONDS}  # fmt: skip
+                        if k not in self._open_ids and now - v[1] < RECENT_SECONDS}  # fmt: skip
+        self._recent_groups = {}
+        for flow_id, (flow, _) in self._recent.items():
+            self._recent_groups.setdefault(_group(flow), {})[flow_id] = flow
+        self._relisted = True
         self._schedule()
 
     def _event(self, flow: dict) -> None:
-        if self._viewers:
-            self._recent[flow["id"]] = (flow, time.monotonic())
-            self._schedule()
+        if not self._viewers:
+            return
+        group, last = _group(flow), self._recent.get(flow["id"])
+        if last is not None and _group(last[0]) != group:
+            self._recent_groups[_group(last[0])].pop(flow["id"], None)
+            self._touched.add(_group(last[0]))
+        self._recent[flow["id"]] = (flow, time.monotonic())
+        self._recent_groups.setdefault(group, {})[flow["id"]] = flow
+        self._touched.add(group)
+        self._schedule()
 
     def _sample(self, sample: dict) -> None:
         if not self._viewers:
@@ -281,20 +292,111 @@ class ConnectionsModel(RowModel):
             gap = max(UPDATE_MS, 2 * self._regroup_ms)
             self._pending.start(max(0, int(gap - since)))
 
+    def _flows_of(self, group: Group) -> list[dict]:
+        """Program `group`'s flows: the listed ones, then those only known from events."""
+        recent = self._recent_groups.get(group, {})
+        return self._open.get(group, []) + [
+            flow for flow_id, flow in recent.items() if flow_id not in self._open_ids
+        ]
+
     def _regroup(self) -> None:
+        """Find the programs whose flows or rates changed (into `_outdated`)."""
         began = time.monotonic()
         self._pending.stop()
-        open_ids = {flow["id"] for flow in self._open}
-        flows = self._open + [f for f, _ in self._recent.values() if f["id"] not in open_ids]
+        if self._relisted:
+            touched = self._members.keys() | self._open.keys() | self._recent_groups.keys()
+        else:
+            touched = self._touched
+        self._relisted, self._touched = False, set()
+        for group in touched:
+            flows = self._flows_of(group)
+            if flows != self._members.get(group, []):
+                self._outdated[group] = True
+                if flows:
+                    self._members[group] = flows
+                else:
+                    self._members.pop(group, None)
         fresh = time.monotonic() - self._rates_at < RATE_SECONDS
-        rows = program_rows(flows, self._rates if fresh else {}, self._row_cache)
-        self.sync(rows)
-        largest = float(max((row["total"] for row in rows), default=0))
+        rates, last = (self._rates if fresh else {}), self._applied_rates
+        self._applied_rates = rates
+        for group in rates.keys() | last.keys():
+            if rates.get(group) != last.get(group) and group in self._members:
+                self._outdated.setdefault(group, False)
+        self._regrouped_at = time.monotonic()
+        self._regroup_ms = (self._regrouped_at - began) * 1000
+        self._apply_pending()
+
+    def _apply_pending(self, budget_ms: float | None = APPLY_MS) -> None:
+        """Apply the `_outdated` rows, for `budget_ms` (then again on the next loop turn)."""
+        self._applying.stop()
+        began, before = time.monotonic(), len(self._rows)
+        while self._outdated:
+            if budget_ms is not None and (time.monotonic() - began) * 1000 >= budget_ms:
+                self._applying.start(0)
+                break
+            group, rebuild = next(iter(self._outdated.items()))
+            del self._outdated[group]
+            self._apply(group, self._row_of(group, rebuild))
+        self._settle(before)
+
+    def _row_of(self, group: Group, rebuild: bool) -> dict | None:
+        """Program `group`'s row as it is now (None: it has none): made anew from its flows
+        (`rebuild`) or, when only its rate changed, a copy of its row with the new rate."""
+        flows, shown = self._members.get(group), self._shown.get(group)
+        rate = self._applied_rates.get(group, (0, 0))
+        if not flows:
+            return None
+        if rebuild or shown is None:
+            return program_row(*group, flows, rate)
+        return dict(shown, rateOut=rate[0], rateIn=rate[1])
+
+    def _settle(self, count_before: int) -> None:
+        """Tell of a new `count` (it was `count_before`) and a new `largest`."""
+        if len(self._rows) != count_before:
+            self.countChanged.emit()
+        largest = float(self._rows[0]["total"]) if self._rows else 0.0  # busiest first
         if largest != self._largest:
             self._largest = largest
             self.largestChanged.emit()
-        self._regrouped_at = time.monotonic()
-        self._regroup_ms = (self._regrouped_at - began) * 1000
+
+    def _apply(self, group: Group, new: dict | None) -> None:
+        """Make program `group`'s row `new` (None: no row) at its place in the order."""
+        old = self._shown.pop(group, None)
+        at = None if old is None else bisect_left(self._keys, busiest_first(old))
+        if new is None:
+            if at is not None:
+                self._remove(at)
+            return
+        key = busiest_first(new)
+        place = bisect_left(self._keys, key)
+        if at is not None and key > self._keys[at]:
+            place -= 1  # the place once the old row is out
+        if at is None or place != at:
+            if at is not None:
+                self._remove(at)
+            self._shown[group] = new
+            self._insert(place, new, key)
+            return
+        roles = [FIRST_ROLE + n for n, name in enumerate(self.ROLES)
+                 if old.get(name) != new.get(name)]  # fmt: skip
+        self._rows[at], self._keys[at], self._shown[group] = new, key, new
+        if roles:
+            self.dataChanged.emit(self.index(at), self.index(at), roles)
+
+    def _remove(self, at: int) -> None:
+        self.beginRemoveRows(QModelIndex(), at, at)
+        del self._rows[at], self._keys[at]
+        self.endRemoveRows()
+
+    def _insert(self, at: int, row: dict, key: tuple[int, str, str]) -> None:
+        self.beginInsertRows(QModelIndex(), at, at)
+        self._rows.insert(at, row)
+        self._keys.insert(at, key)
+        self.endInsertRows()
 
     def _failed(self, error: HelperCallError) -> None:
         self.failed.emit(error.message)
+
+
+def _group(flow: dict) -> Group:
+    return (flow.get("exe", ""), flow.get("uid", -1))

@@ -105,17 +105,24 @@ class Preferences(QObject):
 
     @Slot(bool)
     def setStartAtLogin(self, on: bool) -> None:
-        if on:
-            command = shutil.which("netwarden") or "netwarden"
-            self._autostart.parent.mkdir(parents=True, exist_ok=True)
-            write_private(self._autostart, autostart_entry(command).encode())
-        else:
-            self._autostart.unlink(missing_ok=True)
+        try:
+            if on:
+                command = shutil.which("netwarden") or "netwarden"
+                self._autostart.parent.mkdir(parents=True, exist_ok=True)
+                write_private(self._autostart, autostart_entry(command).encode())
+            else:
+                self._autostart.unlink(missing_ok=True)
+        except OSError as exc:  # the switch then shows what is on disk
+            log.warning("cannot change %s: %s", self._autostart, exc.strerror)
         self.changed.emit()
 
     def _choose(self, name: str, on: bool) -> None:
         self._choices[name] = bool(on)
         lines = "".join(f"{k} = {'true' if v else 'false'}\n" for k, v in self._choices.items())
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        write_private(self._path, f"[{SECTION}]\n{lines}".encode())
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            write_private(self._path, f"[{SECTION}]\n{lines}".encode())
+        except OSError as exc:  # applies for this run; said once in the log
+            log.warning("cannot keep the app's preferences in %s: %s", self._path,
+                        exc.strerror)  # fmt: skip
         self.changed.emit()

@@ -2,8 +2,10 @@
 
 Desktop files are read once from the XDG data folders (`applications/`); one whose
 `Exec` (or `TryExec`) names the program's path or file name gives the program its
-`Name` and `Icon`. A flatpak app id is its own icon name. Anything else is named by
-its file name, with a generic icon.
+`Name` and `Icon`, unless that command is an interpreter or a launcher (`sh -c …`,
+`python3 app.py`, `flatpak run …`): those run many programs, so no one app names them. A
+flatpak app id is its own icon name. Anything else is named by its file name, with a
+generic icon.
 """
 
 import configparser
@@ -12,7 +14,10 @@ import shlex
 from functools import cache
 from pathlib import Path
 
+from netwarden_helper.interpreters import interpreter_kind
+
 GENERIC_ICON = "application-x-executable"
+LAUNCHERS = {"env", "flatpak", "snap", "gtk-launch", "kioclient", "kioclient5", "xdg-open"}
 
 
 def _data_dirs() -> list[Path]:
@@ -27,8 +32,10 @@ def _command(entry: configparser.SectionProxy) -> str:
             words = shlex.split(entry.get(key, ""))
         except ValueError:
             continue
-        if words and words[0] != "env":
-            return words[0]
+        if words:
+            command = words[0]
+            name = os.path.basename(command)
+            return "" if name in LAUNCHERS or interpreter_kind(name) else command
     return ""
 
 

@@ -177,7 +177,10 @@ class RulesModel(RowModel):
     def save(self, rule_id: int, values: dict, every_user: bool) -> None:
         """Store the form: a new rule when `rule_id` < 0, else replace rule `rule_id`."""
         base = self._rules.get(rule_id, {})
-        rule = rule_from_form(values, base, None if every_user else self.myUid)
+        # Not for every user: for the user the rule was for (another's, edited by an
+        # administrator, stays theirs), or for this user when it is new.
+        owner = None if every_user else base.get("uid", self.myUid)
+        rule = rule_from_form(values, base, owner)
         try:
             options = to_dbus_options(rule)
         except (TypeError, ValueError) as exc:

@@ -13,6 +13,7 @@ import http.client
 import os
 import socket
 import stat
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +26,8 @@ ADMIN_DIR = Path("/etc/netwarden/blocklists")
 PACKAGED_DIR = Path("/usr/share/netwarden/blocklists")
 MAX_BYTES = 64 << 20
 MAX_SOURCE = 2048
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # for the whole download
+CHUNK = 1 << 16
 
 
 class SourceError(ValueError):
@@ -39,8 +41,15 @@ def checked_source(source: str, local_dirs: tuple[Path, ...]) -> str:
                           f"at most {MAX_SOURCE} characters, without spaces")  # fmt: skip
     if source.startswith("/"):
         return _checked_path(source, local_dirs)
-    parts = urllib.parse.urlsplit(source)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not source.isascii():
+        raise SourceError("source: a URL must be ASCII (percent-encode other characters, "
+                          "write an international host name in its xn-- form)")  # fmt: skip
+    try:
+        parts = urllib.parse.urlsplit(source)
+        hostname, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise SourceError(f"source: not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise SourceError("source: must be an http:// or https:// URL, or an absolute path")
     return source
 
@@ -94,17 +103,35 @@ def download(url: str, etag: str, last_modified: str) -> Download:
         request.add_header("If-Modified-Since", last_modified)
     try:
         with _OPENER.open(request, timeout=TIMEOUT_S) as response:
-            data = response.read(MAX_BYTES + 1)
+            data = _read_bounded(response, time.monotonic() + TIMEOUT_S)
             headers = response.headers
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
             return Download(None, etag, last_modified)
         raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+    except SourceError:
+        raise
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         raise SourceError(f"download failed: {getattr(exc, 'reason', exc)}") from None
-    if len(data) > MAX_BYTES:
-        raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
     return Download(data, headers.get("ETag", ""), headers.get("Last-Modified", ""))
+
+
+def _read_bounded(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The body, refused when it is larger than `MAX_BYTES` or still arriving at
+    `deadline` (the socket's timeout only bounds each read: a server sending one byte
+    every few seconds would otherwise hold the worker for days)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BYTES:
+        raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
+    chunks, size = [], 0
+    while chunk := response.read1(CHUNK):  # one recv at a time, so the deadline holds
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
+        if time.monotonic() > deadline:
+            raise SourceError(f"download took longer than {TIMEOUT_S:.0f} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _marked_connection(

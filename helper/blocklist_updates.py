@@ -12,11 +12,13 @@ lists not checked for `UPDATE_S` are downloaded; staleness is checked every `CHE
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 from netwarden_helper.blocklist_sources import (
@@ -57,13 +59,15 @@ class BlocklistUpdates:
         self._clock = clock
         self._subscriptions = {b.id: b for b in store.blocklists()}
         self._names: dict[int, frozenset[str]] = {}  # the worker's alone
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocklists")
+        # A daemon thread: a download in progress must not hold up the helper's exit.
+        self._jobs: SimpleQueue[tuple | None] = SimpleQueue()
+        threading.Thread(target=self._run_jobs, name="blocklists", daemon=True).start()
         self._timer = loop.call_every(CHECK_S, self.update_stale)
         self._submit([(b, self._stale(b)) for b in self._subscriptions.values()])
 
     def close(self) -> None:
         Loop.cancel(self._timer)
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._jobs.put(None)
 
     # On the loop
 
@@ -104,8 +108,11 @@ class BlocklistUpdates:
             self._submit(stale)
 
     def _stale(self, blocklist: Blocklist) -> bool:
+        """Due for an update: daily, or at each check while its last attempt failed or
+        it never loaded (added while offline, say)."""
         checked = blocklist.checked_at
-        return checked is None or self._clock() - checked >= UPDATE_S
+        due = CHECK_S if blocklist.error or blocklist.updated_at is None else UPDATE_S
+        return checked is None or self._clock() - checked >= due
 
     def _submit(
         self, blocklists: list[tuple[Blocklist, bool]], forget: int | None = None
@@ -114,18 +121,27 @@ class BlocklistUpdates:
         done: Future[list[Blocklist]] = Future()
         enabled = frozenset(b.id for b in self._subscriptions.values() if b.enabled)
         wanted = [(b, fetch) for b, fetch in blocklists if b.enabled]
-        self._worker.submit(self._work, wanted, enabled, forget, done)
+        self._jobs.put((wanted, enabled, forget, done))
         return done
 
     def _apply(self, matcher: DomainMatcher, statuses: list[Blocklist], done: Future) -> None:
         self._on_matcher(matcher)
-        for status in statuses:
-            if status.id in self._subscriptions:  # not removed meanwhile
-                self._subscriptions[status.id] = status
-                self._store.save_blocklist_status(status)
+        try:
+            for status in statuses:
+                if status.id in self._subscriptions:  # not removed meanwhile
+                    self._subscriptions[status.id] = status
+                    self._store.save_blocklist_status(status)
+        except Exception as exc:  # the database refused: the caller hears why
+            log.exception("saving the blocklists' status failed")
+            done.set_exception(exc)
+            return
         done.set_result(self.subscriptions())
 
     # On the worker thread
+
+    def _run_jobs(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            self._work(*job)
 
     def _work(
         self,
@@ -164,6 +180,9 @@ class BlocklistUpdates:
             log.warning("blocklist %d (%s) kept as it was: %s", blocklist.id, blocklist.source,
                         exc)  # fmt: skip
             return replace(blocklist, error=str(exc), **checked)
+        except Exception as exc:  # one list's surprise must not stop the others
+            log.exception("blocklist %d (%s) kept as it was", blocklist.id, blocklist.source)
+            return replace(blocklist, error=f"internal error: {exc}", **checked)
         return replace(status, **checked, **({"error": ""} if attempted else {}))
 
     def _refresh_url(self, blocklist: Blocklist, fetch: bool, now: float) -> Blocklist:

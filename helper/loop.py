@@ -6,10 +6,13 @@ any thread. Sources attach to this context explicitly, never to whichever contex
 thread's default, so a test can run a helper in a thread of its own.
 """
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from gi.repository import GLib
+
+log = logging.getLogger(__name__)
 
 
 class Loop:
@@ -66,8 +69,15 @@ def _once(callback: Callable[[], Any]) -> Callable[..., bool]:
 
 
 def _repeating(callback: Callable[[], Any]) -> Callable[..., bool]:
+    """A source callback that keeps its source whatever happens: a callback that raised
+    would otherwise remove it, and a queue's reader or a periodic job would stop for good."""
+
     def run(*_: Any) -> bool:
-        callback()
+        try:
+            callback()
+        except Exception:
+            log.exception("internal error in %s; it keeps running",
+                          getattr(callback, "__qualname__", callback))  # fmt: skip
         return GLib.SOURCE_CONTINUE
 
     return run

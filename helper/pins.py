@@ -32,6 +32,7 @@ from netwarden_helper.alerts import (
 from netwarden_helper.file_watch import FolderWatch
 from netwarden_helper.hashing import BinaryHasher, FileKey, sha256_of, stat_key
 from netwarden_helper.loop import Loop
+from netwarden_helper.rules_dir import ADMIN_IDS
 from netwarden_helper.store import Store
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ class UnknownAlert(KeyError):
 
 
 class AlertResolved(ValueError):
-    """The alert was resolved already."""
+    """The alert cannot be resolved so: it was resolved already, or trusting it would
+    re-pin an administrator's rule (only its file can)."""
 
 
 def inspect(path: str, sha256: str | None) -> tuple[FileKey | None, str, FileFacts]:
@@ -159,7 +161,8 @@ class PinGuard:
         log.warning("the binary of %s changed (%s -> %s), package %s %s: alert %d",
                     exe, alert.old_sha256[:12], new[:12], facts.package or "none",
                     "verified" if facts.verified else "not verified", alert.id)  # fmt: skip
-        if facts.verified and self.firewall.settings.trust_package_updates:
+        if (facts.verified and self.firewall.settings.trust_package_updates
+                and not self._admin_rules(alert)):  # fmt: skip
             alert = self._apply(alert, AUTO_TRUSTED)
         if self.listener is not None:
             self.listener.alert_raised(alert)
@@ -177,10 +180,20 @@ class PinGuard:
             raise UnknownAlert(alert_id)
         if alert.state != OPEN:
             raise AlertResolved(f"alert {alert_id} was resolved already ({alert.state})")
+        admin = self._admin_rules(alert)
+        if resolution == "trust" and admin:
+            raise AlertResolved(
+                f"alert {alert_id} concerns the administrator's rules {admin}: the new "
+                "binary is trusted by updating their sha256 in /etc/netwarden/rules.d"
+            )
         alert = self._apply(alert, RESOLUTIONS[resolution])
         if self.listener is not None:
             self.listener.alert_resolved(alert)
         return alert
+
+    @staticmethod
+    def _admin_rules(alert: Alert) -> list[int]:
+        return [rule_id for rule_id in alert.rules if rule_id >= ADMIN_IDS]
 
     def _apply(self, alert: Alert, state: str) -> Alert:
         rules = [rule for rule in self.firewall.rules() if rule.id in alert.rules]

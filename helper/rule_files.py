@@ -41,6 +41,8 @@ def load_rules(text: str) -> list[Rule]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RuleFileError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise RuleFileError("not a rules file: nested too deeply") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise RuleFileError(f'not a Netwarden rules file (no "format": "{FORMAT}")')
     if document.get("version") != VERSION:

@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dbus
 import pytest
 
+from netwarden_helper import blocklist_sources
 from netwarden_helper.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTIONS
-from netwarden_helper.blocklist_sources import SourceError, checked_source
+from netwarden_helper.blocklist_sources import SourceError, checked_source, download
 from netwarden_helper.domain_lists import DomainMatcher, normalize_domain, parse_list
 from netwarden_helper.files import write_private
 from netwarden_helper.rules import Rule
@@ -111,12 +112,57 @@ def test_only_http_urls_and_files_in_the_blocklist_folders_are_accepted(tmp_path
         str(allowed / "missing.txt"): "No such file",
         str(allowed / "folder"): "not a regular file",
         "http://a.example/with space": "without spaces",
+        "http://lists.example/é.txt": "must be ASCII",
+        "http://[::1/hosts": "not a valid URL",
+        "http://lists.example:99999/hosts": "not a valid URL",
         "": "http(s) URL",
     }
     for source, message in refused.items():
         with pytest.raises(SourceError) as error:
             checked_source(source, dirs)
         assert message in str(error.value), source
+
+
+@contextmanager
+def trickling_server(declared_length):
+    """An HTTP server on loopback that sends its body one byte every 0.1 s, for ever."""
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(declared_length))
+            self.end_headers()
+            while not stop.wait(0.1):
+                self.wfile.write(b"a")
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hosts"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_download_is_bounded_in_time_and_size_whatever_the_server_does(monkeypatch):
+    monkeypatch.setattr(blocklist_sources, "TIMEOUT_S", 1.0)
+    with (  # without the deadline, the trickle would hold the download for ever
+        trickling_server(declared_length=1000) as url,
+        pytest.raises(SourceError, match="took longer than 1 s"),
+    ):
+        download(url, "", "")
+    with (
+        trickling_server(declared_length=blocklist_sources.MAX_BYTES + 1) as url,
+        pytest.raises(SourceError, match="larger than 64 MiB"),
+    ):
+        download(url, "", "")
 
 
 def test_copies_are_replaced_whole_and_private(tmp_path):

@@ -4,12 +4,14 @@ rank above the user's rules, and cannot be changed through D-Bus."""
 
 import json
 import os
+import shutil
 
 import dbus
 import pytest
 
 from netwarden_helper.rules_dir import ADMIN_IDS, admin_rules
 from tests.fixtures.api import ApiClient, error_name
+from tests.fixtures.binaries import NC, replace_binary, sha256
 from tests.fixtures.helper import running_helper
 from tests.fixtures.processes import wait_for
 from tests.fixtures.traffic import recorder, run_client
@@ -29,6 +31,7 @@ def test_each_file_loads_whole_or_not_at_all_in_name_order():
         ("rules.d/17-quit.json", rules_file({"action": "deny", "lifetime": "until_quit",
                                              "pid": 1, "pid_start": 1})),
         ("rules.d/18-not-json.json", "{"),
+        ("rules.d/19-deep.json", "[" * 100_000),
         ("rules.d/20-lab.json", rules_file({"action": "deny", "destination": "*.example.org",
                                             "hits": 9})),
     ]  # fmt: skip
@@ -39,7 +42,8 @@ def test_each_file_loads_whole_or_not_at_all_in_name_order():
         "rules.d/10-corp.json", "rules.d/10-corp.json", "rules.d/20-lab.json"]  # fmt: skip
     assert all(rule.id >= ADMIN_IDS and rule.hits == 0 for rule in admin.rules)
     assert [error.split(":")[0] for error in errors] == [
-        "rules.d/15-broken.json", "rules.d/17-quit.json", "rules.d/18-not-json.json"]  # fmt: skip
+        "rules.d/15-broken.json", "rules.d/17-quit.json", "rules.d/18-not-json.json",
+        "rules.d/19-deep.json"]  # fmt: skip
     assert "rules[1].action" in errors[0]
 
 
@@ -131,3 +135,23 @@ def test_the_administrators_rules_cannot_be_changed_through_dbus(netns, root, ru
     assert result["removed"] == 1, "only the user's rules would be replaced"
     root.call("DeleteRule", user_rule["id"])
     assert [r["id"] for r in root.call("ListRules")] == [admin_id]
+
+
+def test_an_alert_on_an_administrators_pinned_rule_is_trusted_only_by_its_file(
+    netns, root, rules_d, tmp_path
+):
+    program = tmp_path / "bin" / "fetcher"
+    program.parent.mkdir()
+    shutil.copyfile(NC, program)
+    write_atomically(rules_d / "10-corp.json", rules_file(
+        {"action": "allow", "exe": str(program), "sha256": sha256(program)}))  # fmt: skip
+    wait_for(lambda: admin_listed(root), 5, "the file to load")
+    replace_binary(program, b"\0changed")
+    alerts = []
+    wait_for(lambda: alerts.extend(root.call("ListAlerts")) or alerts, 5, "the alert")
+    with pytest.raises(dbus.DBusException) as refused:
+        root.call("ResolveAlert", alerts[0]["id"], "trust")
+    assert error_name(refused.value) == "InvalidArgument"
+    assert "updating their sha256 in /etc/netwarden/rules.d" in refused.value.get_dbus_message()
+    assert root.call("ListAlerts")[0]["state"] == "open"
+    assert root.call("ResolveAlert", alerts[0]["id"], "block")["state"] == "blocked"

@@ -39,9 +39,10 @@ Kirigami.ScrollablePage {
         target: page.connections
         function onDataChanged() { page.update() }
     }
-    Connections {
+    Connections {  // a rule that changes place is removed and inserted again
         target: page.rules
-        function onCountChanged() { page.update() }
+        function onRowsInserted() { page.update() }
+        function onRowsRemoved() { page.update() }
         function onDataChanged() { page.update() }
     }
 
