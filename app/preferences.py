@@ -122,7 +122,7 @@ class Preferences(QObject):
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             write_private(self._path, f"[{SECTION}]\n{lines}".encode())
-        except OSError as exc:  # applies for this run; said once in the log
+        except OSError as exc:  # the choice still applies for this run
             log.warning("cannot keep the app's preferences in %s: %s", self._path,
                         exc.strerror)  # fmt: skip
         self.changed.emit()
