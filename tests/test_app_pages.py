@@ -362,6 +362,25 @@ def test_settings_page_stores_a_change(polkitd, root, main_window, qtbot):
     save_screenshot(window, "settings")
 
 
+def test_a_change_made_elsewhere_shows_without_losing_an_edit_in_progress(
+    polkitd, root, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
+    window, models = main_window("settings")
+    content = window.contentItem()
+    qtbot.waitUntil(lambda: models["settings"].loaded, timeout=10_000)
+    page = find_item(content, "settingsPage")
+    type_into(window, find_item(page, "promptTimeoutField"), "90")
+    QTest.keyClick(window, Qt.Key.Key_Tab)  # the edit is done, not saved
+    root.call("SetSettings", dictionary({"history_days": 7}))  # another administrator
+    days = find_item(page, "historyDaysField")
+    qtbot.waitUntil(lambda: days.property("value") == 7, timeout=10_000)
+    assert find_item(page, "promptTimeoutField").property("value") == 90, "the edit stays"
+    click(window, find_item(page, "saveSettingsButton"))
+    qtbot.waitUntil(lambda: root.call("GetSettings")["prompt_timeout"] == 90, timeout=10_000)
+    assert root.call("GetSettings")["history_days"] == 7
+
+
 def test_this_apps_preferences_apply_at_once_without_an_administrator(
     polkitd, root, main_window, qtbot, tmp_path, monkeypatch
 ):

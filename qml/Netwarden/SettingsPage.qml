@@ -17,23 +17,54 @@ FormCard.FormCardPage {
     objectName: "settingsPage"
     title: qsTr("Settings")
 
-    function reset() {
-        defaultActionField.currentIndex = page.settings.defaultAction === "deny" ? 1 : 0
-        timeoutField.value = page.settings.promptTimeout
-        failClosedField.checked = page.settings.failClosed
-        historyDaysField.value = page.settings.historyDays
-        trustUpdatesField.checked = page.settings.trustPackageUpdates
+    // The stored values the form last showed: a field the user has not touched follows
+    // the helper's settings when they change (another window, another administrator);
+    // a field being edited keeps the edit until Save or Revert.
+    property var shown: ({})
+
+    function stored() {
+        return {
+            "default_action": page.settings.defaultAction,
+            "prompt_timeout": page.settings.promptTimeout,
+            "fail_closed": page.settings.failClosed,
+            "history_days": page.settings.historyDays,
+            "trust_package_updates": page.settings.trustPackageUpdates,
+        }
     }
 
-    Component.onCompleted: reset()
+    function edited() {
+        return {
+            "default_action": defaultActionField.currentValue,
+            "prompt_timeout": timeoutField.value,
+            "fail_closed": failClosedField.checked,
+            "history_days": historyDaysField.value,
+            "trust_package_updates": trustUpdatesField.checked,
+        }
+    }
+
+    // Show the stored values: in every field (`all`), or in the untouched ones.
+    function reset(all) {
+        const now = page.stored(), form = page.edited()
+        const keep = key => !all && form[key] !== page.shown[key]
+        const value = key => keep(key) ? form[key] : now[key]
+        defaultActionField.currentIndex = value("default_action") === "deny" ? 1 : 0
+        timeoutField.value = value("prompt_timeout")
+        failClosedField.checked = value("fail_closed")
+        historyDaysField.value = value("history_days")
+        trustUpdatesField.checked = value("trust_package_updates")
+        page.shown = now
+    }
+
+    Component.onCompleted: reset(true)
 
     Connections {
         target: page.settings
-        function onChanged() { page.reset() }
+        function onChanged() { page.reset(false) }
         function onFailed(message) {
             problem.text = message
             problem.visible = true
             saved.visible = false
+            page.reset(true)
         }
         function onSaved() {
             problem.visible = false
@@ -141,18 +172,12 @@ FormCard.FormCardPage {
             objectName: "saveSettingsButton"
             text: qsTr("Save (needs an administrator)")
             icon.name: "document-save"
-            onClicked: page.settings.save({
-                "default_action": defaultActionField.currentValue,
-                "prompt_timeout": timeoutField.value,
-                "fail_closed": failClosedField.checked,
-                "history_days": historyDaysField.value,
-                "trust_package_updates": trustUpdatesField.checked,
-            })
+            onClicked: page.settings.save(page.edited())
         }
         FormCard.FormButtonDelegate {
             text: qsTr("Revert")
             icon.name: "edit-undo"
-            onClicked: page.reset()
+            onClicked: page.reset(true)
         }
     }
 }
