@@ -12,19 +12,29 @@ through AddRule. Reported: decided connections per second, connect() latencies, 
 connects, and the queue's own counters (/proc/net/netfilter/nfnetlink_queue: packets
 queued and dropped) as proof of interception and of no drops.
 
+Open loop (`--open-loop`, on by default; `--only-open-loop`): for (b) and (c), the 8
+client processes together offer a fixed rate of new connections (non-blocking connects
+paced by the clock, each closed once established or after `--open-timeout` s), 3 s per
+rate of `--offered`, rising until failures or the queue's drops (its queue_dropped and
+user_dropped columns) pass 1 % of the connects sent.
+
 Bulk: one TCP flow from `host` uploads SIZE bytes (1 GiB) to a reader in `peer`, ROUNDS
 times alternately with no firewall and with netwarden-helper (allow rule); the ratio of
 the medians, and the packets queued against the packets the flows sent (established
 packets must never reach the queue).
 
     tools/devenv run -- python3 bench/throughput.py [--seconds S] [--clients N]
+        [--no-open-loop | --only-open-loop] [--offered 2000,4000,...] [--step S]
 """
 
 import argparse
 import collections
 import contextlib
+import errno
 import json
 import os
+import resource
+import select
 import socket
 import socketserver
 import statistics
@@ -86,6 +96,60 @@ def role_client(address: str, port: int, begin: float, seconds: float) -> None:
                       "late": max(0.0, late)}))  # fmt: skip
 
 
+def role_opener(address: str, port: int, begin: float, seconds: float, rate: float,
+                timeout: float) -> None:  # fmt: skip
+    """Open loop: from monotonic time `begin`, start a non-blocking connect every 1/`rate`
+    s for `seconds`, never waiting for earlier ones; close each once established, refused
+    or `timeout` s old. Print one JSON line: connect latencies (ns) of the established
+    ones, connects sent, failed, timed out, and how far behind schedule sending fell (s)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    poller = select.epoll()
+    pending: dict[int, tuple[socket.socket, int]] = {}  # fd: (socket, start ns)
+    oldest: collections.deque[tuple[socket.socket, int]] = collections.deque()
+    latencies, sent, failed, timed_out, behind = [], 0, 0, 0, 0.0
+    total = round(seconds * rate)
+
+    def done(sock: socket.socket, error: int, began: int) -> None:
+        nonlocal failed
+        if error:
+            failed += 1
+        else:
+            latencies.append(time.perf_counter_ns() - began)
+        pending.pop(sock.fileno(), None)
+        sock.close()  # its fd leaves the epoll set with it
+
+    time.sleep(max(0.0, begin - time.monotonic()))
+    while sent < total or pending:
+        now = time.monotonic()
+        while sent < total and begin + sent / rate <= now:
+            behind = max(behind, now - begin - sent / rate)
+            sent += 1
+            sock = socket.socket()
+            sock.setblocking(False)
+            began = time.perf_counter_ns()  # CLOCK_MONOTONIC, like time.monotonic
+            error = sock.connect_ex((address, port))
+            if error == errno.EINPROGRESS:
+                pending[sock.fileno()] = (sock, began)
+                oldest.append((sock, began))
+                poller.register(sock.fileno(), select.EPOLLOUT)
+            else:
+                done(sock, error, began)
+        wait = begin + sent / rate - time.monotonic() if sent < total else 0.01
+        for fd, _ in poller.poll(min(max(wait, 0.0), 0.01)):
+            sock, began = pending[fd]
+            done(sock, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), began)
+        expired = time.perf_counter_ns() - int(timeout * 1e9)
+        while oldest and oldest[0][1] < expired:
+            sock, _ = oldest.popleft()
+            if sock.fileno() != -1:  # still connecting
+                timed_out += 1
+                pending.pop(sock.fileno())
+                sock.close()
+    print(json.dumps({"latencies": latencies, "sent": sent, "failed": failed,
+                      "timed_out": timed_out, "behind": behind}))  # fmt: skip
+
+
 def role_source(address: str, port: int, size: int, limit: float) -> None:
     """Upload `size` bytes (at most `limit` seconds), wait for the reader's count back;
     print {"bytes": acknowledged, "seconds": elapsed}."""
@@ -138,13 +202,15 @@ def counters(root: ApiClient) -> collections.Counter[str]:
 # Connection rate
 
 
-def clients(box: Sandbox, count: int, seconds: float, port: int = PORT) -> list[dict]:
-    """`count` client processes in `host`, from a common start 1.5 s ahead (time for their
-    interpreters to start), each to its own port from `port`; their JSON results."""
+def clients(box: Sandbox, count: int, seconds: float, port: int = PORT,
+            role: str = "client", extra: tuple[str, ...] = ()) -> list[dict]:  # fmt: skip
+    """`count` `role` processes in `host` (arguments `extra` after the common ones), from
+    a common start 1.5 s ahead (time for their interpreters to start), each to its own
+    port from `port`; their JSON results."""
     begin = time.monotonic() + 1.5
     processes = [
-        box.host.popen(sys.executable, SCRIPT, "client", box.peer_v4, str(port + i),
-                       repr(begin), str(seconds), stdout=subprocess.PIPE, text=True)
+        box.host.popen(sys.executable, SCRIPT, role, box.peer_v4, str(port + i),
+                       repr(begin), str(seconds), *extra, stdout=subprocess.PIPE, text=True)
         for i in range(count)
     ]  # fmt: skip
     results = []
@@ -156,7 +222,7 @@ def clients(box: Sandbox, count: int, seconds: float, port: int = PORT) -> list[
             process.communicate()
             raise
         results.append(json.loads(out))
-    late = max(result["late"] for result in results)
+    late = max(result.get("late", 0.0) for result in results)
     if late > 0:
         print(f"  a client started {late * 1000:.0f} ms late", flush=True)
     return results
@@ -202,22 +268,39 @@ def rate_run(name: str, box: Sandbox, args: argparse.Namespace, pid: int | None 
     return run
 
 
-def rates(args: argparse.Namespace) -> list[Run]:
+ACCEPT_ALL = "(b) Python accept-all NFQUEUE"
+HELPER = "(c) netwarden-helper, cached allow rule"
+
+
+@contextlib.contextmanager
+def accept_all(box: Sandbox) -> Iterator[int]:
+    """(b): connect_latency's accept-all loop behind Netwarden's iptables rules; its pid."""
     from netwarden_helper.netfilter import Interception, IptablesBackend
 
+    loop = start(box.host, "accept_all", str(FLOW_QUEUE))  # bound before the rules
+    try:
+        box.host.call(IptablesBackend().install, Interception(FLOW_QUEUE, DNS_QUEUE))
+        yield loop.pid
+    finally:
+        stop(loop)
+
+
+@contextlib.contextmanager
+def allowing_helper(box: Sandbox) -> Iterator[tuple[ApiClient, int]]:
+    """(c): `real_helper` with the clients' allow rule; its API client and pid."""
+    with real_helper(box) as (_, root, pid):
+        root.call("AddRule", allow_rule(box))
+        yield root, pid
+
+
+def rates(args: argparse.Namespace) -> list[Run]:
     runs = []
     with fresh_box() as box, servers(box, args.clients):
         runs.append(rate_run("(a) no firewall", box, args, queued=False))
-    with fresh_box() as box, servers(box, args.clients):
-        loop = start(box.host, "accept_all", str(FLOW_QUEUE))  # bound before the rules
-        try:
-            box.host.call(IptablesBackend().install, Interception(FLOW_QUEUE, DNS_QUEUE))
-            runs.append(rate_run("(b) Python accept-all NFQUEUE", box, args, loop.pid))
-        finally:
-            stop(loop)
-    with fresh_box() as box, servers(box, args.clients), real_helper(box) as (_, root, pid):
-        root.call("AddRule", allow_rule(box))
-        name = "(c) netwarden-helper, cached allow rule"
+    with fresh_box() as box, servers(box, args.clients), accept_all(box) as pid:
+        runs.append(rate_run(ACCEPT_ALL, box, args, pid))
+    with fresh_box() as box, servers(box, args.clients), allowing_helper(box) as (root, pid):
+        name = HELPER
         before: collections.Counter[str] = collections.Counter()
         run = rate_run(name, box, args, pid, warmed=lambda: before.update(counters(root)))
         after = counters(root)
@@ -231,6 +314,79 @@ def rates(args: argparse.Namespace) -> list[Run]:
             run.proof = None
         runs.append(run)
     return runs
+
+
+# Open loop: rising offered rates until the queue drops
+
+
+def queue_row(box: Sandbox) -> tuple[int, int, int]:
+    """(packets ever queued, queue_dropped, user_dropped) of the flow queue in `host`
+    (/proc/net/netfilter/nfnetlink_queue, as connect_latency's `queue_packets` reads it)."""
+    table = box.host.run("cat", "/proc/net/netfilter/nfnetlink_queue").stdout
+    for cells in (line.split() for line in table.splitlines()):
+        if cells and int(cells[0]) == FLOW_QUEUE:
+            return int(cells[7]), int(cells[5]), int(cells[6])
+    raise RuntimeError(f"queue {FLOW_QUEUE} is not bound")
+
+
+def open_steps(name: str, box: Sandbox, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """After a closed-loop warm-up, each offered rate of `args.offered` for `args.step`
+    s, until drops or failures pass 1 % of the connects sent."""
+    clients(box, args.clients, 1.0)
+    steps = []
+    for offered in args.offered:
+        before = queue_row(box)
+        extra = (repr(offered / args.clients), repr(args.open_timeout))
+        results = clients(box, args.clients, args.step, role="opener", extra=extra)
+        queued, queue_dropped, user_dropped = (
+            a - b for a, b in zip(queue_row(box), before, strict=True)
+        )
+        step = Run(name, [ns for r in results for ns in r["latencies"]],
+                   sum(r["failed"] for r in results), args.step)  # fmt: skip
+        sent = sum(r["sent"] for r in results)
+        timed_out = sum(r["timed_out"] for r in results)
+        behind = max(r["behind"] for r in results)
+        row = {"offered": offered, "sent": sent, "done": step.rate, "failed": step.failed,
+               "timed_out": timed_out, "queued": queued, "queue_dropped": queue_dropped,
+               "user_dropped": user_dropped, "behind": behind,
+               "p50": step.percentile(0.5) if step.latencies_ns else 0.0,
+               "p99": step.percentile(0.99) if step.latencies_ns else 0.0}  # fmt: skip
+        steps.append(row)
+        print(f"  {name}: offered {offered:,}/s: {open_line(row)}", flush=True)
+        lost = max(step.failed + timed_out, queue_dropped + user_dropped)
+        if lost > 0.01 * sent:
+            break
+    return steps
+
+
+def open_line(row: dict[str, Any]) -> str:
+    return (f"sent {row['sent']:,}, {row['done']:,.0f} conn/s done, {row['failed']:,} failed, "
+            f"{row['timed_out']:,} timed out, queue: {row['queued']:,} queued, "
+            f"{row['queue_dropped']:,} queue_dropped, {row['user_dropped']:,} user_dropped; "
+            f"p50 {row['p50']:,.0f} µs, p99 {row['p99']:,.0f} µs, sending up to "
+            f"{row['behind'] * 1000:,.0f} ms behind")  # fmt: skip
+
+
+def open_loop(args: argparse.Namespace) -> None:
+    results = {}
+    with fresh_box() as box, servers(box, args.clients), accept_all(box):
+        results[ACCEPT_ALL] = open_steps(ACCEPT_ALL, box, args)
+    with fresh_box() as box, servers(box, args.clients), allowing_helper(box):
+        results[HELPER] = open_steps(HELPER, box, args)
+    print(
+        f"\n## Open loop: {args.clients} clients offer a fixed rate of new connections, "
+        f"{args.step:g} s a step, connects timed out after {args.open_timeout:g} s\n"
+    )
+    print(f"{'candidate':40} {'offered':>8} {'sent':>7} {'done/s':>7} {'failed':>6} "
+          f"{'t/o':>6} {'queued':>7} {'q_drop':>7} {'u_drop':>7} "
+          f"{'p50 µs':>8} {'p99 µs':>8}")  # fmt: skip
+    for name, steps in results.items():
+        for r in steps:
+            print(f"{name:40} {r['offered']:8,} {r['sent']:7,} {r['done']:7,.0f} "
+                  f"{r['failed']:6,} {r['timed_out']:6,} {r['queued']:7,} "
+                  f"{r['queue_dropped']:7,} {r['user_dropped']:7,} {r['p50']:8,.0f} "
+                  f"{r['p99']:8,.0f}")  # fmt: skip
+    print()
 
 
 # Bulk throughput
@@ -309,7 +465,8 @@ def bulk(args: argparse.Namespace) -> None:
 
 def main() -> None:
     roles = {"client": lambda a: role_client(a[0], int(a[1]), float(a[2]), float(a[3])),
-             "source": lambda a: role_source(a[0], int(a[1]), int(a[2]), float(a[3]))}  # fmt: skip
+             "source": lambda a: role_source(a[0], int(a[1]), int(a[2]), float(a[3])),
+             "opener": lambda a: role_opener(a[0], int(a[1]), *map(float, a[2:6]))}  # fmt: skip
     if len(sys.argv) > 1 and sys.argv[1] in roles:
         roles[sys.argv[1]](sys.argv[2:])
         return
@@ -319,7 +476,25 @@ def main() -> None:
     parser.add_argument("--bulk-mib", type=int, default=1024, help="MiB per upload (1024)")
     parser.add_argument("--bulk-limit", type=float, default=20.0, help="s per upload (20)")
     parser.add_argument("--rounds", type=int, default=7, help="uploads per candidate (7)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--open-loop",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the open-loop steps after the closed-loop rate (on)",
+    )
+    parser.add_argument(
+        "--offered",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[2000, 4000, 8000, 16000],
+        help="conn/s (2000,4000,8000,16000)",
+    )
+    parser.add_argument("--step", type=float, default=3.0, help="s per offered rate (3)")
+    parser.add_argument("--open-timeout", type=float, default=1.0, help="s per connect (1)")
+    parser.add_argument("--only-open-loop", action="store_true", help="skip the rest")
+    args = parser.parse_args()  # fmt: skip
+    if args.only_open_loop:
+        open_loop(args)
+        return
     print(f"{args.clients} parallel clients, {args.seconds:g} s flat out per candidate, "
           f"{os.cpu_count()} cores\n", flush=True)  # fmt: skip
     runs = rates(args)
@@ -329,6 +504,8 @@ def main() -> None:
         if run.footprint:
             busy = run.footprint["cpu_s"] / args.seconds
             print(f"  {run.name}: firewall process CPU {busy:.0%} of one core")
+    if args.open_loop:
+        open_loop(args)
     bulk(args)
 
 
