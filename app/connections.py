@@ -13,7 +13,6 @@ rows of the programs whose flows or rates changed are rebuilt, and applied a sli
 
 import time
 from bisect import bisect_left
-from functools import lru_cache
 
 from PySide6.QtCore import Property, QModelIndex, QObject, QTimer, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
@@ -34,7 +33,6 @@ UPDATE_MS = 100  # the shortest time between two regroupings of the rows (see `_
 APPLY_MS = 8  # the longest the rows are changed for in one loop turn (`_apply_pending`)
 
 Group = tuple[str, int]  # (exe, uid)
-_user_name = lru_cache(maxsize=1024)(user_name)  # getpwuid costs 20 µs
 
 
 def destination_text(flow: dict) -> str:
@@ -75,7 +73,7 @@ def program_row(exe: str, uid: int, flows: list[dict], rate: tuple[int, int]) ->
         "sha256": next((f["sha256"] for f in flows if f.get("sha256")), ""),
         "unit": flows[0].get("unit", ""),
         "flatpak": flows[0].get("flatpak", ""),
-        "user": _user_name(uid if uid >= 0 else None),
+        "user": user_name(uid if uid >= 0 else None),
         "destinations": destinations,
         "destinationsText": " ".join(d["text"] for d in destinations),
         "connectionCount": len(flows),

@@ -9,7 +9,6 @@ again.
 """
 
 import os
-import pwd
 from datetime import datetime
 from fnmatch import fnmatchcase
 
@@ -18,6 +17,7 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.helper_client import HelperCallError, HelperClient, to_dbus_options
 from netwarden.row_model import RowModel
+from netwarden_helper import process_info
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
@@ -30,12 +30,7 @@ FORM_FIELDS = ("action", "exe", "destination", "ports", "protocol", "priority", 
 
 def user_name(uid: int | None) -> str:
     """A uid as its user name ("every user" for none)."""
-    if uid is None:
-        return "every user"
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
+    return "every user" if uid is None else process_info.user_name(uid)
 
 
 def format_time(timestamp: float | None) -> str:

@@ -125,8 +125,8 @@ class Firewall:
         self.prompter: Prompter | None = None
         self.observers: list[DecisionObserver] = []
         self.pins: PinWatcher | None = None
-        # Told when rules change without a client's call: expiry, the admin's files.
-        self.on_background_rule_change: Callable[[], None] | None = None
+        # Told after every change of the rules: a call, an answer, expiry, the admin's files.
+        self.on_rules_changed: Callable[[], None] | None = None
         self.counters: Counter[str] = Counter()
         self._user_rules: list[Rule] = ordered(store.rules())
         self._admin = AdminRules()
@@ -472,7 +472,7 @@ class Firewall:
         """Use these administrator's rules from now on (they replace the previous ones)."""
         self._admin = admin
         self._bands_changed()
-        self._tell_background_rule_change()
+        self._tell_rules_changed()
 
     def set_blocklist(self, matcher: DomainMatcher) -> None:
         """Use this blocklist matcher from now on."""
@@ -509,6 +509,11 @@ class Firewall:
         self.flush_hits()
         self._user_rules = ordered(self.store.rules())
         self._bands_changed()
+        self._tell_rules_changed()
+
+    def _tell_rules_changed(self) -> None:
+        if self.on_rules_changed is not None:
+            self.on_rules_changed()
 
     def _bands_changed(self) -> None:
         """Rules or blocklists changed: held flows they now decide are released."""
@@ -550,11 +555,6 @@ class Firewall:
             for rule_id in over:
                 self.store.delete_rule(rule_id)
             self._rules_changed()
-            self._tell_background_rule_change()
-
-    def _tell_background_rule_change(self) -> None:
-        if self.on_background_rule_change is not None:
-            self.on_background_rule_change()
 
     def status(self) -> dict[str, Any]:
         """Counters and sizes for the status view."""

@@ -81,7 +81,8 @@ class JournalWriter:
     def __init__(self, path: str = JOURNAL_SOCKET) -> None:
         self.path = path
         self.dropped = 0  # entries not sent: queue full, over the rate, or no journal
-        self._queue: queue.Queue[dict[str, str] | None] = queue.Queue(QUEUE)
+        # Decisions as given; their fields are made on the thread, off the packet path.
+        self._queue: queue.Queue[tuple | None] = queue.Queue(QUEUE)
         self._lock = threading.Lock()
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self._socket.settimeout(SEND_TIMEOUT_S)  # a stuck journal costs drops, not a thread
@@ -92,7 +93,7 @@ class JournalWriter:
         self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
     ) -> None:
         try:
-            self._queue.put_nowait(decision_fields(flow, action, decided_by, rule_id))
+            self._queue.put_nowait((flow, action, decided_by, rule_id))
         except queue.Full:
             self._drop(1)
 
@@ -102,7 +103,7 @@ class JournalWriter:
 
     def _send_all(self) -> None:
         second, sent, reported, unreachable = time.monotonic(), 0, 0, False
-        while (fields := self._queue.get()) is not None:
+        while (decision := self._queue.get()) is not None:
             now = time.monotonic()
             if now - second >= 1.0:
                 second, sent = now, 0
@@ -115,7 +116,7 @@ class JournalWriter:
                 self._drop(1)
                 continue
             sent += 1
-            if not self._send(encode(fields)):
+            if not self._send(encode(decision_fields(*decision))):
                 self._drop(1)
                 if not unreachable:
                     log.info("the journal at %s cannot be reached; decisions are not "

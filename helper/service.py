@@ -17,7 +17,7 @@ import dbus
 import dbus.service
 
 from netwarden_helper import __version__
-from netwarden_helper.alerts import AUTO_TRUSTED, RESOLUTIONS, Alert, alert_record, block_rule
+from netwarden_helper.alerts import RESOLUTIONS, Alert, alert_record, block_rule
 from netwarden_helper.answers import Answer, AnswerError
 from netwarden_helper.api import (
     ACTION_ANSWER_PROMPT,
@@ -115,7 +115,7 @@ class HelperService(BlocklistMethods, HistoryMethods):
         )
         self._told: dict[int, set[str]] = {}  # prompt id -> agents it was sent to
         self._firewall.prompter = self
-        self._firewall.on_background_rule_change = self.RulesChanged
+        self._firewall.on_rules_changed = self.RulesChanged
         self._serve_history(helper.history, helper.history.loop)
         self._serve_blocklists(helper.blocklists)
         helper.pins.listener = self
@@ -123,7 +123,7 @@ class HelperService(BlocklistMethods, HistoryMethods):
     def close(self) -> None:
         """Stop serving: no more prompts or traffic signals, the object leaves the bus."""
         self._firewall.prompter = None
-        self._firewall.on_background_rule_change = None
+        self._firewall.on_rules_changed = None
         self._helper.pins.listener = None
         self.stop_serving_history()
         self.remove_from_connection()
@@ -187,7 +187,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
     def AddRule(self, caller: Caller, values: dbus.Dictionary) -> dbus.Dictionary:
         """Add a rule; returns it as stored (with its id)."""
         stored = self._firewall.add_rule(_rule_fields(values))
-        self.RulesChanged()
         return dictionary(rule_record(stored))
 
     def _rule(self, rule_id: int) -> Rule:
@@ -220,7 +219,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
         """Replace rule `rule_id`'s fields (its counters stay); returns it."""
         self._user_rule(rule_id)
         self._firewall.replace_rule(rule_id, _rule_fields(values))
-        self.RulesChanged()
         return dictionary(rule_record(self._rule(rule_id)))
 
     @authorized_method(
@@ -231,7 +229,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
         """Enable or disable a rule."""
         rule = self._user_rule(rule_id)
         self._firewall.replace_rule(rule_id, replace(rule, enabled=bool(enabled)))
-        self.RulesChanged()
 
     @authorized_method(
         lambda self, caller, rule_id: _for_rules(caller, self._user_rule(rule_id)),
@@ -241,7 +238,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
         """Delete a rule."""
         self._user_rule(rule_id)
         self._firewall.delete_rule(rule_id)
-        self.RulesChanged()
 
     @authorized_method(ACTION_MONITOR, out_signature="s")
     def ExportRules(self, caller: Caller) -> str:
@@ -265,12 +261,12 @@ class HelperService(BlocklistMethods, HistoryMethods):
             removed = len(self._user_rules()) if replace_existing else 0
             return dictionary({"added": len(rules), "removed": removed, "dry_run": True})
         added, removed = self._firewall.import_rules(rules, replace_existing)
-        self.RulesChanged()
         return dictionary({"added": added, "removed": removed, "dry_run": False})
 
     @dbus.service.signal(INTERFACE, signature="")
     def RulesChanged(self) -> None:
-        """Broadcast after any rule was added, changed or deleted."""
+        """Broadcast after any rule was added, changed or deleted (by a call, an answer,
+        expiry or the administrator's files)."""
 
     # Prompts
 
@@ -338,8 +334,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
             raise InvalidArgument(str(exc)) from None
         except UnknownPrompt:
             raise NotFound(f"prompt {prompt_id} was decided meanwhile") from None
-        if rule is not None:
-            self.RulesChanged()
         return dictionary(rule_record(rule) if rule else {})
 
     @dbus.service.signal(INTERFACE, signature="a{sv}")
@@ -385,7 +379,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
             raise NotFound(f"there is no alert {alert_id}") from None
         except AlertResolved as exc:
             raise InvalidArgument(str(exc)) from None
-        self.RulesChanged()
         return dictionary(alert_record(alert))
 
     @dbus.service.signal(INTERFACE, signature="a{sv}")
@@ -399,8 +392,6 @@ class HelperService(BlocklistMethods, HistoryMethods):
 
     def alert_raised(self, alert: Alert) -> None:
         self._tell_everyone("AlertRaised", dictionary(alert_record(alert)))
-        if alert.state == AUTO_TRUSTED:
-            self.RulesChanged()
 
     def alert_resolved(self, alert: Alert) -> None:
         self._tell_everyone("AlertResolved", dictionary(alert_record(alert)))

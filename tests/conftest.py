@@ -60,11 +60,20 @@ def polkitd(system_bus: SystemBus) -> Iterator[Callable[..., subprocess.Popen]]:
 
 
 @pytest.fixture
+def rules_d(tmp_path: Path) -> Path:
+    """The administrator's rules folder the `helper` watches (the rootfs's /etc is not)."""
+    folder = tmp_path / "etc" / "rules.d"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
 def helper(
-    system_bus: SystemBus, netns: netns_fixture.Sandbox, tmp_path: Path
+    system_bus: SystemBus, netns: netns_fixture.Sandbox, tmp_path: Path, rules_d: Path
 ) -> Iterator[subprocess.Popen]:
     """netwarden-helper running in the `netns` host namespace on the private system bus."""
-    with running_helper(system_bus, netns.host, tmp_path / "state") as process:
+    with running_helper(system_bus, netns.host, tmp_path / "state",
+                        f"--rules-dir={rules_d}") as process:  # fmt: skip
         yield process
 
 

@@ -21,7 +21,6 @@ from netwarden_helper.api import (
     ACTION_SETTINGS,
 )
 from netwarden_helper.dbus_values import dictionary
-from tests.fixtures.helper import running_helper
 from tests.fixtures.qml import click, find_all, find_item, screenshot, text_of
 from tests.fixtures.traffic import bulk_server, recorder, start_client, start_fetch
 from tests.fixtures.users import NOBODY
@@ -68,21 +67,6 @@ def save_screenshot(window, name):
     docs/screenshots/)."""
     QTest.qWait(500)  # the desktop style paints its controls a moment later
     screenshot(window, name)
-
-
-@pytest.fixture
-def rules_d(tmp_path):
-    """The administrator's rules folder the helper watches (instead of /etc's)."""
-    folder = tmp_path / "rules.d"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def helper(system_bus, netns, tmp_path, rules_d):
-    with running_helper(system_bus, netns.host, tmp_path / "state",
-                        f"--rules-dir={rules_d}") as process:  # fmt: skip
-        yield process
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from netwarden_helper.api import (
 )
 from netwarden_helper.dbus_values import dictionary
 from netwarden_helper.rules import RULE_FIELDS
-from tests.fixtures.api import own_rule
+from tests.fixtures.api import own_rule, state
 from tests.fixtures.binaries import NC, replace_binary, sha256
 from tests.fixtures.processes import wait_for
 from tests.fixtures.scratch import shared_dir
@@ -122,11 +122,6 @@ def running():
     yield start
     for process in started:
         process.stop()
-
-
-def state(root):
-    blocklists = [(b["id"], b["source"], b["enabled"]) for b in root.call("ListBlocklists")]
-    return root.call("ExportRules"), dict(root.call("GetSettings")), blocklists
 
 
 def write_inputs(folder):

@@ -29,7 +29,7 @@ from netwarden_helper.api import (
     OBJECT_PATH,
 )
 from netwarden_helper.dbus_values import dictionary
-from tests.fixtures.api import SIGNATURES, ApiClient, error_name, own_rule, pump_until
+from tests.fixtures.api import SIGNATURES, ApiClient, error_name, own_rule, pump_until, state
 from tests.fixtures.traffic import CHECKOUT, recorder, run_client
 from tests.fixtures.users import NOBODY
 
@@ -49,12 +49,6 @@ def nobody(system_bus, helper):
     client = ApiClient(system_bus, uid=NOBODY)
     yield client
     client.close()
-
-
-def state(root):
-    """Everything a call could change: the rules file, the settings, the subscriptions."""
-    blocklists = [(b["id"], b["source"], b["enabled"]) for b in root.call("ListBlocklists")]
-    return root.call("ExportRules"), dict(root.call("GetSettings")), blocklists
 
 
 RULES_FILE = json.dumps(

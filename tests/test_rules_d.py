@@ -12,7 +12,6 @@ import pytest
 from netwarden_helper.rules_dir import ADMIN_IDS, admin_rules
 from tests.fixtures.api import ApiClient, error_name
 from tests.fixtures.binaries import NC, replace_binary, sha256
-from tests.fixtures.helper import running_helper
 from tests.fixtures.processes import wait_for
 from tests.fixtures.traffic import recorder, run_client
 
@@ -55,21 +54,12 @@ def write_atomically(path, text):
 
 
 @pytest.fixture
-def rules_d(tmp_path):
-    folder = tmp_path / "etc" / "rules.d"
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
-def root(system_bus, polkitd, netns, tmp_path, rules_d):
+def root(system_bus, polkitd, helper):
     polkitd()
-    with running_helper(system_bus, netns.host, tmp_path / "state",
-                        f"--rules-dir={rules_d}") as process:  # fmt: skip
-        client = ApiClient(system_bus, uid=0)
-        yield client
-        client.close()
-        assert process.poll() is None, "the helper died"
+    client = ApiClient(system_bus, uid=0)
+    yield client
+    client.close()
+    assert helper.poll() is None, "the helper died"
 
 
 def admin_listed(root):

@@ -1,11 +1,12 @@
 """What `netwardenctl` prints: aligned tables for people, JSON for scripts."""
 
 import json
-import pwd
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
+
+from netwarden_helper import process_info
 
 Column = tuple[str, Callable[[Mapping[str, Any]], str]]
 
@@ -137,12 +138,7 @@ def size(count: int | None) -> str:
 
 def user(uid: int | None) -> str:
     """A uid as its user name (the uid itself when it has none), "?" when unknown."""
-    if uid is None:
-        return "?"
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
+    return "?" if uid is None else process_info.user_name(uid)
 
 
 def flow_program(flow: Mapping[str, Any]) -> str:

@@ -25,9 +25,10 @@ from netwarden_helper.api import INTERFACE, METHOD_SIGNATURES
 from netwarden_helper.dbus_values import dictionary
 from netwarden_helper.packet import ICMP, ICMPV6, SCTP, TCP, UDP, UDPLITE, Packet, parse
 from netwarden_helper.rules import COUNTER_FIELDS
+from tests.fixtures.api import state
 from tests.fixtures.dns_server import dns_server
 from tests.fixtures.traffic import recorder, run_client
-from tests.test_dbus_api import CALLS, CHANGING, state
+from tests.test_dbus_api import CALLS, CHANGING
 from tests.test_packet import ipv4, ipv6, udp
 
 SEED = int(os.environ.get("NETWARDEN_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
