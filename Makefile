@@ -3,6 +3,7 @@
 # mounts and netfilter. The rootfs is built on first use and cached (tools/devenv).
 
 RUFF_VERSION := 0.17.6
+MYPY_VERSION := 2.4.1
 PREFIX ?= /usr/local
 DESTDIR ?=
 PYTHON ?= python3
@@ -15,14 +16,23 @@ PYTEST_ARGS ?=
 test:
 	tools/devenv run -- python3 -m pytest $(PYTEST_ARGS)
 
-## lint: ruff over the Python sources
-lint: $(LINT_VENV)/bin/ruff
+## lint: ruff over the Python sources, mypy over the three packages
+lint: $(LINT_VENV)/bin/ruff $(LINT_VENV)/bin/mypy
 	$(LINT_VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/ruff format --check .
+	@# mypy finds the packages by their import names (pyproject.toml, [tool.mypy])
+	@mkdir -p .lint-path
+	@ln -sfn ../app .lint-path/netwarden
+	@ln -sfn ../helper .lint-path/netwarden_helper
+	@ln -sfn ../common .lint-path/netwarden_common
+	$(LINT_VENV)/bin/mypy -p netwarden_common -p netwarden_helper -p netwarden
 
 $(LINT_VENV)/bin/ruff:
 	python3 -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install --quiet ruff==$(RUFF_VERSION)
+
+$(LINT_VENV)/bin/mypy: $(LINT_VENV)/bin/ruff
+	$(LINT_VENV)/bin/pip install --quiet mypy==$(MYPY_VERSION)
 
 ## soak: the long reliability variants (storms, many crashes), not part of make test
 soak:
@@ -74,4 +84,4 @@ rootfs:
 	tools/devenv build
 
 clean:
-	rm -rf $(LINT_VENV) test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(LINT_VENV) .lint-path .mypy_cache test-artifacts .pytest_cache .ruff_cache

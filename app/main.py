@@ -12,19 +12,19 @@ from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from netwarden import __version__
-from netwarden.alerts import AlertModel
-from netwarden.connections import ConnectionsModel
-from netwarden.helper_client import HelperClient
-from netwarden.helper_state import HelperState
-from netwarden.notifications import Notifier, session_bus
-from netwarden.preferences import Preferences
-from netwarden.prompt_window import PromptWindowController
-from netwarden.prompts import PromptModel
-from netwarden.rules import RulesModel
-from netwarden.settings import SettingsModel
-from netwarden.sort_filter import SortFilterModel  # noqa: F401 (a QML type the pages use)
-from netwarden.traffic import TrafficHistory
-from netwarden.tray import Tray
+from netwarden.client.helper_client import HelperClient
+from netwarden.client.helper_state import HelperState
+from netwarden.desktop.notifications import Notifier, session_bus
+from netwarden.desktop.prompt_window import PromptWindowController
+from netwarden.desktop.tray import Tray
+from netwarden.models.alerts import AlertModel
+from netwarden.models.connections import ConnectionsModel
+from netwarden.models.preferences import Preferences
+from netwarden.models.prompts import PromptModel
+from netwarden.models.rules import RulesModel
+from netwarden.models.settings import SettingsModel
+from netwarden.models.sort_filter import SortFilterModel  # noqa: F401 (a QML type the pages use)
+from netwarden.models.traffic import TrafficHistory
 
 APP_ID = "io.github.netwarden"
 
@@ -142,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         Notifier(client, session_bus(), lambda: preferences.notifications, parent=app)
     except dbus.DBusException as exc:  # no session bus: no notifications, all else works
         print(f"netwarden: no desktop notifications: {exc.get_dbus_message()}", file=sys.stderr)
-    Tray(helper, prompts, lambda: (window.show(), window.raise_()), app.quit, parent=app)
+
+    def show_window() -> None:
+        window.show()
+        window.raise_()
+
+    Tray(helper, prompts, show_window, app.quit, parent=app)
     # With a tray, closing the window keeps the app there to ask about connections.
     has_tray = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not has_tray)

@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from netwarden_helper.domain_lists import DomainMatcher, parse_list
+from netwarden_helper.policy.domain_lists import DomainMatcher, parse_list
 
 REPEAT = 5
 LOOPS = 100_000  # lookups per timed run

@@ -113,8 +113,8 @@ def role_accept_all(queue_num: int) -> None:
 
 def role_accept_all_glib(queue_num: int) -> None:
     """(b2): accept every queued packet, on the helper's own GLib loop and queue binding."""
-    from netwarden_helper.loop import Loop
-    from netwarden_helper.queue import PacketQueue
+    from netwarden_helper.packet_path.queue import PacketQueue
+    from netwarden_helper.runtime.loop import Loop
 
     loop = Loop()
     PacketQueue(loop, queue_num, lambda packet: packet.accept())
@@ -132,17 +132,16 @@ def role_helper(state_dir: str, exe: str, script: str, peer: str, profile: str) 
     import logging
     import threading
 
-    from netwarden_helper.daemon import Helper
-    from netwarden_helper.hashing import sha256_of
-    from netwarden_helper.loop import Loop
-    from netwarden_helper.rules import validate
+    from netwarden_common.rules import validate
+    from netwarden_helper.composition import Helper
+    from netwarden_helper.identity.hashing import sha256_of
+    from netwarden_helper.runtime.loop import Loop
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     loop = Loop()
     helper = Helper(loop, Path(state_dir), FLOW_QUEUE, DNS_QUEUE)
-    firewall = helper.firewall
     # What the prompt's "allow, this host, forever" makes: program pinned to its hash.
-    rule = firewall.add_rule(validate({
+    rule = helper.rule_book.add_rule(validate({
         "action": "allow", "exe": exe, "sha256": sha256_of(exe), "script": script,
         "uid": os.getuid(), "destination": peer, "ports": str(PORT), "protocol": "tcp",
     }))  # fmt: skip
@@ -152,10 +151,10 @@ def role_helper(state_dir: str, exe: str, script: str, peer: str, profile: str) 
         if line.strip() in ("quit", ""):
             loop.quit()
             return
-        firewall.flush_hits()
+        helper.rule_book.flush_hits()
         hits = next(r.hits for r in helper.store.rules() if r.id == rule.id)
         names = {str(thread.native_id): thread.name for thread in threading.enumerate()}
-        print(json.dumps({**firewall.status(), "rule_hits": hits, "threads": names}), flush=True)
+        print(json.dumps({**helper.status(), "rule_hits": hits, "threads": names}), flush=True)
 
     loop.watch_fd(sys.stdin.fileno(), command)
     print("ready", flush=True)
@@ -389,7 +388,7 @@ def no_firewall(count: int, _: argparse.Namespace) -> Run:
 
 def accept_all(name: str, role: str, count: int) -> Run:
     """An accept-all queue reader (`role`) behind Netwarden's own iptables rules."""
-    from netwarden_helper.netfilter import Interception, IptablesBackend
+    from netwarden_helper.packet_path.netfilter import Interception, IptablesBackend
 
     with fresh_box() as box, server(box):
         loop = start(box.host, role, str(FLOW_QUEUE))  # bound before the rules
@@ -692,11 +691,12 @@ def per_packet_parts() -> None:
     import statistics
     import timeit
 
-    from netwarden_helper.attribution import SocketOwners, SocketTable
-    from netwarden_helper.hashing import file_key
-    from netwarden_helper.packet import Packet, parse
-    from netwarden_helper.process_info import read_process, start_time
-    from netwarden_helper.rules import Flow, decide, ordered, validate, with_id
+    from netwarden_common.rules import validate, with_id
+    from netwarden_helper.identity.attribution import SocketOwners, SocketTable
+    from netwarden_helper.identity.hashing import file_key
+    from netwarden_helper.identity.process_info import read_process, start_time
+    from netwarden_helper.packet_path.packet import Packet, parse
+    from netwarden_helper.policy.engine import Flow, RuleSet
 
     listener = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(listener.getsockname())
@@ -709,7 +709,7 @@ def per_packet_parts() -> None:
     exe = os.path.realpath(sys.executable)
     rule = validate({"action": "allow", "exe": exe, "sha256": "a" * 64, "uid": 0,
                      "destination": dst, "ports": str(dport), "protocol": "tcp"})  # fmt: skip
-    rules = ordered([with_id(rule, 1, 0.0)])
+    rules = RuleSet([with_id(rule, 1, 0.0)])
     flow = Flow(exe=exe, dst=dst, protocol="tcp", dport=dport, uid=0, sha256="a" * 64)
 
     def timed(step: Callable[[], Any], number: int = 2000) -> float:
@@ -721,7 +721,7 @@ def per_packet_parts() -> None:
         ("sock_diag exact lookup (SocketTable.owner)", lambda: table.owner(packet)),
         ("process still the same? (start_time)", lambda: start_time(pid)),
         ("binary identity (file_key)", lambda: file_key(pid)),
-        ("decide, one rule (rules.decide)", lambda: decide(rules, flow, time.time())),
+        ("decide, one rule (RuleSet.decide)", lambda: rules.decide(flow, time.time())),
     ]
     results = [(name, timed(step)) for name, step in steps]
     fds = len(os.listdir("/proc/self/fd"))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.connect_latency import PORT, Run, fresh_box, server
 from bench.throughput import allow_rule, clients, counters, real_helper
-from netwarden_helper.hashing import sha256_of
+from netwarden_helper.identity.hashing import sha256_of
 from tests.fixtures.binaries import NC
 from tests.fixtures.netns import Sandbox
 

@@ -19,13 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from netwarden_helper.history_db import (
-    BytesSample,
-    FlowRecord,
-    HistoryDb,
-    HistoryFilter,
-    Program,
-)
+from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
+from netwarden_helper.records.history_db import HistoryDb, HistoryFilter
 
 DAY = 86400
 REPEAT = 5

@@ -38,9 +38,9 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer
 from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtWidgets import QApplication
 
-from netwarden.connections import ConnectionsModel, busiest_first
-from netwarden.helper_state import HelperState
+from netwarden.client.helper_state import HelperState
 from netwarden.main import load_main_window
+from netwarden.models.connections import ConnectionsModel, busiest_first
 
 TICK_MS = 10  # the probe timer, and the flood's delivery interval
 FRAME_MS = 16  # how often the window is asked for a frame

@@ -31,7 +31,7 @@ from gi.repository import GLib
 
 from bench.connect_latency import PORT, Run, fresh_box, no_firewall, server
 from bench.throughput import counters, real_helper
-from netwarden_helper.api import INTERFACE
+from netwarden_common.api import INTERFACE
 from tests.fixtures.api import ApiClient
 
 SCRIPT = str(Path(__file__).resolve())

@@ -59,7 +59,7 @@ from bench.connect_latency import (
     stop,
     table,
 )
-from netwarden_helper.hashing import sha256_of
+from netwarden_helper.identity.hashing import sha256_of
 from tests.fixtures.api import ApiClient
 from tests.fixtures.helper import running_helper
 from tests.fixtures.netns import Sandbox
@@ -275,7 +275,7 @@ HELPER = "(c) netwarden-helper, cached allow rule"
 @contextlib.contextmanager
 def accept_all(box: Sandbox) -> Iterator[int]:
     """(b): connect_latency's accept-all loop behind Netwarden's iptables rules; its pid."""
-    from netwarden_helper.netfilter import Interception, IptablesBackend
+    from netwarden_helper.packet_path.netfilter import Interception, IptablesBackend
 
     loop = start(box.host, "accept_all", str(FLOW_QUEUE))  # bound before the rules
     try:

@@ -11,17 +11,16 @@ import dbus.mainloop.glib
 import dbus.service
 from gi.repository import GLib
 
+from netwarden_common.api import BUS_NAME
 from netwarden_helper import __version__
-from netwarden_helper.api import BUS_NAME
-from netwarden_helper.blocklist_sources import ADMIN_DIR
-from netwarden_helper.daemon import Helper
-from netwarden_helper.journal import JOURNAL_SOCKET
-from netwarden_helper.loop import Loop
-from netwarden_helper.netfilter import NetfilterError, remove_all
-from netwarden_helper.polkit import PolkitAuthority
-from netwarden_helper.rules_dir import DEFAULT_FOLDER
-from netwarden_helper.service import HelperService
-from netwarden_helper.store import StoreError
+from netwarden_helper.blocklists.locations import ADMIN_DIR
+from netwarden_helper.bus.polkit import PolkitAuthority
+from netwarden_helper.composition import Helper, Served
+from netwarden_helper.packet_path.netfilter import NetfilterError, remove_all
+from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER
+from netwarden_helper.records.journal import JOURNAL_SOCKET
+from netwarden_helper.runtime.loop import Loop
+from netwarden_helper.storage.store import StoreError
 
 log = logging.getLogger("netwarden_helper")
 
@@ -145,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreError, NetfilterError, OSError) as exc:
         log.error("cannot start: %s", exc)
         return 1
-    service = HelperService(bus, PolkitAuthority(bus), helper)
+    served = Served(bus, PolkitAuthority(bus), helper)
 
     log.info("serving %s (version %s)", BUS_NAME, __version__)
     try:
         loop.run()
     finally:
-        service.close()
+        served.close()
         helper.close()
         bus.release_name(bus_name.get_name())
     return 0

@@ -18,8 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop")
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="netwarden-xdg-"))
 
-from netwarden_helper.settings import updated
-from netwarden_helper.store import Store
+from netwarden_helper.policy.settings import updated
+from netwarden_helper.storage.store import Store
 from tests.fixtures import netns as netns_fixture
 from tests.fixtures import polkit as polkit_fixture
 from tests.fixtures.api import ApiClient
@@ -127,7 +127,7 @@ def app_client() -> Iterator[Callable[[], object]]:
     """Connect like the app in a user session (as nobody) to the private system bus;
     every connection is closed after the test, so no late bus callback reaches a window
     that is gone."""
-    from netwarden.helper_client import HelperClient
+    from netwarden.client.helper_client import HelperClient
 
     clients = []
 

@@ -1,8 +1,8 @@
 """Byte accounting: conntrack counters turned into per-flow samples (pure logic)."""
 
-from netwarden_helper.accounting import NEVER_SEEN_S, FlowAccounting
-from netwarden_helper.conntrack import CtEntry
-from netwarden_helper.history_db import FlowRecord, Program
+from netwarden_helper.records.accounting import NEVER_SEEN_S, FlowAccounting
+from netwarden_helper.records.conntrack import CtEntry
+from netwarden_helper.records.flows import FlowRecord, Program
 
 KEY = (6, "192.0.2.1", 40000, "192.0.2.2", 443)
 PROGRAM = Program("/usr/bin/curl", "", "", "", 1000)

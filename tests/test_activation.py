@@ -5,7 +5,7 @@ import signal
 
 import dbus
 
-from netwarden_helper.api import BUS_NAME
+from netwarden_common.api import BUS_NAME
 from tests.fixtures import polkit
 from tests.fixtures.activation import activating_bus
 from tests.fixtures.api import ApiClient

@@ -4,11 +4,11 @@ sees both hashes and trusts the new binary."""
 import os
 import shutil
 
-from netwarden.alerts import AlertModel
 from netwarden.main import qml_import_dir
-from netwarden.prompts import PromptModel
-from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MANAGE_OWN_RULES, ACTION_MONITOR
-from netwarden_helper.dbus_values import dictionary
+from netwarden.models.alerts import AlertModel
+from netwarden.models.prompts import PromptModel
+from netwarden_common.api import ACTION_ANSWER_PROMPT, ACTION_MANAGE_OWN_RULES, ACTION_MONITOR
+from netwarden_common.dbus_values import dictionary
 from tests.fixtures.api import ApiClient
 from tests.fixtures.binaries import sha256
 from tests.fixtures.qml import click, find_item, screenshot, text_of

@@ -11,16 +11,16 @@ from PySide6.QtCore import QMetaObject, QObject, QPointF, Qt, QUrl
 from PySide6.QtGraphs import QLineSeries
 from PySide6.QtTest import QTest
 
-from netwarden.helper_state import HelperState
+from netwarden.client.helper_state import HelperState
 from netwarden.main import load_main_window, open_prompt_window, page_models
-from netwarden.prompts import PromptModel
-from netwarden_helper.api import (
+from netwarden.models.prompts import PromptModel
+from netwarden_common.api import (
     ACTION_ANSWER_PROMPT,
     ACTION_MANAGE_OWN_RULES,
     ACTION_MONITOR,
     ACTION_SETTINGS,
 )
-from netwarden_helper.dbus_values import dictionary
+from netwarden_common.dbus_values import dictionary
 from tests.fixtures.qml import click, find_all, find_item, screenshot, text_of
 from tests.fixtures.traffic import bulk_server, recorder, start_client, start_fetch
 from tests.fixtures.users import NOBODY

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from netwarden_helper.answers import Answer
+from netwarden_helper.policy.answers import Answer
 from tests.fixtures.traffic import CHECKOUT, recorder
 
 PORT = 8080
@@ -21,7 +21,7 @@ def client_argv(netns, *extra):
 
 
 def finish(helper, prompt, process):
-    helper.call(lambda firewall: firewall.answer(prompt.id, Answer("allow")))
+    helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow")))
     return json.loads(process.communicate(timeout=10)[0].splitlines()[-1])
 
 
@@ -100,5 +100,5 @@ def test_an_owner_that_cannot_be_found_is_unknown_not_guessed(netns, helper_thre
     prompt = helper.wait_for_prompt()
     assert prompt.process is None
     assert (prompt.flow.exe, prompt.flow.uid) == ("", -1)
-    helper.call(lambda firewall: firewall.answer(prompt.id, Answer("allow")))
+    helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow")))
     assert ping.wait(10) == 0

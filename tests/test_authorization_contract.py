@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from netwarden_helper.api import ACTIONS, INTERFACE
-from netwarden_helper.authorization import authorized_method
-from netwarden_helper.service import HelperService
+from netwarden_common.api import ACTIONS, INTERFACE
+from netwarden_helper.bus.authorization import authorized_method
+from netwarden_helper.bus.service import HelperObject
 
 POLICY = Path(__file__).resolve().parents[1] / "polkit" / "io.github.netwarden.policy"
 
@@ -20,7 +20,7 @@ def test_the_policy_file_declares_exactly_the_helpers_actions():
 def test_every_exported_method_names_a_polkit_action_or_chooses_one():
     exported = [
         member
-        for cls in HelperService.__mro__
+        for cls in HelperObject.__mro__
         for member in vars(cls).values()
         if getattr(member, "_dbus_is_method", False) and member._dbus_interface == INTERFACE
     ]

@@ -14,13 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dbus
 import pytest
 
-from netwarden_helper import blocklist_sources
-from netwarden_helper.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTIONS
-from netwarden_helper.blocklist_sources import SourceError, checked_source, download
-from netwarden_helper.domain_lists import DomainMatcher, normalize_domain, parse_list
-from netwarden_helper.files import write_private
-from netwarden_helper.rules import Rule
-from netwarden_helper.store import _MIGRATIONS, SCHEMA_VERSION, Store
+from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTIONS
+from netwarden_common.files import write_private
+from netwarden_common.rules import Rule
+from netwarden_helper.blocklists import locations as blocklist_locations
+from netwarden_helper.blocklists import sources as blocklist_sources
+from netwarden_helper.blocklists.locations import SourceError, checked_source
+from netwarden_helper.blocklists.sources import download
+from netwarden_helper.policy.domain_lists import DomainMatcher, normalize_domain, parse_list
+from netwarden_helper.storage.store import _MIGRATIONS, SCHEMA_VERSION, Store
 from tests.fixtures.api import ApiClient, error_name
 from tests.fixtures.dns_server import dns_server
 from tests.fixtures.helper import running_helper
@@ -159,7 +161,7 @@ def test_a_download_is_bounded_in_time_and_size_whatever_the_server_does(monkeyp
     ):
         download(url, "", "")
     with (
-        trickling_server(declared_length=blocklist_sources.MAX_BYTES + 1) as url,
+        trickling_server(declared_length=blocklist_locations.MAX_BYTES + 1) as url,
         pytest.raises(SourceError, match="larger than 64 MiB"),
     ):
         download(url, "", "")

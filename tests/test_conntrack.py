@@ -6,7 +6,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netwarden_helper.conntrack import ConntrackReader, enable_accounting, parse_messages
+from netwarden_helper.records.conntrack import ConntrackReader, enable_accounting, parse_messages
 from tests.fixtures.traffic import bulk_server, start_fetch
 
 PORT = 8080

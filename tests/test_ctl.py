@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from netwarden.cli.history import parse_when
-from netwarden_helper.api import (
+from netwarden_common.api import (
     ACTION_ANSWER_PROMPT,
     ACTION_MANAGE_OWN_RULES,
     ACTION_MANAGE_RULES,
@@ -30,8 +30,8 @@ from netwarden_helper.api import (
     ACTION_SETTINGS,
     ACTIONS,
 )
-from netwarden_helper.dbus_values import dictionary
-from netwarden_helper.rules import RULE_FIELDS
+from netwarden_common.dbus_values import dictionary
+from netwarden_common.rules import RULE_FIELDS
 from tests.fixtures.api import own_rule, state
 from tests.fixtures.binaries import NC, replace_binary, sha256
 from tests.fixtures.processes import wait_for

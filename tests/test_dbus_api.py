@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netwarden_helper.api import (
+from netwarden_common.api import (
     ACTION_ANSWER_PROMPT,
     ACTION_MANAGE_OWN_RULES,
     ACTION_MANAGE_RULES,
@@ -28,7 +28,7 @@ from netwarden_helper.api import (
     INTERFACE,
     OBJECT_PATH,
 )
-from netwarden_helper.dbus_values import dictionary
+from netwarden_common.dbus_values import dictionary
 from tests.fixtures.api import SIGNATURES, ApiClient, error_name, own_rule, pump_until, state
 from tests.fixtures.traffic import CHECKOUT, recorder, run_client
 from tests.fixtures.users import NOBODY

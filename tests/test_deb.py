@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from netwarden_helper.api import BUS_NAME
+from netwarden_common.api import BUS_NAME
 from tests.fixtures import polkit
 from tests.fixtures.activation import activating_bus
 from tests.fixtures.api import ApiClient
@@ -23,7 +23,7 @@ SYSTEM_FILES = [
 ]
 ENABLED = "/etc/systemd/system/multi-user.target.wants/netwarden-helper.service"
 LEFT_BEHIND = """
-from netwarden_helper.netfilter import Interception, choose_backend
+from netwarden_helper.packet_path.netfilter import Interception, choose_backend
 interception = Interception(7700, 7701, fail_closed=True)
 choose_backend(interception).install(interception)
 """

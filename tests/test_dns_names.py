@@ -5,7 +5,7 @@ import dns.rrset
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netwarden_helper.dns_names import DnsNames
+from netwarden_helper.identity.dns_names import DnsNames
 
 
 class Clock:

@@ -4,9 +4,9 @@ import signal
 
 import pytest
 
-from netwarden_helper.api import BUS_NAME
-from netwarden_helper.settings import updated
-from netwarden_helper.store import Store
+from netwarden_common.api import BUS_NAME
+from netwarden_helper.policy.settings import updated
+from netwarden_helper.storage.store import Store
 from tests.fixtures.helper import helper_command, helper_environment
 from tests.fixtures.processes import stop, wait_for
 from tests.fixtures.traffic import recorder, run_client

@@ -12,8 +12,8 @@ import dbus
 import dbus.mainloop.glib
 import pytest
 
-from netwarden_helper.api import ACTION_MONITOR, INTERFACE
-from netwarden_helper.dbus_values import dictionary
+from netwarden_common.api import ACTION_MONITOR, INTERFACE
+from netwarden_common.dbus_values import dictionary
 from tests.fixtures.api import ApiClient, error_name, pump_until
 from tests.fixtures.processes import wait_for
 from tests.fixtures.traffic import bulk_server, recorder, start_fetch

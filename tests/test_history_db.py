@@ -6,15 +6,8 @@ import sqlite3
 
 import pytest
 
-from netwarden_helper.history_db import (
-    COMPACT_AFTER_S,
-    DB_NAME,
-    BytesSample,
-    FlowRecord,
-    HistoryDb,
-    HistoryFilter,
-    Program,
-)
+from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
+from netwarden_helper.records.history_db import COMPACT_AFTER_S, DB_NAME, HistoryDb, HistoryFilter
 
 NOW = 1_800_000_000.0  # a fixed "now", on a minute boundary
 FIREFOX = Program("/usr/lib/firefox/firefox", "ab" * 32, "", "", 1000)

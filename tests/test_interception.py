@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from netwarden_helper.answers import Answer
-from netwarden_helper.netfilter import OWN_MARK
-from netwarden_helper.rules import Rule
+from netwarden_common.rules import Rule
+from netwarden_helper.packet_path.netfilter import OWN_MARK
+from netwarden_helper.policy.answers import Answer
 from tests.fixtures.dns_server import dns_server
 from tests.fixtures.traffic import recorder, run_client, start_client
 
@@ -30,7 +30,7 @@ def servers(netns):
 
 
 def add_rule(helper, **fields):
-    return helper.call(lambda firewall: firewall.add_rule(Rule(**fields)))
+    return helper.call(lambda h: h.rule_book.add_rule(Rule(**fields)))
 
 
 CASES = [("tcp", "peer_v4"), ("tcp", "peer_v6"), ("udp", "peer_v4"), ("udp", "peer_v6")]
@@ -49,7 +49,7 @@ def test_allow_rule_lets_the_connection_through(netns, servers, helper_thread, k
     assert outcome["result"] == "connected"
     assert received(servers, kind) == 1
     assert helper.prompter.raised == []
-    assert helper.call(lambda firewall: firewall.counters["allowed"]) >= 1
+    assert helper.call(lambda h: h.counters["allowed"]) >= 1
 
 
 @pytest.mark.parametrize(("kind", "address"), CASES)
@@ -87,7 +87,7 @@ def test_held_flow_waits_for_the_answer_without_leaking(
     assert client.poll() is None
 
     started = time.monotonic()
-    helper.call(lambda firewall: firewall.answer(prompt.id, Answer("allow", lifetime="once")))
+    helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow", lifetime="once")))
     outcome = json.loads(client.communicate(timeout=10)[0])
     assert outcome["result"] == "connected"
     assert time.monotonic() - started < 1.0
@@ -102,9 +102,7 @@ def test_answer_forever_makes_a_rule_and_the_next_attempt_is_not_asked(
     helper = helper_thread()
     client = start_client(netns.host, "tcp", netns.peer_v4, PORT)
     prompt = helper.wait_for_prompt()
-    rule = helper.call(
-        lambda firewall: firewall.answer(prompt.id, Answer("deny", "host", "forever"))
-    )
+    rule = helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("deny", "host", "forever")))
     assert json.loads(client.communicate(timeout=10)[0])["result"] == "refused"
     assert (rule.action, rule.exe, rule.destination, rule.ports) == (
         "deny", PYTHON, netns.peer_v4, str(PORT))  # fmt: skip
@@ -123,7 +121,7 @@ def test_flows_of_one_program_to_one_destination_share_a_prompt(netns, servers, 
     prompt = helper.wait_for_prompt()
     time.sleep(0.5)
     assert len(helper.prompter.raised) == 1
-    helper.call(lambda firewall: firewall.answer(prompt.id, Answer("allow")))
+    helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow")))
     results = [json.loads(c.communicate(timeout=10)[0])["result"] for c in clients]
     assert results == ["connected"] * 3
     assert servers.tcp_accepts == 3
@@ -176,7 +174,7 @@ def test_icmpv6_echo_is_held_until_answered(netns, helper_thread):
     ping = netns.host.popen("ping", "-6", "-c1", "-W10", netns.peer_v6)
     prompt = helper.wait_for_prompt()
     assert (prompt.flow.protocol, prompt.flow.dst) == ("icmpv6", netns.peer_v6)
-    helper.call(lambda firewall: firewall.answer(prompt.id, Answer("allow")))
+    helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow")))
     assert ping.wait(10) == 0
 
 
@@ -228,7 +226,7 @@ def test_prompt_names_the_host_the_address_was_resolved_from(netns, servers, hel
         prompt = helper.wait_for_prompt()
         assert prompt.flow.hosts == ("api.example.test",)
         rule = helper.call(
-            lambda firewall: firewall.answer(prompt.id, Answer("allow", "domain", "forever"))
+            lambda h: h.held_flows.answer(prompt.id, Answer("allow", "domain", "forever"))
         )
         assert rule.destination == "*.example.test"
         assert json.loads(client.communicate(timeout=10)[0])["result"] == "connected"
@@ -242,7 +240,7 @@ def test_the_helpers_own_marked_traffic_is_never_queued(netns, servers, helper_t
     )  # fmt: skip
     assert json.loads(result.stdout)["result"] == "connected"
     assert helper.prompter.raised == []
-    assert helper.call(lambda firewall: firewall.counters["packets"]) == 0
+    assert helper.call(lambda h: h.counters["packets"]) == 0
 
 
 def test_until_quit_rule_ends_with_the_program(netns, servers, helper_thread):
@@ -250,11 +248,11 @@ def test_until_quit_rule_ends_with_the_program(netns, servers, helper_thread):
     client = start_client(netns.host, "tcp", netns.peer_v4, PORT)
     prompt = helper.wait_for_prompt()
     rule = helper.call(
-        lambda firewall: firewall.answer(prompt.id, Answer("allow", "host", "until_quit"))
+        lambda h: h.held_flows.answer(prompt.id, Answer("allow", "host", "until_quit"))
     )
     assert (rule.lifetime, rule.pid) == ("until_quit", prompt.process.pid)
-    helper.call(lambda firewall: firewall.prune_rules())
-    assert [r.id for r in helper.call(lambda firewall: firewall.rules())] == [rule.id]
+    helper.call(lambda h: h.rule_book.prune())
+    assert [r.id for r in helper.call(lambda h: h.rule_book.rules())] == [rule.id]
     client.communicate(timeout=10)  # the program quits
-    helper.call(lambda firewall: firewall.prune_rules())
-    assert helper.call(lambda firewall: firewall.rules()) == []
+    helper.call(lambda h: h.rule_book.prune())
+    assert helper.call(lambda h: h.rule_book.rules()) == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from netwarden_helper.interpreters import interpreter_kind, script_of
+from netwarden_common.interpreters import interpreter_kind, script_of
 
 CWD = "/home/ada/project"
 

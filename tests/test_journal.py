@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from netwarden_helper import journal
-from netwarden_helper.journal import JournalWriter, decision_fields, encode
-from netwarden_helper.rules import Flow
+from netwarden_helper.policy.engine import Flow
+from netwarden_helper.records import journal
+from netwarden_helper.records.journal import JournalWriter, decision_fields, encode
 from tests.fixtures.helper import running_helper
 from tests.fixtures.traffic import recorder, run_client
 

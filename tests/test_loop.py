@@ -5,7 +5,7 @@ import os
 
 from gi.repository import GLib
 
-from netwarden_helper.loop import Loop
+from netwarden_helper.runtime.loop import Loop
 
 
 def test_a_reader_that_raises_keeps_reading(caplog):

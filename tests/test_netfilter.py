@@ -3,7 +3,7 @@
 import re
 import subprocess
 
-from netwarden_helper.netfilter import (
+from netwarden_helper.packet_path.netfilter import (
     Interception,
     IptablesBackend,
     NftablesBackend,

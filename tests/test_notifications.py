@@ -11,11 +11,11 @@ import dbus.mainloop.glib
 import dbus.service
 import pytest
 
-from netwarden.notifications import CRITICAL, NORMAL, PATH, SERVICE, Notifier
-from netwarden.preferences import Preferences
-from netwarden.prompts import PromptModel
-from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
-from netwarden_helper.dbus_values import dictionary
+from netwarden.desktop.notifications import CRITICAL, NORMAL, PATH, SERVICE, Notifier
+from netwarden.models.preferences import Preferences
+from netwarden.models.prompts import PromptModel
+from netwarden_common.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
+from netwarden_common.dbus_values import dictionary
 from tests.fixtures.api import pump_until
 from tests.fixtures.processes import stop
 from tests.fixtures.scratch import shared_dir

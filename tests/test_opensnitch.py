@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from netwarden.cli.opensnitch import convert_folder, convert_rule
-from netwarden_helper.api import ACTION_MANAGE_RULES, ACTION_MONITOR
-from netwarden_helper.rule_files import load_rules
+from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR
+from netwarden_common.rule_files import load_rules
 from tests.fixtures.api import ApiClient
 from tests.fixtures.traffic import CHECKOUT
 

@@ -6,7 +6,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netwarden_helper.packet import ICMP, ICMPV6, SCTP, TCP, UDP, parse
+from netwarden_helper.packet_path.packet import ICMP, ICMPV6, SCTP, TCP, UDP, parse
 
 
 def ipv4(protocol, transport, src="192.0.2.1", dst="192.0.2.2", frag=0, options=b""):

@@ -16,13 +16,13 @@ import dbus
 import dbus.mainloop.glib
 import pytest
 
-from netwarden_helper import packages
-from netwarden_helper.alerts import Alert, FileFacts, affected_rules, block_rule
-from netwarden_helper.answers import Answer
-from netwarden_helper.api import ACTION_MANAGE_RULES, ACTIONS, INTERFACE
-from netwarden_helper.dbus_values import dictionary
-from netwarden_helper.rules import Rule
-from netwarden_helper.store import _MIGRATIONS, Store
+from netwarden_common.api import ACTION_MANAGE_RULES, ACTIONS, INTERFACE
+from netwarden_common.dbus_values import dictionary
+from netwarden_common.rules import Rule
+from netwarden_helper.pinning import packages
+from netwarden_helper.pinning.alerts import Alert, FileFacts, affected_rules, block_rule
+from netwarden_helper.policy.answers import Answer
+from netwarden_helper.storage.store import _MIGRATIONS, Store
 from tests.fixtures.api import ApiClient, error_name, pump_until
 from tests.fixtures.binaries import NC, replace_binary, sha256
 from tests.fixtures.traffic import recorder
@@ -283,13 +283,15 @@ def test_two_scripts_of_one_python_are_told_apart_in_prompts_and_rules(
         prompt = helper.wait_for_prompt()
         assert (prompt.flow.script, prompt.flow.script_sha256) == (
             str(first), hashlib.sha256(first.read_bytes()).hexdigest())  # fmt: skip
-        rule = helper.call(lambda fw: fw.answer(prompt.id, Answer("allow", "any", "forever")))
+        rule = helper.call(
+            lambda h: h.held_flows.answer(prompt.id, Answer("allow", "any", "forever"))
+        )
         assert (rule.exe, rule.script) == (prompt.flow.exe, str(first))
         assert running.wait(10) == 0
 
         other = run(second)
         assert helper.wait_for_prompt(2).flow.script == str(second), "not allowed by sync.py's"
-        helper.call(lambda fw: fw.answer(helper.prompter.raised[1].id, Answer("deny")))
+        helper.call(lambda h: h.held_flows.answer(helper.prompter.raised[1].id, Answer("deny")))
         assert other.wait(10) != 0
         assert run(first).wait(10) == 0
     assert len(helper.prompter.raised) == 2, "sync.py's rule answered its second run"

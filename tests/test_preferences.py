@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from netwarden.preferences import Preferences
+from netwarden.models.preferences import Preferences
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ that runs it, never from one that merely starts a shell or an interpreter."""
 
 import pytest
 
-from netwarden import programs
+from netwarden.models import programs
 
 
 @pytest.fixture

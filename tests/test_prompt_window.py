@@ -10,9 +10,9 @@ from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtTest import QTest
 
 from netwarden.main import open_prompt_window
-from netwarden.preferences import Preferences
-from netwarden.prompts import PromptModel, prompt_row
-from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
+from netwarden.models.preferences import Preferences
+from netwarden.models.prompts import PromptModel, prompt_row
+from netwarden_common.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from tests.fixtures.api import ApiClient
 from tests.fixtures.qml import click, screenshot
 from tests.fixtures.traffic import recorder, start_client

@@ -8,7 +8,7 @@ import keyring
 import pytest
 from keyrings.alt.file import EncryptedKeyring
 
-from netwarden import reputation
+from netwarden.client import reputation
 
 SHA = "a" * 64
 KEY = "vt-key-0123456789abcdef-not-a-real-one"

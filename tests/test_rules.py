@@ -4,15 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netwarden_helper.rules import (
-    Flow,
-    Rule,
-    RuleError,
-    Verdict,
-    decide,
-    ordered,
-    validate,
-)
+from netwarden_common.rules import Rule, RuleError, validate
+from netwarden_helper.policy.engine import Flow, RuleSet, Verdict
 
 FIREFOX = "/usr/lib/firefox/firefox"
 HASH_A, HASH_B = "a" * 64, "b" * 64
@@ -29,7 +22,7 @@ FLOW = Flow(
 
 def winner(*rules, flow=FLOW, now=0.0):
     numbered = [Rule(**{**vars_of(r), "id": i}) for i, r in enumerate(rules, 1)]
-    return decide(ordered(numbered), flow, now)
+    return RuleSet(numbered).decide(flow, now)
 
 
 def vars_of(rule):
@@ -250,4 +243,4 @@ def test_validate_either_accepts_or_raises_rule_error(values):
         rule = validate(values)
     except RuleError:
         return
-    decide([rule], FLOW, 0.0)  # an accepted rule can always be matched
+    RuleSet([rule]).decide(FLOW, 0.0)  # an accepted rule can always be matched

@@ -9,7 +9,7 @@ import shutil
 import dbus
 import pytest
 
-from netwarden_helper.rules_dir import ADMIN_IDS, admin_rules
+from netwarden_helper.policy.rules_dir import ADMIN_IDS, admin_rules
 from tests.fixtures.api import ApiClient, error_name
 from tests.fixtures.binaries import NC, replace_binary, sha256
 from tests.fixtures.processes import wait_for

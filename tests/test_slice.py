@@ -7,10 +7,21 @@ import sys
 import dbus
 import pytest
 
-from netwarden.helper_state import HelperState
+from netwarden.client.helper_state import HelperState
 from netwarden.main import load_main_window
+from netwarden.models.prompts import PromptModel
+from netwarden.models.rules import RulesModel
+from netwarden.models.settings import SettingsModel
+from netwarden_common.api import (
+    ACTION_ANSWER_PROMPT,
+    ACTION_MONITOR,
+    BUS_NAME,
+    INTERFACE,
+    OBJECT_PATH,
+)
+from netwarden_common.dbus_values import dictionary
 from netwarden_helper import __version__
-from netwarden_helper.api import ACTION_MONITOR, BUS_NAME, INTERFACE, OBJECT_PATH
+from tests.fixtures.api import ApiClient, own_rule
 from tests.fixtures.helper import helper_command, helper_environment, running_helper
 from tests.fixtures.processes import wait_for
 from tests.fixtures.qml import screenshot
@@ -114,6 +125,27 @@ def test_app_notices_the_helper_stopping(system_bus, polkitd, netns, tmp_path, m
         qtbot.waitUntil(lambda: state.state == "running", timeout=10_000)
     qtbot.waitUntil(lambda: state.state == "absent", timeout=10_000)
     assert _label(window, "helperProblem").property("visible") is True
+
+
+def test_the_models_let_go_when_the_helper_stops_and_load_again_when_it_is_back(
+    system_bus, polkitd, netns, tmp_path, app_client, qapp, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_ANSWER_PROMPT])
+    client = app_client()
+    with running_helper(system_bus, netns.host, tmp_path / "state"):
+        root = ApiClient(system_bus, uid=0)
+        root.call("AddRule", dictionary(own_rule()))
+        root.call("SetSettings", dictionary({"prompt_timeout": 90}))
+        root.close()
+        rules, prompts, settings = RulesModel(client), PromptModel(client), SettingsModel(client)
+        qtbot.waitUntil(lambda: rules.count == 1 and prompts.registered and settings.loaded,
+                        timeout=10_000)  # fmt: skip
+    qtbot.waitUntil(lambda: rules.count == 0 and not prompts.registered, timeout=10_000)
+    assert settings.promptTimeout == 90, "the last values stay on the Settings page"
+
+    with running_helper(system_bus, netns.host, tmp_path / "state"):
+        qtbot.waitUntil(lambda: rules.count == 1 and prompts.registered, timeout=10_000)
+        assert rules.get(0)["exe"] == "/usr/bin/curl"
 
 
 def test_the_app_says_plainly_when_there_is_no_system_bus():

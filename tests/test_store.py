@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from netwarden_helper.rules import Rule
-from netwarden_helper.settings import Settings, SettingsError, updated
-from netwarden_helper.store import SCHEMA_VERSION, Store, StoreError
+from netwarden_common.rules import Rule
+from netwarden_helper.policy.settings import Settings, SettingsError, updated
+from netwarden_helper.storage.store import SCHEMA_VERSION, Store, StoreError
 
 
 def test_rules_survive_a_reopen(tmp_path):

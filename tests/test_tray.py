@@ -3,10 +3,10 @@ apply the default action at once; resuming holds connections for an answer again
 
 import json
 
-from netwarden.helper_state import HelperState
-from netwarden.prompts import PromptModel
-from netwarden.tray import Tray
-from netwarden_helper.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
+from netwarden.client.helper_state import HelperState
+from netwarden.desktop.tray import Tray
+from netwarden.models.prompts import PromptModel
+from netwarden_common.api import ACTION_ANSWER_PROMPT, ACTION_MONITOR
 from tests.fixtures.traffic import recorder, start_client
 from tests.fixtures.users import NOBODY
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from netwarden_helper.api import ACTIONS, BUS_NAME
+from netwarden_common.api import ACTIONS, BUS_NAME
 from tests.fixtures import polkit
 from tests.fixtures.netns import sandbox
 from tests.fixtures.processes import stop, wait_for

@@ -5,8 +5,8 @@ import argparse
 
 from netwarden.cli import output
 from netwarden.cli.bus import Helper
-from netwarden.cli.commands import listing, wants_json
-from netwarden_helper.dbus_values import dictionary
+from netwarden.cli.output import listing, wants_json
+from netwarden_common.dbus_values import dictionary
 
 
 def blocklists(helper: Helper, args: argparse.Namespace) -> int:

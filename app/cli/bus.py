@@ -6,14 +6,14 @@ from typing import Any
 import dbus
 import dbus.bus
 
-from netwarden.helper_client import (
+from netwarden.client.helper_client import (
     BUS_NAME,
     ERRORS_HELPER_ABSENT,
     INTERFACE,
     OBJECT_PATH,
     to_python,
 )
-from netwarden_helper.api import METHOD_SIGNATURES
+from netwarden_common.api import METHOD_SIGNATURES
 
 # Exit codes (docs/cli.md, "Exit codes").
 EXIT_OK = 0

@@ -6,6 +6,7 @@ options, the values of options with choices, and which commands take a file or f
 
 import argparse
 import shlex
+from collections.abc import Mapping
 
 FILE_ARGUMENTS = {"file": "-f", "folder": "-d"}  # positional dest -> compgen option
 
@@ -34,7 +35,7 @@ def _tables(
             words[path] += [str(c) for c in action.choices]
 
 
-def _array(name: str, table: dict[str, object]) -> str:
+def _array(name: str, table: Mapping[str, object]) -> str:
     items = "\n".join(
         f"    [{shlex.quote(key)}]={shlex.quote(' '.join(v) if isinstance(v, list) else str(v))}"
         for key, v in sorted(table.items())

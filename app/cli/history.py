@@ -15,8 +15,8 @@ import dbus.types
 
 from netwarden.cli import output
 from netwarden.cli.bus import CliError, Helper
-from netwarden.cli.commands import UNIT_SECONDS, done, listing, wants_json
-from netwarden_helper.dbus_values import dictionary
+from netwarden.cli.output import UNIT_SECONDS, done, listing, wants_json
+from netwarden_common.dbus_values import dictionary
 
 _AGO = re.compile(r"^(\d+)([smhdw])$")
 _SECONDS = {**UNIT_SECONDS, "w": 7 * 86400}

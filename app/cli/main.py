@@ -1,4 +1,5 @@
-"""`netwardenctl`: the parser and the dispatch. Subcommands are in `commands` and `monitor`.
+"""`netwardenctl`: the parser and the dispatch. Subcommands are in the modules named
+after their subject (`rules`, `prompts`, `settings`, `history`, `blocklists`, `monitor`).
 
     netwardenctl [--json] COMMAND ...     (netwardenctl COMMAND --help for each)
 
@@ -10,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from netwarden.cli import blocklists, commands, completion, history, monitor
+from netwarden.cli import blocklists, completion, history, monitor, prompts, rules, settings
 from netwarden.cli.bus import CliError, Helper, connect
 
 PROG = "netwardenctl"
@@ -78,7 +79,9 @@ def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
     fields.add_argument("--note", metavar="TEXT", help="a note shown with the rule")
 
 
-def _range_options(parser: argparse.ArgumentParser, since: str, until: str, keep: bool) -> None:
+def _range_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, since: str, until: str, keep: bool
+) -> None:
     """--since and --until; `keep`: a subcommand's that leave its parent's value unless
     given (so filters may stand before or after the subcommand's name)."""
     default = argparse.SUPPRESS if keep else None
@@ -217,29 +220,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     top = _Parsers(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
 
-    top.add("status", "the helper's version, uptime, backend and counters", commands.status)
+    top.add("status", "the helper's version, uptime, backend and counters", settings.status)
 
-    rules = _Parsers(
+    rule_commands = _Parsers(
         top.add("rules", "list, add, change and delete rules").add_subparsers(
             dest="rules_command", metavar="ACTION", required=True
         )
     )
-    rules.add("list", "every rule in precedence order", commands.rules_list)
-    _rule_options(rules.add("add", "add a rule", commands.rules_add), adding=True)
-    edit = rules.add("edit", "change some fields of a rule (the others stay)", commands.rules_edit)
+    rule_commands.add("list", "every rule in precedence order", rules.rules_list)
+    _rule_options(rule_commands.add("add", "add a rule", rules.rules_add), adding=True)
+    edit = rule_commands.add(
+        "edit", "change some fields of a rule (the others stay)", rules.rules_edit
+    )
     edit.add_argument("id", type=int, help="the rule's id (rules list)")
     _rule_options(edit, adding=False)
-    remove = rules.add("rm", "delete rules", commands.rules_rm)
+    remove = rule_commands.add("rm", "delete rules", rules.rules_rm)
     remove.add_argument("ids", type=int, nargs="+", metavar="ID", help="the rules' ids")
     for name, verb in (("enable", "enable"), ("disable", "disable")):
-        switch = rules.add(name, f"{verb} rules", commands.rules_enable)
+        switch = rule_commands.add(name, f"{verb} rules", rules.rules_enable)
         switch.add_argument("ids", type=int, nargs="+", metavar="ID", help="the rules' ids")
         switch.set_defaults(enable=name == "enable")
 
-    export = top.add("export", "write every rule as a Netwarden rules file", commands.export)
+    export = top.add("export", "write every rule as a Netwarden rules file", rules.export)
     export.add_argument("file", nargs="?", metavar="FILE", help="where to write (default stdout)")
     imported = top.add(
-        "import", "import a Netwarden rules file, all or nothing", commands.import_rules
+        "import", "import a Netwarden rules file, all or nothing", rules.import_rules
     )
     imported.add_argument("file", metavar="FILE", help="the rules file ('-' for stdin)")
     imported.add_argument("--replace", action="store_true", help="delete every rule first")
@@ -251,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     snitch = top.add(
         "import-opensnitch",
         "convert and import an OpenSnitch rules folder",
-        commands.import_opensnitch,
+        rules.import_opensnitch,
     )
     snitch.add_argument("folder", metavar="DIR", help="e.g. /etc/opensnitchd/rules")
     snitch.add_argument(
@@ -287,8 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
             dest="prompt_command", metavar="ACTION", required=True
         )
     )
-    prompt.add("list", "pending prompts you may answer", commands.prompt_list)
-    answer = prompt.add("answer", "answer a pending prompt", commands.prompt_answer)
+    prompt.add("list", "pending prompts you may answer", prompts.prompt_list)
+    answer = prompt.add("answer", "answer a pending prompt", prompts.prompt_answer)
     answer.add_argument("id", type=int, help="the prompt's id (prompt list)")
     verdict = answer.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--allow", dest="action", action="store_const", const="allow")
@@ -312,14 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="any version of the program, not only this binary",
     )
 
-    settings = _Parsers(
+    setting_commands = _Parsers(
         top.add("settings", "read and change the helper's settings").add_subparsers(
             dest="settings_command", metavar="ACTION", required=True
         )
     )
-    get = settings.add("get", "print the settings, or one", commands.settings_get)
+    get = setting_commands.add("get", "print the settings, or one", settings.settings_get)
     get.add_argument("key", nargs="?", metavar="KEY", help="one setting's name")
-    put = settings.add("set", "change settings, all or nothing", commands.settings_set)
+    put = setting_commands.add("set", "change settings, all or nothing", settings.settings_set)
     put.add_argument("pairs", nargs="+", metavar="KEY=VALUE", help="e.g. prompt_timeout=30")
 
     shells = top.add("completion", "print a shell completion script", completion.run)

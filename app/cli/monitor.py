@@ -23,8 +23,8 @@ from gi.repository import GLib
 
 from netwarden.cli import output
 from netwarden.cli.bus import CliError, Helper, cli_error, connect
-from netwarden.helper_client import BUS_NAME, INTERFACE, OBJECT_PATH, to_python
-from netwarden_helper.dbus_values import dictionary
+from netwarden.client.helper_client import BUS_NAME, INTERFACE, OBJECT_PATH, to_python
+from netwarden_common.dbus_values import dictionary
 
 
 class Monitor:

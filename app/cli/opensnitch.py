@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from netwarden_helper.rules import MAX_TEXT, RuleError, validate
+from netwarden_common.rules import MAX_TEXT, RuleError, validate
 
 ACTIONS = {"allow": ("allow", False), "deny": ("deny", True), "reject": ("deny", False)}
 PROTOCOLS = {

@@ -1,12 +1,13 @@
 """What `netwardenctl` prints: aligned tables for people, JSON for scripts."""
 
+import argparse
 import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from netwarden_helper import process_info
+from netwarden_common.users import user_name as login_name
 
 Column = tuple[str, Callable[[Mapping[str, Any]], str]]
 
@@ -34,9 +35,12 @@ def when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 def duration(seconds: float) -> str:
     """Seconds as "3d 4h 5m 6s" (largest units only as needed)."""
-    left, parts = int(seconds), []
+    left, parts = int(seconds), list[str]()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if left >= size or parts:
             parts.append(f"{left // size}{unit}")
@@ -138,7 +142,7 @@ def size(count: int | None) -> str:
 
 def user(uid: int | None) -> str:
     """A uid as its user name (the uid itself when it has none), "?" when unknown."""
-    return "?" if uid is None else process_info.user_name(uid)
+    return "?" if uid is None else login_name(uid)
 
 
 def flow_program(flow: Mapping[str, Any]) -> str:
@@ -226,3 +230,22 @@ BLOCKLIST_COLUMNS: Sequence[Column] = (
 
 def blocklists_table(blocklists: Iterable[Mapping[str, Any]]) -> str:
     return table(blocklists, BLOCKLIST_COLUMNS)
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def listing(args: argparse.Namespace, items: list, as_table: Callable, empty: str) -> int:
+    if wants_json(args):
+        print_json(items)
+    else:
+        print(as_table(items) if items else empty)
+    return 0
+
+
+def done(args: argparse.Namespace, record: dict[str, Any], line: str) -> None:
+    if wants_json(args):
+        print_json(record)
+    else:
+        print(line)

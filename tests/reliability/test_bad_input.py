@@ -21,10 +21,10 @@ import dns.rrset
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from netwarden_helper.api import INTERFACE, METHOD_SIGNATURES
-from netwarden_helper.dbus_values import dictionary
-from netwarden_helper.packet import ICMP, ICMPV6, SCTP, TCP, UDP, UDPLITE, Packet, parse
-from netwarden_helper.rules import COUNTER_FIELDS
+from netwarden_common.api import INTERFACE, METHOD_SIGNATURES
+from netwarden_common.dbus_values import dictionary
+from netwarden_common.rules import COUNTER_FIELDS
+from netwarden_helper.packet_path.packet import ICMP, ICMPV6, SCTP, TCP, UDP, UDPLITE, Packet, parse
 from tests.fixtures.api import state
 from tests.fixtures.dns_server import dns_server
 from tests.fixtures.traffic import recorder, run_client

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from netwarden_helper.api import BUS_NAME
-from netwarden_helper.dbus_values import dictionary
-from netwarden_helper.history_db import DB_NAME as HISTORY_DB
-from netwarden_helper.store import DB_NAME as RULES_DB
+from netwarden_common.api import BUS_NAME
+from netwarden_common.dbus_values import dictionary
+from netwarden_helper.records.history_db import DB_NAME as HISTORY_DB
+from netwarden_helper.storage.store import DB_NAME as RULES_DB
 from tests.fixtures.api import ApiClient
 from tests.fixtures.helper import helper_command, helper_environment, wait_until_serving
 from tests.fixtures.processes import wait_for

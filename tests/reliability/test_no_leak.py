@@ -10,7 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from netwarden_helper.answers import Answer
+from netwarden_helper.policy.answers import Answer
 from tests.fixtures.processes import wait_for
 from tests.fixtures.traffic import CHECKOUT
 
@@ -63,15 +63,15 @@ def test_ten_thousand_held_connections_leak_nothing_before_the_answer(helper_thr
         )  # fmt: skip
         assert clients.stdout.readline().strip() == "started"
         helper.wait_for_prompt(PORTS, timeout=60)
-        wait_for(lambda: helper.call(lambda fw: fw.status()["held_packets"]) >= PORTS * PER_PORT,
+        wait_for(lambda: helper.call(lambda h: h.status()["held_packets"]) >= PORTS * PER_PORT,
                  60, "every connection held")  # fmt: skip
         time.sleep(1)  # let SYN retransmits arrive too: they must be held as well
         assert accepted[0] == 0, f"{accepted[0]} connections leaked before the answer"
-        status = helper.call(lambda fw: fw.status())
+        status = helper.call(lambda h: h.status())
         assert status["prompts"] == PORTS
 
         for prompt in list(helper.prompter.raised):
-            helper.call(lambda fw, p=prompt: fw.answer(p.id, Answer("allow")))
+            helper.call(lambda h, p=prompt: h.held_flows.answer(p.id, Answer("allow")))
         result = json.loads(clients.stdout.readline())
         clients.wait(30)
         assert result == {"connected": PORTS * PER_PORT, "failed": 0, "pending": 0}

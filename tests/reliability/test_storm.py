@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from netwarden_helper.dbus_values import dictionary
+from netwarden_common.dbus_values import dictionary
 from tests.fixtures.traffic import CHECKOUT, recorder
 
 PORT = 8080

@@ -1,0 +1,1 @@
+"""The desktop around the window: the prompt window, the tray icon, notifications."""

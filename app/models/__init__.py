@@ -1,0 +1,1 @@
+"""The models QML pages bind to (QAbstractListModel and friends), one per subject."""

@@ -1,0 +1,186 @@
+"""Rules as both sides of the bus know them: the fields, their validation, and the
+parsing of ports and destinations. Pure: no I/O. How rules decide a flow is the helper's
+rules engine (`netwarden_helper.policy.engine`).
+"""
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from netwarden_common.errors import BadValue
+
+ACTIONS = ("allow", "deny")
+LIFETIMES = ("once", "until_quit", "until", "forever")
+PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_GLOB_CHARS = frozenset("*?[")
+MAX_TEXT = 4096
+
+
+class RuleError(BadValue):
+    """A rule field is invalid; `field` names it, the message says why."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule. Empty strings and None mean "any"."""
+
+    action: str
+    exe: str = ""  # absolute path, or a glob of paths
+    sha256: str = ""  # pinned binary hash; "" = any version
+    script: str = ""  # the script an interpreter (exe) runs: one exact absolute path
+    unit: str = ""  # systemd unit, e.g. "cups.service"
+    flatpak: str = ""  # flatpak app id, e.g. "org.mozilla.firefox"
+    uid: int | None = None
+    destination: str = ""  # host, "*.domain", IP or CIDR
+    ports: str = ""  # "443" or "8000-8080"
+    protocol: str = ""
+    lifetime: str = "forever"
+    expires_at: float | None = None  # Unix time, for lifetime "until"
+    pid: int | None = None  # the process, for lifetime "until_quit"
+    pid_start: int | None = None  # its start time (clock ticks), against pid reuse
+    priority: int = 0
+    enabled: bool = True
+    drop: bool = False  # deny silently instead of rejecting
+    note: str = ""
+    id: int | None = None
+    hits: int = 0
+    last_hit: float | None = None
+    created: float = 0.0
+
+
+RULE_FIELDS = tuple(f.name for f in fields(Rule))
+COUNTER_FIELDS = ("id", "hits", "last_hit", "created")  # kept by the helper, not set by callers
+SETTABLE_FIELDS = tuple(name for name in RULE_FIELDS if name not in COUNTER_FIELDS)
+
+
+def validate(values: Mapping[str, Any]) -> Rule:
+    """A `Rule` from user-supplied fields, or `RuleError` naming the first bad field.
+
+    Unknown fields, wrong types and impossible values are all refused; counters (`id`,
+    `hits`, `last_hit`, `created`) are not the caller's to set.
+    """
+    for key in values:
+        if key not in SETTABLE_FIELDS:
+            raise RuleError(str(key)[:64], "unknown field")
+    if "action" not in values:
+        raise RuleError("action", "missing: allow or deny")
+    rule = Rule(**{key: values[key] for key in values})
+    _check_types(rule)
+    _check_values(rule)
+    return rule
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "action": (str,), "exe": (str,), "sha256": (str,), "script": (str,), "unit": (str,),
+    "flatpak": (str,),
+    "uid": (int, type(None)), "destination": (str,), "ports": (str,), "protocol": (str,),
+    "lifetime": (str,), "expires_at": (int, float, type(None)), "pid": (int, type(None)),
+    "pid_start": (int, type(None)), "priority": (int,), "enabled": (bool,), "drop": (bool,),
+    "note": (str,),
+}  # fmt: skip
+
+
+def _check_types(rule: Rule) -> None:
+    for name, types in _TYPES.items():
+        value = getattr(rule, name)
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, types) or (is_bool and bool not in types):
+            expected = " or ".join("nothing" if t is type(None) else t.__name__ for t in types)
+            raise RuleError(name, f"must be {expected}, not {type(value).__name__}")
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise RuleError(name, f"longer than {MAX_TEXT} characters")
+
+
+def _check_values(rule: Rule) -> None:
+    if rule.action not in ACTIONS:
+        raise RuleError("action", "must be allow or deny")
+    if rule.lifetime not in LIFETIMES:
+        raise RuleError("lifetime", f"must be one of {', '.join(LIFETIMES)}")
+    if rule.exe and not rule.exe.startswith("/"):
+        raise RuleError("exe", "must be an absolute path or a glob of absolute paths")
+    if "\0" in rule.exe:
+        raise RuleError("exe", "must not contain NUL")
+    if rule.script and (not rule.script.startswith("/") or "\0" in rule.script):
+        raise RuleError("script", "must be an absolute path")
+    if rule.sha256 and not SHA256.match(rule.sha256):
+        raise RuleError("sha256", "must be 64 lowercase hexadecimal digits")
+    if rule.sha256 and (not rule.exe or is_glob(rule.exe)):
+        raise RuleError("sha256", "a pin needs one exact program path")
+    if sum(bool(x) for x in (rule.exe, rule.unit, rule.flatpak)) > 1:
+        raise RuleError("exe", "name the program by one of exe, unit or flatpak")
+    if rule.unit and not re.fullmatch(r"[A-Za-z0-9:_.\\@-]{1,255}", rule.unit):
+        raise RuleError("unit", "not a systemd unit name")
+    if rule.flatpak and not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*){2,}", rule.flatpak):
+        raise RuleError("flatpak", "not a flatpak application id (like org.example.App)")
+    if rule.uid is not None and not 0 <= rule.uid < 2**32 - 1:
+        raise RuleError("uid", "out of range")
+    if rule.protocol and rule.protocol not in PROTOCOLS:
+        raise RuleError("protocol", f"must be one of {', '.join(PROTOCOLS)}")
+    if rule.ports and rule.protocol not in ("", "tcp", "udp", "sctp", "udplite"):
+        raise RuleError("ports", f"{rule.protocol} has no ports")
+    parse_ports(rule.ports)
+    parse_destination(rule.destination)
+    if rule.lifetime == "until" and rule.expires_at is None:
+        raise RuleError("expires_at", "lifetime 'until' needs a time")
+    if rule.lifetime == "until_quit" and (rule.pid is None or rule.pid_start is None):
+        raise RuleError("pid", "lifetime 'until_quit' needs the process and its start time")
+    if not -1000 <= rule.priority <= 1000:
+        raise RuleError("priority", "must be between -1000 and 1000")
+
+
+def is_glob(path: str) -> bool:
+    return any(c in _GLOB_CHARS for c in path)
+
+
+def parse_ports(ports: str) -> tuple[int, int] | None:
+    """`(low, high)` of "443" or "8000-8080"; None for any port."""
+    if not ports:
+        return None
+    low, sep, high = ports.partition("-")
+    if not (low.isdigit() and (high.isdigit() if sep else True)):
+        raise RuleError("ports", "must be a port (443) or a range (8000-8080)")
+    first, last = int(low), int(high) if sep else int(low)
+    if not 1 <= first <= last <= 65535:
+        raise RuleError("ports", "ports run from 1 to 65535, low to high")
+    return first, last
+
+
+def parse_destination(destination: str) -> tuple[str, Any]:
+    """`(kind, value)`: ("any", None), ("ip"|"network", ip object), ("host"|"domain", name)."""
+    if not destination:
+        return "any", None
+    try:
+        if "/" in destination:
+            return "network", ipaddress.ip_network(destination, strict=False)
+        return "ip", ipaddress.ip_address(destination)
+    except ValueError as exc:
+        if "/" in destination:
+            raise RuleError("destination", f"not a network: {exc}") from None
+    name = normalize_host(destination.removeprefix("*."))
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise RuleError("destination", "not a host name, *.domain, IP address or network")
+    return ("domain" if destination.startswith("*.") else "host"), name
+
+
+def normalize_host(name: str) -> str:
+    """Host names compare case-insensitively and without the root's trailing dot."""
+    return name.lower().rstrip(".")
+
+
+def is_expired(rule: Rule, now: float) -> bool:
+    """A rule with lifetime 'until' whose time has passed."""
+    return rule.lifetime == "until" and rule.expires_at is not None and rule.expires_at <= now
+
+
+def with_id(rule: Rule, rule_id: int, created: float) -> Rule:
+    """The rule as stored: with its id and creation time."""
+    return replace(rule, id=rule_id, created=created)

@@ -1,0 +1,1 @@
+"""Blocklist subscriptions: what they are, where lists come from, and their updates."""

@@ -1,0 +1,131 @@
+"""Downloading blocklists (checking where they may come from is `locations.py`'s).
+
+Downloads are conditional (If-None-Match, If-Modified-Since), bounded in size
+and time, and made from sockets carrying the helper's own mark, so they never wait in its
+own queue. Copies are written atomically (temporary file, fsync, rename), mode 0600.
+"""
+
+import http.client
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from netwarden_helper.blocklists.locations import MAX_BYTES, SourceError
+from netwarden_helper.packet_path.netfilter import OWN_MARK
+
+TIMEOUT_S = 30.0  # for the whole download
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Download:
+    """A conditional GET's outcome: `data` None means unchanged (304)."""
+
+    data: bytes | None
+    etag: str
+    last_modified: str
+
+
+def download(url: str, etag: str, last_modified: str) -> Download:
+    """GET `url`, unless unchanged since `etag` / `last_modified`; `SourceError` on failure."""
+    request = urllib.request.Request(url, headers={"User-Agent": "netwarden-helper"})
+    if etag:
+        request.add_header("If-None-Match", etag)
+    if last_modified:
+        request.add_header("If-Modified-Since", last_modified)
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
+            data = _read_bounded(response, time.monotonic() + TIMEOUT_S)
+            headers = response.headers
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return Download(None, etag, last_modified)
+        raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
+    except SourceError:
+        raise
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        raise SourceError(f"download failed: {getattr(exc, 'reason', exc)}") from None
+    return Download(data, headers.get("ETag", ""), headers.get("Last-Modified", ""))
+
+
+def _read_bounded(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The body, refused when it is larger than `MAX_BYTES` or still arriving at
+    `deadline` (the socket's timeout only bounds each read: a server sending one byte
+    every few seconds would otherwise hold the worker for days)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BYTES:
+        raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
+    chunks, size = [], 0
+    while chunk := response.read1(CHUNK):  # one recv at a time, so the deadline holds
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
+        if time.monotonic() > deadline:
+            raise SourceError(f"download took longer than {TIMEOUT_S:.0f} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _marked_connection(
+    address: tuple[str, int], timeout: float | None = None, source_address: object = None
+) -> socket.socket:
+    """`socket.create_connection`, with the helper's mark set before connecting."""
+    host, port = address
+    error: OSError = OSError(f"no address for {host}")
+    for family, kind, protocol, _name, target in socket.getaddrinfo(
+        host, port, 0, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, protocol)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, OWN_MARK)
+            sock.settimeout(timeout)
+            sock.connect(target)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    _create_connection = staticmethod(_marked_connection)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    _create_connection = staticmethod(_marked_connection)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPConnection, request)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(context=self._tls)
+
+    def https_open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPSConnection, request, context=self._tls)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """http and https only (a redirect to file: or ftp: fails), no proxy from the
+    environment, marked sockets."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        _HTTPHandler(),
+        _HTTPSHandler(),
+        urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+        urllib.request.HTTPDefaultErrorHandler(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+_OPENER = _opener()

@@ -1,0 +1,59 @@
+"""Status and settings over the bus: GetStatus, GetSettings, SetSettings."""
+
+import time
+from typing import Any, Protocol
+
+import dbus
+
+from netwarden_common.api import ACTION_MONITOR, ACTION_SETTINGS
+from netwarden_common.dbus_values import dictionary, plain
+from netwarden_helper import __version__
+from netwarden_helper.bus.authorization import Caller, authorized_method
+from netwarden_helper.bus.peers import Signals
+from netwarden_helper.bus.records import settings_record
+from netwarden_helper.packet_path.netfilter import Backend, Interception
+from netwarden_helper.policy.live_settings import LiveSettings
+
+
+class Running(Protocol):
+    """What the status tells of the running helper (the composition root's `Helper`)."""
+
+    backend: Backend
+    interception: Interception
+    settings: LiveSettings
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class StatusMethods:
+    def __init__(self, helper: Running, signals: Signals) -> None:
+        self._helper = helper
+        self._signals = signals
+        self._started_at = time.time()
+
+    @authorized_method(ACTION_MONITOR, out_signature="a{sv}")
+    def GetStatus(self, caller: Caller) -> dbus.Dictionary:
+        """Version, start time, uptime, netfilter backend, failure mode, counters."""
+        helper = self._helper
+        return dictionary(
+            {
+                "version": __version__,
+                "started_at": int(self._started_at),
+                "uptime": time.time() - self._started_at,
+                "backend": helper.backend.name,
+                "fail_closed": helper.interception.fail_closed,
+                "counters": helper.status(),
+            }
+        )
+
+    @authorized_method(ACTION_MONITOR, out_signature="a{sv}")
+    def GetSettings(self, caller: Caller) -> dbus.Dictionary:
+        """Every setting with its value."""
+        return settings_record(self._helper.settings.current)
+
+    @authorized_method(ACTION_SETTINGS, in_signature="a{sv}", out_signature="a{sv}")
+    def SetSettings(self, caller: Caller, values: dbus.Dictionary) -> dbus.Dictionary:
+        """Change some settings; returns all of them. All or nothing."""
+        current = settings_record(self._helper.settings.update(plain(values)))
+        self._signals.send("SettingsChanged", "a{sv}", current)
+        return current

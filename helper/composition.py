@@ -1,0 +1,174 @@
+"""The composition root: every part of the helper built and wired here, and nowhere else.
+
+`Helper` builds the parts in dependency order, each given what it needs at construction,
+then connects the events (who listens to what: the one place where parts meet), then
+starts intercepting. Start: open the database, bind the queues, then install the
+netfilter rules (so no packet is ever queued to a queue nobody reads). Stop: remove the
+netfilter rules, give every held packet the default verdict, then unbind.
+
+`serve` puts a helper on the bus: it builds the bus concerns and the one exported object,
+and connects them to the helper's events through the loop (`Loop.deferred`), so no D-Bus
+signal is ever sent from inside a packet callback. Used by `netwarden-helper`; tests use
+`Helper` in-process, with or without the bus.
+"""
+
+import logging
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import dbus
+
+from netwarden_helper.blocklists.locations import ADMIN_DIR, PACKAGED_DIR
+from netwarden_helper.blocklists.updates import BlocklistUpdates
+from netwarden_helper.bus.alerts import AlertMethods
+from netwarden_helper.bus.blocklists import BlocklistMethods
+from netwarden_helper.bus.history import SAMPLE_S, HistoryMethods
+from netwarden_helper.bus.peers import Signals
+from netwarden_helper.bus.polkit import PolkitAuthority
+from netwarden_helper.bus.prompts import PromptMethods
+from netwarden_helper.bus.rules import RulesMethods
+from netwarden_helper.bus.service import HelperObject
+from netwarden_helper.bus.status import StatusMethods
+from netwarden_helper.identity.dns_names import DnsNames
+from netwarden_helper.identity.hashing import BinaryHasher
+from netwarden_helper.identity.identify import Identifier
+from netwarden_helper.packet_path.held_flows import HeldFlows
+from netwarden_helper.packet_path.netfilter import Backend, Interception, choose_backend, remove_all
+from netwarden_helper.packet_path.pipeline import Pipeline
+from netwarden_helper.packet_path.prompt_agents import PromptAgents
+from netwarden_helper.packet_path.queue import PacketQueue
+from netwarden_helper.packet_path.verdicts import Verdicts
+from netwarden_helper.pinning.pins import PinGuard
+from netwarden_helper.policy.live_settings import LiveSettings
+from netwarden_helper.policy.rule_book import RuleBook
+from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER, RulesDir
+from netwarden_helper.policy.settings import Settings
+from netwarden_helper.records.history import History
+from netwarden_helper.records.journal import JOURNAL_SOCKET, JournalWriter
+from netwarden_helper.runtime.loop import Loop
+from netwarden_helper.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Helper:
+    """The helper's parts, wired; `close` stops them in a safe order."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        state_dir: Path,
+        flow_queue: int,
+        dns_queue: int,
+        rules_dir: Path = DEFAULT_FOLDER,
+        blocklists_dir: Path = ADMIN_DIR,
+        journal_socket: str = JOURNAL_SOCKET,
+    ) -> None:
+        self.loop = loop
+        self.store = Store(state_dir)
+        self.settings = LiveSettings(self.store)
+        self.interception = Interception(flow_queue, dns_queue, self.settings.current.fail_closed)
+        self.counters: Counter[str] = Counter()
+        # identity
+        self.hasher = BinaryHasher(loop)
+        self.dns = DnsNames()
+        self.identifier = Identifier(self.hasher, self.dns)
+        # policy
+        self.rule_book = RuleBook(loop, self.store)
+        # packet path
+        self.verdicts = Verdicts(self.counters, lambda: self.settings.current.default_action)
+        self.held_flows = HeldFlows(loop, self.rule_book, self.hasher, self.verdicts,
+                                    self.settings, PromptAgents(), self.counters)  # fmt: skip
+        self.pipeline = Pipeline(self.identifier, self.dns, self.rule_book, self.held_flows,
+                                 self.verdicts, self.counters)  # fmt: skip
+        # pinning, records
+        self.pins = PinGuard(loop, self.store, self.hasher, self.rule_book, self.settings)
+        self.history = History(loop, state_dir, lambda: self.settings.current.history_days)
+        self.journal = JournalWriter(journal_socket)
+        # who listens to what
+        self.verdicts.decided.connect(self.history.flow_decided)
+        self.verdicts.decided.connect(self.journal.flow_decided)
+        self.rule_book.policy_changed.connect(self.held_flows.policy_changed)
+        self.rule_book.rules_changed.connect(self.pins.rules_changed)
+        self.pipeline.binary_mismatch.connect(self.pins.binary_mismatch)
+        self.settings.changed.connect(self._settings_changed)
+        # sources of rules from outside: the administrator's folder, blocklists
+        self.rules_dir = RulesDir(loop, rules_dir, self.rule_book.set_admin_rules)
+        self.blocklists = BlocklistUpdates(loop, self.store, state_dir,
+                                           (blocklists_dir, PACKAGED_DIR),
+                                           self.rule_book.set_blocklist)  # fmt: skip
+        # interception last: queues bound before any rule sends packets to them
+        self._queues = [
+            PacketQueue(loop, flow_queue, self.pipeline.on_flow_packet),
+            PacketQueue(loop, dns_queue, self.pipeline.on_dns_packet),
+        ]
+        remove_all()  # whatever a crashed run left behind, of either backend
+        self.backend: Backend = choose_backend(self.interception)
+        self.backend.install(self.interception)
+        mode = "closed" if self.interception.fail_closed else "open"
+        log.info("intercepting new flows on queue %d (fail-%s), DNS on queue %d",
+                 flow_queue, mode, dns_queue)  # fmt: skip
+
+    def _settings_changed(self, settings: Settings) -> None:
+        if settings.fail_closed != self.interception.fail_closed:
+            self.interception = replace(self.interception, fail_closed=settings.fail_closed)
+            self.backend.install(self.interception)
+
+    def status(self) -> dict[str, Any]:
+        """Counters and sizes for the status view."""
+        return {**self.counters, **self.rule_book.counts(), **self.held_flows.counts(),
+                "dns_addresses": len(self.dns)}  # fmt: skip
+
+    def close(self) -> None:
+        self.backend.remove()
+        self.rules_dir.close()
+        self.blocklists.close()
+        self.held_flows.close()
+        self.rule_book.close()
+        self.identifier.close()
+        self.journal.close()
+        for queue in self._queues:
+            queue.close()
+        self.history.close()
+        self.pins.close()
+        self.hasher.close()
+        self.store.close()
+
+
+class Served:
+    """A helper on the bus: its exported object, and the listeners it connected."""
+
+    def __init__(self, bus: dbus.Bus, authority: PolkitAuthority, helper: Helper) -> None:
+        loop, signals = helper.loop, Signals(bus)
+        status = StatusMethods(helper, signals)
+        rules = RulesMethods(helper.rule_book, str(helper.rules_dir.folder.parent), signals)
+        prompts = PromptMethods(helper.held_flows, signals)
+        history = HistoryMethods(helper.history, signals)
+        alerts = AlertMethods(helper.pins, helper.rule_book, (prompts.agents, history.watchers),
+                              signals)  # fmt: skip
+        blocklists = BlocklistMethods(helper.blocklists)
+        self.object = HelperObject(
+            bus, authority, [status, rules, prompts, alerts, history, blocklists]
+        )
+        self._listening: list[tuple[Any, Any]] = [
+            (helper.rule_book.rules_changed, rules.rules_changed),
+            (helper.held_flows.raised, prompts.prompt_raised),
+            (helper.held_flows.closed, prompts.prompt_closed),
+            (helper.pins.raised, alerts.alert_raised),
+            (helper.pins.resolved, alerts.alert_resolved),
+            (helper.history.recorded, history.flow_recorded),
+            (helper.history.counted, history.bytes_counted),
+        ]
+        self._listening = [(event, loop.deferred(listener)) for event, listener in self._listening]
+        for event, listener in self._listening:
+            event.connect(listener)
+        self._sample_timer = loop.call_every(SAMPLE_S, history.send_sample)
+
+    def close(self) -> None:
+        """Stop serving: no more prompts or traffic signals, the object leaves the bus."""
+        Loop.cancel(self._sample_timer)
+        for event, listener in self._listening:
+            event.disconnect(listener)
+        self.object.remove_from_connection()

@@ -1,0 +1,1 @@
+"""Who a flow belongs to: socket to owner, process details, binary hashes, DNS names."""

@@ -1,0 +1,293 @@
+"""`HeldFlows`: flows waiting, for their binary's hash or for a person's answer.
+
+Every unmatched flow of one program and user to one destination, port and protocol (SYN
+retransmits included) waits behind one prompt, and all its packets get the verdict
+together. Holding is bounded by `MAX_HELD_PACKETS` and by the prompt timeout, after which
+the flows get what an unanswered prompt gets (the default action; deny for a binary that
+no longer matches its pin). With nobody to answer for the program's user (no app
+running), that applies at once. A prompt is raised once the binary's hash is known, so
+an answer can pin it. Prompts are told through `raised` and `closed`. Runs on the loop's
+thread.
+"""
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from netwarden_common.errors import Missing
+from netwarden_common.rules import Rule
+from netwarden_helper.identity.hashing import BinaryHasher, file_key
+from netwarden_helper.identity.process_info import ProcessInfo
+from netwarden_helper.packet_path.prompt_agents import PromptAgents
+from netwarden_helper.packet_path.verdicts import Verdicts
+from netwarden_helper.policy import answers
+from netwarden_helper.policy.engine import Flow, Verdict
+from netwarden_helper.policy.live_settings import LiveSettings
+from netwarden_helper.policy.rule_book import RuleBook
+from netwarden_helper.runtime.events import Event
+from netwarden_helper.runtime.loop import Loop
+
+MAX_HELD_PACKETS = 16384
+
+
+class UnknownPrompt(Missing):
+    """No pending prompt has this id (answered, timed out or never raised)."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a prompt shows: the program, its user and where it wants to connect."""
+
+    id: int
+    reason: str  # "no_rule" or "pin_mismatch"
+    flow: Flow
+    process: ProcessInfo | None
+    created: float
+    deadline: float
+    pinned_rule: Rule | None = None  # the rule whose pin the binary no longer matches
+
+
+@dataclass
+class _Group:
+    key: tuple
+    prompt: Prompt
+    packets: list[Any] = field(default_factory=list)
+    tuples: set[tuple] = field(default_factory=set)
+    timer: Any = None
+
+
+@dataclass
+class _Pending:
+    """Packets of one flow waiting for its binary's hash before a pinned rule can decide."""
+
+    packets: list[Any]
+
+
+class HeldFlows:
+    def __init__(
+        self,
+        loop: Loop,
+        rule_book: RuleBook,
+        hasher: BinaryHasher,
+        verdicts: Verdicts,
+        settings: LiveSettings,
+        agents: PromptAgents,
+        counters: Counter[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._loop = loop
+        self._rule_book = rule_book
+        self._hasher = hasher
+        self._verdicts = verdicts
+        self._settings = settings
+        self.agents = agents
+        self._counters = counters
+        self.clock = clock
+        self.raised: Event[[Prompt]] = Event()
+        self.closed: Event[[int, str]] = Event()
+        self._groups: dict[int, _Group] = {}
+        self._group_by_key: dict[tuple, _Group] = {}
+        self._group_by_tuple: dict[tuple, _Group] = {}
+        self._pending_hash: dict[tuple, _Pending] = {}
+        self.held_packets = 0
+        self._prompt_ids = itertools.count(1)
+
+    def close(self) -> None:
+        """Let every held packet go by the default action."""
+        default = self._settings.current.default_action
+        for group in list(self._groups.values()):
+            self._close_group(group, default, drop=False, outcome="shutdown")
+        for pending in list(self._pending_hash.values()):
+            for packet in pending.packets:
+                self._verdicts.apply(packet, default)
+        self._pending_hash.clear()
+
+    def counts(self) -> dict[str, int]:
+        return {"prompts": len(self._groups), "held_packets": self.held_packets}
+
+    def take_retransmit(self, five_tuple: tuple, packet: Any) -> bool:
+        """Hold `packet` with its flow if that flow is held already (a retransmit)."""
+        group = self._group_by_tuple.get(five_tuple)
+        if group is not None:
+            self._hold_packet(group, packet)
+            return True
+        pending = self._pending_hash.get(five_tuple)
+        if pending is not None:
+            packet.retain()
+            pending.packets.append(packet)
+            return True
+        return False
+
+    def await_hash(
+        self,
+        flow: Flow,
+        process: ProcessInfo | None,
+        packets: list[Any],
+        five_tuple: tuple,
+        then: Callable[[Flow, list[Any]], None],
+    ) -> bool:
+        """Hold `packets` until the binary is hashed, then call `then(flow with its hash,
+        the packets)`; False (nothing held) when the process is gone."""
+        key = file_key(process.pid) if process else None
+        if process is None or key is None:
+            return False
+        for packet in packets:
+            packet.retain()
+        pending = _Pending(list(packets))
+        self._pending_hash[five_tuple] = pending
+
+        def hashed(digest: str | None) -> None:
+            self._pending_hash.pop(five_tuple, None)
+            then(replace(flow, sha256=digest or "unreadable"), pending.packets)
+
+        self._hasher.request(process.pid, key, hashed)
+        return True
+
+    def hold(
+        self,
+        flow: Flow,
+        process: ProcessInfo | None,
+        packets: list[Any],
+        five_tuple: tuple,
+        reason: str,
+        pinned_rule: Rule | None,
+    ) -> None:
+        """Hold the flow behind its prompt, or give it the unanswered action at once when
+        nobody can answer or the bound is reached."""
+        if not self.agents.can_ask(flow.uid) or self.held_packets + len(packets) > MAX_HELD_PACKETS:
+            self._counters["default_action"] += 1
+            action = self._unanswered_action(reason)
+            self._verdicts.decide(flow, five_tuple, packets, action, "default")
+            return
+        key = (flow.exe or f"pid:{process.pid if process else '?'}", flow.uid, flow.dst,
+               flow.dport, flow.protocol, reason)  # fmt: skip
+        group = self._group_by_key.get(key)
+        if group is None:
+            group = self._new_group(key, flow, process, reason, pinned_rule)
+        group.tuples.add(five_tuple)
+        self._group_by_tuple[five_tuple] = group
+        for packet in packets:
+            self._hold_packet(group, packet)
+
+    def _new_group(
+        self, key: tuple, flow: Flow, process: ProcessInfo | None, reason: str,
+        pinned_rule: Rule | None,
+    ) -> _Group:  # fmt: skip
+        now = self.clock()
+        timeout = self._settings.current.prompt_timeout
+        prompt = Prompt(id=next(self._prompt_ids), reason=reason, flow=flow, process=process,
+                        created=now, deadline=now + timeout, pinned_rule=pinned_rule)  # fmt: skip
+        group = _Group(key, prompt)
+        self._groups[prompt.id] = group
+        self._group_by_key[key] = group
+        group.timer = self._loop.call_later(timeout, lambda: self._expire(prompt.id))
+        self._raise_when_hashed(group)
+        return group
+
+    def _hold_packet(self, group: _Group, packet: Any) -> None:
+        packet.retain()
+        group.packets.append(packet)
+        self.held_packets += 1
+        self._counters["held"] += 1
+
+    def _raise_when_hashed(self, group: _Group) -> None:
+        process = group.prompt.process
+        key = file_key(process.pid) if process and not group.prompt.flow.sha256 else None
+        if process is None or key is None:
+            self.raised.emit(group.prompt)
+            return
+
+        def hashed(digest: str | None) -> None:
+            if group.prompt.id not in self._groups:
+                return  # decided while hashing
+            if digest:
+                group.prompt = replace(group.prompt, flow=replace(group.prompt.flow, sha256=digest))
+            self.raised.emit(group.prompt)
+
+        self._hasher.request(process.pid, key, hashed)
+
+    def _unanswered_action(self, reason: str) -> str:
+        """What a flow gets when nobody answers: the default action, except that a binary
+        that no longer matches its pin is never let through unasked."""
+        return "deny" if reason == "pin_mismatch" else self._settings.current.default_action
+
+    def _expire(self, prompt_id: int) -> None:
+        group = self._groups.get(prompt_id)
+        if group is not None:
+            group.timer = None
+            self._counters["timeouts"] += 1
+            action = self._unanswered_action(group.prompt.reason)
+            self._close_group(group, action, drop=False, outcome="timeout")
+
+    def _close_group(
+        self, group: _Group, action: str, drop: bool, outcome: str, rule_id: int | None = None
+    ) -> None:
+        del self._groups[group.prompt.id]
+        del self._group_by_key[group.key]
+        for five_tuple in group.tuples:
+            self._group_by_tuple.pop(five_tuple, None)
+        if group.timer is not None:
+            Loop.cancel(group.timer)
+        flow = group.prompt.flow
+        for five_tuple in group.tuples:
+            self._verdicts.decided.emit(flow, five_tuple, action, outcome, rule_id)
+        for packet in group.packets:
+            self._verdicts.apply(packet, action, drop)
+        self.held_packets -= len(group.packets)
+        self.closed.emit(group.prompt.id, outcome)
+
+    # Prompts and answers
+
+    def pending_prompts(self) -> list[Prompt]:
+        """Prompts waiting for an answer, oldest first."""
+        return [group.prompt for group in self._groups.values()]
+
+    def prompt(self, prompt_id: int) -> Prompt:
+        group = self._groups.get(prompt_id)
+        if group is None:
+            raise UnknownPrompt(f"there is no pending prompt {prompt_id} (answered or timed out)")
+        return group.prompt
+
+    def answer(self, prompt_id: int, answer: answers.Answer) -> Rule | None:
+        """Apply a person's answer: decide the prompt's flows, store the rule it makes.
+
+        Returns the stored rule (None for "once"). Other held flows that the new rule
+        now decides are released too.
+        """
+        prompt = self.prompt(prompt_id)
+        group = self._groups[prompt_id]
+        process = prompt.process
+        rule = answers.rule_for(answer, prompt.flow, pid=process.pid if process else 0,
+                                pid_start=process.start_time if process else 0,
+                                now=self.clock())  # fmt: skip
+        # The prompt closes as answered before the new rule is in force and told.
+        with self._rule_book.batch():
+            stored = self._rule_book.add_rule(rule) if rule is not None else None
+            self._close_group(group, answer.action, False, "answered",
+                              stored.id if stored else None)  # fmt: skip
+        return stored
+
+    # Changes around the held flows
+
+    def agents_changed(self) -> None:
+        """Someone who answers prompts came or went: prompts nobody can answer now get
+        the unanswered action."""
+        for group in list(self._groups.values()):
+            if not self.agents.can_ask(group.prompt.flow.uid):
+                action = self._unanswered_action(group.prompt.reason)
+                self._close_group(group, action, drop=False, outcome="no_agent")
+
+    def policy_changed(self) -> None:
+        """Rules or blocklists changed: held flows they now decide are released."""
+        for group in list(self._groups.values()):
+            decision = self._rule_book.decide(group.prompt.flow)
+            if decision.verdict is Verdict.RULE and decision.rule is not None:
+                rule = decision.rule
+                self._rule_book.count_hit(rule)
+                self._close_group(group, rule.action, rule.drop, "rule", rule.id)
+            elif decision.verdict is Verdict.BLOCKLIST:
+                self._counters["blocklisted"] += 1
+                self._close_group(group, "deny", False, "blocklist")

@@ -1,0 +1,87 @@
+"""A person's answer to a prompt, and the rule it makes. Pure: no I/O.
+
+Choices: allow or deny x this host / this domain / this port / any destination x once /
+until the program quits / for an hour / forever. "Once" makes no rule: it decides the
+held connections of that prompt only. A rule made from an answer names the program (its
+path, pinned to the running binary's sha256 unless the person chose any version) and
+its user, so one user's answer never decides for another's programs.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from netwarden_common.errors import BadValue
+from netwarden_common.rules import Rule, validate
+from netwarden_helper.policy.engine import Flow
+
+SCOPES = ("host", "domain", "port", "any")
+LIFETIMES = ("once", "until_quit", "hour", "forever")
+HOUR_S = 3600.0
+
+
+class AnswerError(BadValue):
+    """The answer cannot be applied to this prompt; the message says why."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    action: str  # "allow" or "deny"
+    scope: str = "host"
+    lifetime: str = "once"
+    pin: bool = True  # pin the binary's hash; False: any version of the program
+
+    @classmethod
+    def of(cls, chosen: Mapping[str, Any]) -> "Answer":
+        """An answer from a caller's option dictionary (action required)."""
+        if "action" not in chosen:
+            raise AnswerError("action must be allow or deny")
+        return cls(**chosen)
+
+    def __post_init__(self) -> None:
+        if self.action not in ("allow", "deny"):
+            raise AnswerError("action must be allow or deny")
+        if self.scope not in SCOPES:
+            raise AnswerError(f"scope must be one of {', '.join(SCOPES)}")
+        if self.lifetime not in LIFETIMES:
+            raise AnswerError(f"lifetime must be one of {', '.join(LIFETIMES)}")
+
+
+def registrable_domain(host: str) -> str:
+    """The domain a host belongs to: www.mozilla.org -> mozilla.org, a.b.co.uk -> b.co.uk.
+
+    A heuristic without the public suffix list: a short second-level label under a
+    two-letter country code (co.uk, com.au) counts as part of the suffix.
+    """
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3 else 2
+    return ".".join(labels[-keep:])
+
+
+def rule_for(answer: Answer, flow: Flow, pid: int, pid_start: int, now: float) -> Rule | None:
+    """The rule `answer` makes for `flow` (None for "once")."""
+    if answer.lifetime == "once":
+        return None
+    if not flow.exe:
+        raise AnswerError("the program is unknown: only a once-only answer is possible")
+    values: dict = {"action": answer.action, "exe": flow.exe, "protocol": flow.protocol}
+    if flow.uid >= 0:
+        values["uid"] = flow.uid
+    if answer.pin and flow.sha256:
+        values["sha256"] = flow.sha256
+    if flow.script:  # "allow python3" for this script only
+        values["script"] = flow.script
+    if answer.scope == "host":
+        values["destination"] = flow.hosts[0] if flow.hosts else flow.dst
+        values["ports"] = str(flow.dport) if flow.dport else ""
+    elif answer.scope == "domain":
+        if not flow.hosts:
+            raise AnswerError("no host name is known for this address: choose host or port")
+        values["destination"] = "*." + registrable_domain(flow.hosts[0])
+    elif answer.scope == "port":
+        values["ports"] = str(flow.dport) if flow.dport else ""
+    if answer.lifetime == "until_quit":
+        values.update(lifetime="until_quit", pid=pid, pid_start=pid_start)
+    elif answer.lifetime == "hour":
+        values.update(lifetime="until", expires_at=now + HOUR_S)
+    return validate(values)

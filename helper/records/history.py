@@ -1,0 +1,186 @@
+"""`History`: decided flows and their bytes, written off the packet path, and queried.
+
+The packet path tells `flow_decided` about every verdict (on the loop, cheap: a record is
+appended to a batch). A writer thread stores the batch every `FLUSH_S` or every
+`FLUSH_ROWS` records, in one transaction, so a crash loses at most the last batch. A
+meter thread reads conntrack (a dump every `METER_S`, destroy events as they come) and
+hands the entries to the loop, where `FlowAccounting` turns them into byte samples for
+the same batches and for whoever listens (`recorded`, `counted`). Queries run on a
+thread of their own with their own connection (WAL lets them read while the writer
+writes) and answer with a `Future`, so neither a long query nor a slow disk ever delays
+a verdict.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from netwarden_helper.packet_path.packet import TCP, UDP
+from netwarden_helper.policy.engine import Flow
+from netwarden_helper.records.accounting import FlowAccounting, TrackedFlow
+from netwarden_helper.records.conntrack import ConntrackReader, CtEntry, enable_accounting
+from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
+from netwarden_helper.records.history_db import HistoryDb
+from netwarden_helper.runtime.events import Event
+from netwarden_helper.runtime.loop import Loop
+
+log = logging.getLogger(__name__)
+
+FLUSH_S = 1.0
+FLUSH_ROWS = 2000
+METER_S = 1.0
+MAINTAIN_S = 3600.0
+
+
+class History:
+    def __init__(
+        self,
+        loop: Loop,
+        state_dir: Path,
+        retention_days: Callable[[], int],
+        clock: Callable[[], float] = time.time,
+        meter: bool = True,
+    ) -> None:
+        self.loop = loop
+        self.clock = clock
+        self.retention_days = retention_days
+        self.recorded: Event[[FlowRecord]] = Event()
+        self.counted: Event[[list[BytesSample]]] = Event()
+        self.accounting = FlowAccounting()
+        self._db = HistoryDb(state_dir)
+        self._query_db = HistoryDb(state_dir)
+        self._next_id = self._db.next_flow_id()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writer")
+        self._queries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-query")
+        self._flows: list[FlowRecord] = []
+        self._samples: list[BytesSample] = []
+        self._timers = [
+            loop.call_every(FLUSH_S, self.flush),
+            loop.call_every(MAINTAIN_S, self.maintain),
+        ]
+        self._stopping = threading.Event()
+        self._meter: threading.Thread | None = None
+        if meter:
+            enable_accounting()
+            reader = ConntrackReader()  # opened here: in the helper's network namespace
+            self._meter = threading.Thread(
+                target=self._read_counters, args=(reader,), name="conntrack", daemon=True
+            )
+            self._meter.start()
+        self.maintain()
+
+    # From the packet path
+
+    def flow_decided(
+        self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
+    ) -> None:
+        """Record a verdict; an allowed TCP/UDP flow is accounted from now on."""
+        record = FlowRecord(
+            id=self._next_id,
+            time=self.clock(),
+            program=Program(
+                flow.exe, flow.sha256 or "", flow.unit, flow.flatpak, flow.uid, flow.script
+            ),
+            destination=flow.dst,
+            host=flow.hosts[0] if flow.hosts else "",
+            port=flow.dport,
+            protocol=flow.protocol,
+            verdict=action,
+            decided_by=decided_by,
+            rule_id=rule_id,
+        )
+        self._next_id += 1
+        self._flows.append(record)
+        if action == "allow" and five_tuple[0] in (TCP, UDP):
+            self.accounting.track(five_tuple, record)
+        self.recorded.emit(record)
+        if len(self._flows) >= FLUSH_ROWS:
+            self.flush()
+
+    # Bytes
+
+    def _read_counters(self, reader: ConntrackReader) -> None:
+        next_dump = 0.0
+        try:
+            while not self._stopping.is_set():
+                destroyed = reader.wait_for_destroyed(max(0.0, next_dump - time.monotonic()))
+                if destroyed:
+                    self.loop.call_soon(partial(self._counted, destroyed, complete=False))
+                if time.monotonic() >= next_dump:
+                    next_dump = time.monotonic() + METER_S
+                    # Nothing accounted, nothing to read: an idle helper costs no CPU here.
+                    if len(self.accounting):
+                        entries = reader.dump()
+                        self.loop.call_soon(partial(self._counted, entries, complete=True))
+        except Exception:
+            log.exception("reading conntrack failed; traffic is no longer counted")
+        finally:
+            reader.close()
+
+    def _counted(self, entries: list[CtEntry], complete: bool) -> None:
+        samples = self.accounting.update(entries, self.clock(), complete)
+        if samples:
+            self._samples.extend(samples)
+            self.counted.emit(samples)
+
+    def live(self) -> list[TrackedFlow]:
+        """Open flows with the bytes they moved so far."""
+        return self.accounting.live()
+
+    # Writing
+
+    def flush(self) -> Future:
+        """Hand the batch gathered since the last flush to the writer thread."""
+        flows, samples = self._flows, self._samples
+        self._flows, self._samples = [], []
+        if not flows and not samples:
+            done: Future = Future()
+            done.set_result(None)
+            return done
+        return self._writer.submit(self._write, flows, samples)
+
+    def _write(self, flows: list[FlowRecord], samples: list[BytesSample]) -> None:
+        try:
+            self._db.write(flows, samples)
+        except Exception:
+            log.exception("%d history records could not be written", len(flows) + len(samples))
+
+    def maintain(self) -> Future:
+        """Apply the retention and compact old minutes into hours (writer thread)."""
+        now, days = self.clock(), self.retention_days()
+
+        def run() -> None:
+            try:
+                deleted, compacted = self._db.maintain(now, days)
+            except Exception:
+                log.exception("history maintenance failed")
+                return
+            if deleted or compacted:
+                log.info("history: %d flows past %d days deleted, %d minutes compacted",
+                         deleted, days, compacted)  # fmt: skip
+
+        return self._writer.submit(run)
+
+    # Reading
+
+    def query(self, function: Callable[[HistoryDb], Any]) -> Future:
+        """Run `function(db)` on the query thread; its result arrives in the Future."""
+        return self._queries.submit(function, self._query_db)
+
+    def close(self) -> None:
+        """Stop counting, write what is pending, close the databases."""
+        for timer in self._timers:
+            Loop.cancel(timer)
+        self._stopping.set()
+        if self._meter is not None:
+            self._meter.join(5)
+        self.flush()
+        self._writer.shutdown(wait=True)
+        self._queries.shutdown(wait=True, cancel_futures=True)
+        self._db.close()
+        self._query_db.close()

@@ -1,0 +1,1 @@
+"""The runtime every stage schedules on: the GLib loop and inotify folder watches."""

@@ -1,0 +1,1 @@
+"""The helper's SQLite store: rules, settings, alerts, subscriptions."""
