@@ -117,7 +117,7 @@ def role_accept_all_glib(queue_num: int) -> None:
     from netwarden_helper.runtime.loop import Loop
 
     loop = Loop()
-    PacketQueue(loop, queue_num, lambda packet: packet.accept())
+    PacketQueue(loop, queue_num, lambda packet: packet.accept(), fail_open=True)
     print("ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     loop.run()

@@ -38,7 +38,7 @@ from netwarden_helper.packet_path.held_flows import HeldFlows
 from netwarden_helper.packet_path.netfilter import Backend, Interception, choose_backend, remove_all
 from netwarden_helper.packet_path.pipeline import Pipeline
 from netwarden_helper.packet_path.prompt_agents import PromptAgents
-from netwarden_helper.packet_path.queue import PacketQueue
+from netwarden_helper.packet_path.queue import QUEUE_LENGTH, PacketQueue
 from netwarden_helper.packet_path.verdicts import Verdicts
 from netwarden_helper.pinning.pins import PinGuard
 from netwarden_helper.policy.live_settings import LiveSettings
@@ -51,6 +51,8 @@ from netwarden_helper.runtime.loop import Loop
 from netwarden_helper.storage.store import Store
 
 log = logging.getLogger(__name__)
+
+FLOW_COPY_BYTES = 256  # of each queued flow packet: every header the parser reads
 
 
 class Helper:
@@ -65,6 +67,7 @@ class Helper:
         rules_dir: Path = DEFAULT_FOLDER,
         blocklists_dir: Path = ADMIN_DIR,
         journal_socket: str = JOURNAL_SOCKET,
+        queue_length: int = QUEUE_LENGTH,
     ) -> None:
         self.loop = loop
         self.store = Store(state_dir)
@@ -74,13 +77,15 @@ class Helper:
         # identity
         self.hasher = BinaryHasher(loop)
         self.dns = DnsNames()
-        self.identifier = Identifier(self.hasher, self.dns)
+        self.identifier = Identifier(loop, self.hasher, self.dns)
         # policy
         self.rule_book = RuleBook(loop, self.store)
         # packet path
-        self.verdicts = Verdicts(self.counters, lambda: self.settings.current.default_action)
+        self.verdicts = Verdicts(self.counters, lambda: self.settings.current.default_action,
+                                 self.interception.marks.reject)  # fmt: skip
         self.held_flows = HeldFlows(loop, self.rule_book, self.hasher, self.verdicts,
-                                    self.settings, PromptAgents(), self.counters)  # fmt: skip
+                                    self.settings, PromptAgents(), self.counters,
+                                    max_held=queue_length // 2)  # fmt: skip
         self.pipeline = Pipeline(self.identifier, self.dns, self.rule_book, self.held_flows,
                                  self.verdicts, self.counters)  # fmt: skip
         # pinning, records
@@ -98,12 +103,14 @@ class Helper:
         self.rules_dir = RulesDir(loop, rules_dir, self.rule_book.set_admin_rules)
         self.blocklists = BlocklistUpdates(loop, self.store, state_dir,
                                            (blocklists_dir, PACKAGED_DIR),
-                                           self.rule_book.set_blocklist)  # fmt: skip
+                                           self.rule_book.set_blocklist,
+                                           self.interception.marks.own)  # fmt: skip
         # interception last: queues bound before any rule sends packets to them
-        self._queues = [
-            PacketQueue(loop, flow_queue, self.pipeline.on_flow_packet),
-            PacketQueue(loop, dns_queue, self.pipeline.on_dns_packet),
-        ]
+        fail_open = not self.interception.fail_closed
+        # The flow queue needs the headers only; DNS needs whole messages and never blocks.
+        self.flow_queue = PacketQueue(loop, flow_queue, self.pipeline.on_flow_packet, fail_open,
+                                      queue_length, copy_range=FLOW_COPY_BYTES)  # fmt: skip
+        self.dns_queue = PacketQueue(loop, dns_queue, self.pipeline.on_dns_packet, True)
         remove_all()  # whatever a crashed run left behind, of either backend
         self.backend: Backend = choose_backend(self.interception)
         self.backend.install(self.interception)
@@ -115,6 +122,7 @@ class Helper:
         if settings.fail_closed != self.interception.fail_closed:
             self.interception = replace(self.interception, fail_closed=settings.fail_closed)
             self.backend.install(self.interception)
+            self.flow_queue.set_fail_open(not settings.fail_closed)
 
     def status(self) -> dict[str, Any]:
         """Counters and sizes for the status view."""
@@ -129,8 +137,8 @@ class Helper:
         self.rule_book.close()
         self.identifier.close()
         self.journal.close()
-        for queue in self._queues:
-            queue.close()
+        self.flow_queue.close()
+        self.dns_queue.close()
         self.history.close()
         self.pins.close()
         self.hasher.close()
@@ -150,7 +158,7 @@ class Served:
                               signals)  # fmt: skip
         blocklists = BlocklistMethods(helper.blocklists)
         self.object = HelperObject(
-            bus, authority, [status, rules, prompts, alerts, history, blocklists]
+            bus, authority, loop, [status, rules, prompts, alerts, history, blocklists]
         )
         self._listening: list[tuple[Any, Any]] = [
             (helper.rule_book.rules_changed, rules.rules_changed),

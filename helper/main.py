@@ -17,6 +17,7 @@ from netwarden_helper.blocklists.locations import ADMIN_DIR
 from netwarden_helper.bus.polkit import PolkitAuthority
 from netwarden_helper.composition import Helper, Served
 from netwarden_helper.packet_path.netfilter import NetfilterError, remove_all
+from netwarden_helper.packet_path.queue import QUEUE_LENGTH
 from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER
 from netwarden_helper.records.journal import JOURNAL_SOCKET
 from netwarden_helper.runtime.loop import Loop
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="netfilter queue number for DNS answers (default: 7701)",
     )
     parser.add_argument(
+        "--queue-length",
+        type=_queue_length,
+        default=QUEUE_LENGTH,
+        help="how many new flows' packets may wait in the kernel for a verdict; half of it "
+        "may be held for prompts. Past it the fail mode decides: fail-open lets packets "
+        f"through, fail-closed drops them (default: {QUEUE_LENGTH})",
+    )
+    parser.add_argument(
         "--rules-dir",
         type=Path,
         default=DEFAULT_FOLDER,
@@ -95,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _queue_length(text: str) -> int:
+    length = int(text)
+    if not 64 <= length <= 1 << 20:
+        raise argparse.ArgumentTypeError("must be between 64 and 1048576")
+    return length
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             args.rules_dir,
             args.blocklists_dir,
             args.journal_socket,
+            args.queue_length,
         )
     except (StoreError, NetfilterError, OSError) as exc:
         log.error("cannot start: %s", exc)

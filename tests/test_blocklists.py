@@ -159,12 +159,12 @@ def test_a_download_is_bounded_in_time_and_size_whatever_the_server_does(monkeyp
         trickling_server(declared_length=1000) as url,
         pytest.raises(SourceError, match="took longer than 1 s"),
     ):
-        download(url, "", "")
+        download(url, "", "", 0)
     with (
         trickling_server(declared_length=blocklist_locations.MAX_BYTES + 1) as url,
         pytest.raises(SourceError, match="larger than 64 MiB"),
     ):
-        download(url, "", "")
+        download(url, "", "", 0)
 
 
 def test_copies_are_replaced_whole_and_private(tmp_path):

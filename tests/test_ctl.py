@@ -253,6 +253,16 @@ def test_blocklists_update_is_refused_with_exit_3(polkitd, root):
     assert done.stderr.startswith("netwardenctl: not authorized: ")
 
 
+def test_ids_that_cannot_be_ids_are_usage_errors_not_tracebacks(system_bus):
+    for argv in (("rules", "rm", "-5"), ("rules", "rm", "999999999999999999999"),
+                 ("rules", "enable", "0"), ("alerts", "trust", "x"), ("prompt", "answer",
+                 "-1", "--allow")):  # fmt: skip
+        done = ctl(*argv)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert "is not an id (a whole number from 1)" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
 def test_exit_codes_name_what_went_wrong(system_bus, polkitd, root):
     polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_OWN_RULES])
     missing = ctl("rules", "rm", "424242")

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 
 import dbus
 import dbus.mainloop.glib
+import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -149,6 +150,17 @@ def test_each_method_is_refused_when_polkit_denies_and_changes_nothing(
         nobody.call(method, *given)
     assert error_name(error.value) == "NotAuthorized"
     assert state(root) == before
+
+
+def test_status_tells_what_the_helper_itself_takes(polkitd, root, helper):
+    polkitd()  # root: everything
+    used = root.call("GetStatus")["footprint"]
+    measured = psutil.Process(helper.pid).memory_info().rss
+    assert 10 << 20 < used["memory"] < 1 << 30
+    assert abs(used["memory"] - measured) < measured / 2
+    assert used["cpu_seconds"] > 0
+    assert used["threads"] >= 3  # the loop and its workers
+    assert used["open_files"] >= 5  # queues, netlink, the databases
 
 
 def test_rule_round_trip_and_clear_errors(admin):

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from netwarden_common.rules import Rule
-from netwarden_helper.packet_path.netfilter import OWN_MARK
 from netwarden_helper.policy.answers import Answer
 from tests.fixtures.dns_server import dns_server
 from tests.fixtures.traffic import recorder, run_client, start_client
@@ -187,7 +186,7 @@ def test_rules_are_installed_once_and_removed_on_stop(netns, helper_thread):
 
     helper = helper_thread()
     installed = queue_rules()
-    assert installed == 2 * 6  # 4 flow classes + 2 DNS, per address family
+    assert installed == 2 * 7  # 3 flow classes + 2 DNS queries + 2 DNS answers, per family
     helper.stop()
     assert queue_rules() == 0
     for _ in range(3):
@@ -234,9 +233,10 @@ def test_prompt_names_the_host_the_address_was_resolved_from(netns, servers, hel
 
 def test_the_helpers_own_marked_traffic_is_never_queued(netns, servers, helper_thread):
     helper = helper_thread()
+    own = helper.call(lambda h: h.interception.marks.own)
     result = netns.host.run(
         sys.executable, "-m", "tests.fixtures.client", "tcp", netns.peer_v4, str(PORT),
-        f"--mark={OWN_MARK:#x}",
+        f"--mark={own:#x}",
     )  # fmt: skip
     assert json.loads(result.stdout)["result"] == "connected"
     assert helper.prompter.raised == []

@@ -24,9 +24,10 @@ def rules(ns):
 def test_iptables_install_is_idempotent_and_remove_is_complete(netns):
     with netns.host.entered():
         backend = IptablesBackend()
-        backend.install(Interception())
+        interception = Interception()
+        backend.install(interception)
         first = rules(netns.host)
-        backend.install(Interception())
+        backend.install(interception)
         assert rules(netns.host) == first
         backend.remove()
     assert rules(netns.host) == []
@@ -69,3 +70,11 @@ def test_the_nftables_ruleset_is_valid_and_removed_cleanly(netns):
         remove_all()
         after = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
     assert "netwarden" not in after
+
+
+def test_each_run_draws_marks_of_its_own():
+    drawn = {Interception().marks for _ in range(50)}
+    assert len(drawn) > 40
+    for marks in drawn:
+        assert marks.reject != marks.own
+        assert marks.reject >> 16 == marks.own >> 16 == 0x4E57

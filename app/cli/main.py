@@ -79,6 +79,14 @@ def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
     fields.add_argument("--note", metavar="TEXT", help="a note shown with the rule")
 
 
+def object_id(text: str) -> int:
+    """A rule's, prompt's, alert's or list's id: a whole number from 1 (ids are unsigned
+    64-bit on the bus)."""
+    if not text.isdigit() or not 1 <= int(text) < 1 << 63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a whole number from 1)")
+    return int(text)
+
+
 def _range_options(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup, since: str, until: str, keep: bool
 ) -> None:
@@ -173,7 +181,7 @@ def _history_parsers(top: _Parsers) -> None:
         ("block", "keep blocking: a deny rule for the new binary"),
     ):
         choice = resolve.add(name, help_text, history.alerts_resolve)
-        choice.add_argument("id", type=int, help="the alert's id (alerts)")
+        choice.add_argument("id", type=object_id, help="the alert's id (alerts)")
         choice.set_defaults(resolution=name)
 
 
@@ -196,7 +204,7 @@ def _blocklist_parsers(top: _Parsers) -> None:
     add.add_argument("--name", help="what to call it (default: the file's name)")
     add.add_argument("--disabled", action="store_true", help="subscribe, but do not block yet")
     remove = actions.add("rm", "unsubscribe (its names stop blocking)", blocklists.blocklists_rm)
-    remove.add_argument("ids", type=int, nargs="+", metavar="ID", help="the lists' ids")
+    remove.add_argument("ids", type=object_id, nargs="+", metavar="ID", help="the lists' ids")
     actions.add(
         "update",
         "read every list again now (exit 1 if one failed; it keeps its previous names)",
@@ -232,13 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     edit = rule_commands.add(
         "edit", "change some fields of a rule (the others stay)", rules.rules_edit
     )
-    edit.add_argument("id", type=int, help="the rule's id (rules list)")
+    edit.add_argument("id", type=object_id, help="the rule's id (rules list)")
     _rule_options(edit, adding=False)
     remove = rule_commands.add("rm", "delete rules", rules.rules_rm)
-    remove.add_argument("ids", type=int, nargs="+", metavar="ID", help="the rules' ids")
+    remove.add_argument("ids", type=object_id, nargs="+", metavar="ID", help="the rules' ids")
     for name, verb in (("enable", "enable"), ("disable", "disable")):
         switch = rule_commands.add(name, f"{verb} rules", rules.rules_enable)
-        switch.add_argument("ids", type=int, nargs="+", metavar="ID", help="the rules' ids")
+        switch.add_argument("ids", type=object_id, nargs="+", metavar="ID", help="the rules' ids")
         switch.set_defaults(enable=name == "enable")
 
     export = top.add("export", "write every rule as a Netwarden rules file", rules.export)
@@ -294,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prompt.add("list", "pending prompts you may answer", prompts.prompt_list)
     answer = prompt.add("answer", "answer a pending prompt", prompts.prompt_answer)
-    answer.add_argument("id", type=int, help="the prompt's id (prompt list)")
+    answer.add_argument("id", type=object_id, help="the prompt's id (prompt list)")
     verdict = answer.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--allow", dest="action", action="store_const", const="allow")
     verdict.add_argument("--deny", dest="action", action="store_const", const="deny")

@@ -22,6 +22,11 @@ def status(helper: Helper, args: argparse.Namespace) -> int:
     )
     print(f"backend: {values.get('backend')}")
     print(f"fail mode: {mode}")
+    used = values.get("footprint") or {}
+    if used:
+        print(f"footprint: {output.size(used.get('memory', 0))} memory, "
+              f"{used.get('cpu_seconds', 0):.1f} s CPU, {used.get('threads', 0)} threads, "
+              f"{used.get('open_files', 0)} open files")  # fmt: skip
     counters = values.get("counters") or {}
     if counters:
         print("counters:\n" + output.key_values(counters, "  "))

@@ -15,7 +15,6 @@ import urllib.request
 from dataclasses import dataclass
 
 from netwarden_helper.blocklists.locations import MAX_BYTES, SourceError
-from netwarden_helper.packet_path.netfilter import OWN_MARK
 
 TIMEOUT_S = 30.0  # for the whole download
 CHUNK = 1 << 16
@@ -30,15 +29,16 @@ class Download:
     last_modified: str
 
 
-def download(url: str, etag: str, last_modified: str) -> Download:
-    """GET `url`, unless unchanged since `etag` / `last_modified`; `SourceError` on failure."""
+def download(url: str, etag: str, last_modified: str, mark: int) -> Download:
+    """GET `url`, unless unchanged since `etag` / `last_modified`, from sockets carrying
+    `mark` (the helper's own: never queued); `SourceError` on failure."""
     request = urllib.request.Request(url, headers={"User-Agent": "netwarden-helper"})
     if etag:
         request.add_header("If-None-Match", etag)
     if last_modified:
         request.add_header("If-Modified-Since", last_modified)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
+        with _opener(mark).open(request, timeout=TIMEOUT_S) as response:
             data = _read_bounded(response, time.monotonic() + TIMEOUT_S)
             headers = response.headers
     except urllib.error.HTTPError as exc:
@@ -71,9 +71,12 @@ def _read_bounded(response: http.client.HTTPResponse, deadline: float) -> bytes:
 
 
 def _marked_connection(
-    address: tuple[str, int], timeout: float | None = None, source_address: object = None
+    mark: int,
+    address: tuple[str, int],
+    timeout: float | None = None,
+    source_address: object = None,
 ) -> socket.socket:
-    """`socket.create_connection`, with the helper's mark set before connecting."""
+    """`socket.create_connection`, with `mark` set before connecting."""
     host, port = address
     error: OSError = OSError(f"no address for {host}")
     for family, kind, protocol, _name, target in socket.getaddrinfo(
@@ -81,7 +84,7 @@ def _marked_connection(
     ):
         sock = socket.socket(family, kind, protocol)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, OWN_MARK)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
             sock.settimeout(timeout)
             sock.connect(target)
             return sock
@@ -91,41 +94,47 @@ def _marked_connection(
     raise error
 
 
-class _HTTPConnection(http.client.HTTPConnection):
-    _create_connection = staticmethod(_marked_connection)
+def _marked(base: type[http.client.HTTPConnection], mark: int) -> type[http.client.HTTPConnection]:
+    """`base` connecting from sockets marked `mark`."""
 
+    class Marked(base):  # type: ignore[valid-type,misc]
+        def _create_connection(
+            self, address: tuple[str, int], timeout: float | None = None, source: object = None
+        ) -> socket.socket:
+            return _marked_connection(mark, address, timeout, source)
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    _create_connection = staticmethod(_marked_connection)
+    return Marked
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, mark: int) -> None:
+        super().__init__()
+        self._connection = _marked(http.client.HTTPConnection, mark)
+
     def http_open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_HTTPConnection, request)
+        return self.do_open(self._connection, request)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self) -> None:
+    def __init__(self, mark: int) -> None:
         self._tls = ssl.create_default_context()
         super().__init__(context=self._tls)
+        self._connection = _marked(http.client.HTTPSConnection, mark)
 
     def https_open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_HTTPSConnection, request, context=self._tls)
+        return self.do_open(self._connection, request, context=self._tls)
 
 
-def _opener() -> urllib.request.OpenerDirector:
+def _opener(mark: int) -> urllib.request.OpenerDirector:
     """http and https only (a redirect to file: or ftp: fails), no proxy from the
-    environment, marked sockets."""
+    environment, sockets marked `mark`."""
     opener = urllib.request.OpenerDirector()
     for handler in (
-        _HTTPHandler(),
-        _HTTPSHandler(),
+        _HTTPHandler(mark),
+        _HTTPSHandler(mark),
         urllib.request.HTTPRedirectHandler(),
         urllib.request.HTTPErrorProcessor(),
         urllib.request.HTTPDefaultErrorHandler(),
     ):
         opener.add_handler(handler)
     return opener
-
-
-_OPENER = _opener()

@@ -44,8 +44,10 @@ class BlocklistUpdates:
         state_dir: Path,
         local_dirs: tuple[Path, ...],
         on_matcher: Callable[[DomainMatcher], None],
+        own_mark: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._own_mark = own_mark
         self._loop = loop
         self._store = store
         self._copies = state_dir / "blocklists"
@@ -190,7 +192,7 @@ class BlocklistUpdates:
             return blocklist
         known = blocklist.id in self._names
         got = download(blocklist.source, blocklist.etag if known else "",
-                       blocklist.last_modified if known else "")  # fmt: skip
+                       blocklist.last_modified if known else "", self._own_mark)  # fmt: skip
         if got.data is None:
             log.info("blocklist %d (%s) not modified", blocklist.id, blocklist.source)
             return blocklist

@@ -9,10 +9,12 @@ concerns' methods into the methods of the one exported object (`bus/service.py`)
 a body runs, the bus tells who the caller is (uid of its connection) and polkit is asked,
 asynchronously, with the caller's unique bus name as subject. An action polkit does not
 know, a caller the bus cannot name, or a polkitd that does not answer all mean "denied".
+When polkit grants, the action is chosen again from the state of that moment (a check can
+wait minutes for a password): if it changed, polkit is asked again for the new one.
 
-Errors are named here, once: `BadValue` from any layer becomes InvalidArgument and
-`Missing` becomes NotFound, with their messages; anything else is logged and reported as
-a failure inside the helper.
+Errors are named here, once: `BadValue` from any layer becomes InvalidArgument, `Missing`
+NotFound and `Busy` Busy, with their messages; anything else is logged and reported as a
+failure inside the helper.
 """
 
 import inspect
@@ -24,15 +26,16 @@ from typing import Any
 
 import dbus
 import dbus.service
-from gi.repository import GLib
 
 from netwarden_common.api import ACTIONS, INTERFACE
-from netwarden_common.errors import BadValue, Missing
+from netwarden_common.errors import BadValue, Busy, Missing
+from netwarden_helper.bus import errors
 from netwarden_helper.bus.errors import HelperError, InvalidArgument, NotAuthorized, NotFound
 
 log = logging.getLogger(__name__)
 
 _CALL_KEYWORDS = ("sender", "message", "reply", "error")
+MAX_RECHECKS = 3  # choices of action that changed while polkit was asked, in a row
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def bus_error(exc: Exception) -> dbus.DBusException:
         return InvalidArgument(str(exc))
     if isinstance(exc, Missing):
         return NotFound(str(exc))
+    if isinstance(exc, Busy):
+        return errors.Busy(str(exc))
     return HelperError("failed inside the helper; see its log")
 
 
@@ -118,15 +123,17 @@ def _exported(concern: type, method: BusMethod) -> Callable[..., None]:
         def settle(outcome: Callable[[], Any]) -> None:
             try:
                 result = outcome()
-            except (dbus.DBusException, BadValue, Missing) as exc:
+            except (dbus.DBusException, BadValue, Missing, Busy) as exc:
                 error(bus_error(exc))
                 return
             except Exception:
                 log.exception("%s failed", body.__name__)
                 error(HelperError(f"{body.__name__} failed inside the helper; see its log"))
                 return
-            if isinstance(result, Future):  # done on another thread: reply from the bus's
-                result.add_done_callback(lambda done: GLib.idle_add(on_bus_thread, done))
+            if isinstance(result, Future):  # done on another thread: reply from the loop
+                result.add_done_callback(
+                    lambda done: self.loop.call_soon(lambda: settle(done.result))
+                )
             elif out_count == 0:
                 reply()
             elif out_count == 1:
@@ -134,24 +141,25 @@ def _exported(concern: type, method: BusMethod) -> Callable[..., None]:
             else:
                 reply(*result)
 
-        def on_bus_thread(done: Future) -> bool:
-            settle(done.result)
-            return GLib.SOURCE_REMOVE
-
-        def authorize(uid: int) -> None:
+        def authorize(uid: int, granted_before: str | None = None, rounds: int = 0) -> None:
             caller = Caller(sender, int(uid))
             try:
                 chosen = action if isinstance(action, str) else action(part, caller, *args)
-            except (dbus.DBusException, BadValue, Missing) as exc:
+            except (dbus.DBusException, BadValue, Missing, Busy) as exc:
                 error(bus_error(exc))
                 return
-            if chosen not in ACTIONS:
+            if chosen not in ACTIONS or rounds > MAX_RECHECKS:
                 error(NotAuthorized(f"no polkit action guards {body.__name__}"))
+                return
+            if chosen == granted_before:  # still what polkit granted: go
+                settle(lambda: body(part, caller, *args))
                 return
 
             def on_result(granted: bool, reason: str) -> None:
                 if granted:
-                    settle(lambda: body(part, caller, *args))
+                    # polkit may have waited minutes for a password: what the call needs may
+                    # have changed meanwhile (the rule got another owner). Choose again.
+                    authorize(uid, chosen, rounds + 1)
                 else:
                     log.info("%s: %s denied to uid %s: %s", body.__name__, chosen, uid, reason)
                     error(NotAuthorized(f"Not authorized ({chosen}): {reason}"))

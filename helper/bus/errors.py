@@ -23,6 +23,12 @@ class InvalidArgument(HelperError):
     _dbus_error_name = f"{ERROR_PREFIX}.InvalidArgument"
 
 
+class Busy(HelperError):
+    """Too much of this work waits already (history queries); try again shortly."""
+
+    _dbus_error_name = f"{ERROR_PREFIX}.Busy"
+
+
 class NotFound(HelperError):
     """The rule or prompt named does not exist (any more)."""
 

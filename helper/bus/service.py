@@ -25,6 +25,7 @@ from netwarden_helper.bus.polkit import PolkitAuthority
 from netwarden_helper.bus.prompts import PromptMethods
 from netwarden_helper.bus.rules import RulesMethods
 from netwarden_helper.bus.status import StatusMethods
+from netwarden_helper.runtime.loop import Loop
 
 CONCERNS = (
     StatusMethods, RulesMethods, PromptMethods, AlertMethods, HistoryMethods, BlocklistMethods
@@ -34,9 +35,12 @@ CONCERNS = (
 class HelperSignals(dbus.service.Object):
     """The interface's signals, and the object's hold on its concerns."""
 
-    def __init__(self, bus: dbus.Bus, authority: PolkitAuthority, concerns: list[Any]) -> None:
+    def __init__(
+        self, bus: dbus.Bus, authority: PolkitAuthority, loop: Loop, concerns: list[Any]
+    ) -> None:
         super().__init__(bus, OBJECT_PATH)
         self.authority = authority
+        self.loop = loop  # where replies of work done on other threads are sent from
         self._concerns = {type(concern): concern for concern in concerns}
         if set(self._concerns) != set(CONCERNS):
             raise ValueError("the object needs exactly one of each concern")

@@ -4,6 +4,7 @@ import time
 from typing import Any, Protocol
 
 import dbus
+import psutil
 
 from netwarden_common.api import ACTION_MONITOR, ACTION_SETTINGS
 from netwarden_common.dbus_values import dictionary, plain
@@ -13,6 +14,16 @@ from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.records import settings_record
 from netwarden_helper.packet_path.netfilter import Backend, Interception
 from netwarden_helper.policy.live_settings import LiveSettings
+
+
+def footprint() -> dict[str, Any]:
+    """What the helper itself takes: resident memory (bytes), CPU time used since it
+    started (seconds), threads, open file descriptors."""
+    process = psutil.Process()
+    with process.oneshot():
+        cpu = process.cpu_times()
+        return {"memory": process.memory_info().rss, "cpu_seconds": cpu.user + cpu.system,
+                "threads": process.num_threads(), "open_files": process.num_fds()}  # fmt: skip
 
 
 class Running(Protocol):
@@ -43,6 +54,7 @@ class StatusMethods:
                 "backend": helper.backend.name,
                 "fail_closed": helper.interception.fail_closed,
                 "counters": helper.status(),
+                "footprint": footprint(),
             }
         )
 

@@ -1,8 +1,10 @@
-"""`HeldFlows`: flows waiting, for their binary's hash or for a person's answer.
+"""`HeldFlows`: flows waiting: for their process's details, their binary's hash, or a
+person's answer.
 
 Every unmatched flow of one program and user to one destination, port and protocol (SYN
 retransmits included) waits behind one prompt, and all its packets get the verdict
-together. Holding is bounded by `MAX_HELD_PACKETS` and by the prompt timeout, after which
+together. Holding is bounded by `max_held` packets (those waiting for details or a hash
+count too; past it a flow gets the default action at once) and by the prompt timeout, after which
 the flows get what an unanswered prompt gets (the default action; deny for a binary that
 no longer matches its pin). With nobody to answer for the program's user (no app
 running), that applies at once. A prompt is raised once the binary's hash is known, so
@@ -15,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from netwarden_common.errors import Missing
 from netwarden_common.rules import Rule
@@ -30,7 +32,8 @@ from netwarden_helper.policy.rule_book import RuleBook
 from netwarden_helper.runtime.events import Event
 from netwarden_helper.runtime.loop import Loop
 
-MAX_HELD_PACKETS = 16384
+MAX_HELD_PACKETS = 16384  # the default bound, half the flow queue's length
+T = TypeVar("T")
 
 
 class UnknownPrompt(Missing):
@@ -61,7 +64,8 @@ class _Group:
 
 @dataclass
 class _Pending:
-    """Packets of one flow waiting for its binary's hash before a pinned rule can decide."""
+    """Packets of one flow waiting for work off the loop (its process's details, its
+    binary's hash) before it can be decided."""
 
     packets: list[Any]
 
@@ -77,8 +81,10 @@ class HeldFlows:
         agents: PromptAgents,
         counters: Counter[str],
         clock: Callable[[], float] = time.time,
+        max_held: int = MAX_HELD_PACKETS,
     ) -> None:
         self._loop = loop
+        self._max_held = max_held
         self._rule_book = rule_book
         self._hasher = hasher
         self._verdicts = verdicts
@@ -91,7 +97,7 @@ class HeldFlows:
         self._groups: dict[int, _Group] = {}
         self._group_by_key: dict[tuple, _Group] = {}
         self._group_by_tuple: dict[tuple, _Group] = {}
-        self._pending_hash: dict[tuple, _Pending] = {}
+        self._pending: dict[tuple, _Pending] = {}
         self.held_packets = 0
         self._prompt_ids = itertools.count(1)
 
@@ -100,10 +106,11 @@ class HeldFlows:
         default = self._settings.current.default_action
         for group in list(self._groups.values()):
             self._close_group(group, default, drop=False, outcome="shutdown")
-        for pending in list(self._pending_hash.values()):
+        for pending in list(self._pending.values()):
             for packet in pending.packets:
                 self._verdicts.apply(packet, default)
-        self._pending_hash.clear()
+        self._pending.clear()
+        self.held_packets = 0
 
     def counts(self) -> dict[str, int]:
         return {"prompts": len(self._groups), "held_packets": self.held_packets}
@@ -114,12 +121,41 @@ class HeldFlows:
         if group is not None:
             self._hold_packet(group, packet)
             return True
-        pending = self._pending_hash.get(five_tuple)
+        pending = self._pending.get(five_tuple)
         if pending is not None:
             packet.retain()
             pending.packets.append(packet)
+            self.held_packets += 1
             return True
         return False
+
+    def wait(
+        self,
+        flow: Flow,
+        five_tuple: tuple,
+        packets: list[Any],
+        work: Callable[[Callable[[T], None]], None],
+        then: Callable[[T, list[Any]], None],
+    ) -> None:
+        """Hold `packets` while `work(done)` runs off the loop; then `then(its result, the
+        packets, retransmits included)`. Past the bound, `flow` gets the default action."""
+        if self.held_packets + len(packets) > self._max_held:
+            self._counters["default_action"] += 1
+            default = self._settings.current.default_action
+            self._verdicts.decide(flow, five_tuple, packets, default, "default")
+            return
+        for packet in packets:
+            packet.retain()
+        self._pending[five_tuple] = _Pending(list(packets))
+        self.held_packets += len(packets)
+
+        def done(result: T) -> None:
+            pending = self._pending.pop(five_tuple, None)
+            if pending is not None:  # not given the default action at shutdown meanwhile
+                self.held_packets -= len(pending.packets)
+                then(result, pending.packets)
+
+        work(done)
 
     def await_hash(
         self,
@@ -134,16 +170,15 @@ class HeldFlows:
         key = file_key(process.pid) if process else None
         if process is None or key is None:
             return False
-        for packet in packets:
-            packet.retain()
-        pending = _Pending(list(packets))
-        self._pending_hash[five_tuple] = pending
+        pid = process.pid
 
-        def hashed(digest: str | None) -> None:
-            self._pending_hash.pop(five_tuple, None)
-            then(replace(flow, sha256=digest or "unreadable"), pending.packets)
+        def hash_binary(done: Callable[[str | None], None]) -> None:
+            self._hasher.request(pid, key, done)
 
-        self._hasher.request(process.pid, key, hashed)
+        def hashed(digest: str | None, waited: list[Any]) -> None:
+            then(replace(flow, sha256=digest or "unreadable"), waited)
+
+        self.wait(flow, five_tuple, packets, hash_binary, hashed)
         return True
 
     def hold(
@@ -157,7 +192,7 @@ class HeldFlows:
     ) -> None:
         """Hold the flow behind its prompt, or give it the unanswered action at once when
         nobody can answer or the bound is reached."""
-        if not self.agents.can_ask(flow.uid) or self.held_packets + len(packets) > MAX_HELD_PACKETS:
+        if not self.agents.can_ask(flow.uid) or self.held_packets + len(packets) > self._max_held:
             self._counters["default_action"] += 1
             action = self._unanswered_action(reason)
             self._verdicts.decide(flow, five_tuple, packets, action, "default")

@@ -6,12 +6,19 @@ kernel has the `queue` expression; iptables/ip6tables (own chains in `mangle` an
 back. Both:
 
 - queue TCP SYN (without ACK), new UDP, ICMP/ICMPv6 echo requests and new flows of every
-  other protocol (SCTP, ...) leaving this host, loopback included, to `flow_queue`;
-- queue inbound DNS answers (UDP and TCP source port 53) to `dns_queue`, always with
-  bypass (names are a convenience, never a reason to block);
-- skip packets carrying `OWN_MARK` (the helper's own sockets);
-- reject packets that the helper marked `REJECT_MARK` (TCP reset, ICMP port unreachable)
-  and drop those marked `DROP_MARK`, in a filter-output chain after the queue;
+  other protocol (SCTP, ...) leaving this host, loopback included, to `flow_queue`; and
+  anything else that belongs to no connection the kernel knows (conntrack state new or
+  invalid: a TCP segment without SYN from a raw socket, an echo reply nobody asked for),
+  so nothing leaves undecided (the SYN rule stays for a SYN that reuses a tuple in
+  TIME_WAIT, which conntrack does not call new);
+- queue DNS queries leaving (UDP and TCP destination port 53, in the raw table / at raw
+  priority: their verdict there does not spare them the flow rules that follow) and the
+  answers coming in on those conversations only (source port 53, conntrack state
+  established: nothing unsolicited) to `dns_queue`, always with bypass (names are a
+  convenience, never a reason to block);
+- skip packets carrying the run's own mark (the helper's own sockets);
+- reject packets that the helper gave the run's reject mark (TCP reset, ICMP port
+  unreachable), in a filter-output chain after the queue;
 - fail open (queue bypass: the network keeps working while nobody reads the queue)
   unless `fail_closed`.
 
@@ -20,16 +27,15 @@ back. Both:
 """
 
 import logging
+import secrets
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-REJECT_MARK = 0x4E570001
-DROP_MARK = 0x4E570002
-OWN_MARK = 0x4E570003
+_MARK_PREFIX = 0x4E570000  # "NW": the high half says whose marks these are
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -38,12 +44,27 @@ class NetfilterError(Exception):
 
 
 @dataclass(frozen=True)
+class Marks:
+    """The packet marks of one run, drawn at start: no program can set them in advance
+    (only root can set a mark at all; what root can do is in docs/threat-model.md)."""
+
+    reject: int  # a verdict's "deny": rejected by Netwarden's filter rule
+    own: int  # the helper's own sockets (blocklist downloads): never queued
+
+    @classmethod
+    def drawn(cls) -> "Marks":
+        low = secrets.randbelow(0xFFFE) + 1
+        return cls(_MARK_PREFIX | low, _MARK_PREFIX | (low % 0xFFFF + 1))
+
+
+@dataclass(frozen=True)
 class Interception:
-    """What to install: queue numbers and the failure mode."""
+    """What to install: queue numbers, the failure mode, the marks."""
 
     flow_queue: int = 7700
     dns_queue: int = 7701
     fail_closed: bool = False
+    marks: Marks = field(default_factory=Marks.drawn)
 
 
 class Backend(Protocol):
@@ -68,11 +89,16 @@ def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> bool:
 
 
 class IptablesBackend:
-    """Chains NETWARDEN_OUT, NETWARDEN_DNS (mangle) and NETWARDEN_REJECT (filter)."""
+    """Chains NETWARDEN_QUERIES (raw), NETWARDEN_OUT, NETWARDEN_DNS (mangle) and
+    NETWARDEN_REJECT (filter)."""
 
     name = "iptables"
-    _JUMPS = (("mangle", "OUTPUT", "NETWARDEN_OUT"), ("mangle", "INPUT", "NETWARDEN_DNS"),
-              ("filter", "OUTPUT", "NETWARDEN_REJECT"))  # fmt: skip
+    _JUMPS = (
+        ("raw", "OUTPUT", "NETWARDEN_QUERIES"),
+        ("mangle", "OUTPUT", "NETWARDEN_OUT"),
+        ("mangle", "INPUT", "NETWARDEN_DNS"),
+        ("filter", "OUTPUT", "NETWARDEN_REJECT"),
+    )
 
     def install(self, interception: Interception) -> None:
         self.remove()
@@ -94,33 +120,36 @@ class IptablesBackend:
         dns = f"-j NFQUEUE --queue-num {interception.dns_queue} --queue-bypass"
         icmp = "-p icmp --icmp-type echo-request" if version == 4 else (
             "-p ipv6-icmp --icmpv6-type echo-request")  # fmt: skip
-        icmp_name = "icmp" if version == 4 else "ipv6-icmp"
         unreachable = "icmp-port-unreachable" if version == 4 else "icmp6-port-unreachable"
         new = "-m conntrack --ctstate NEW"
+        unknown = "-m conntrack --ctstate NEW,INVALID"
+        marks = interception.marks
+        answer = "-m conntrack --ctstate ESTABLISHED"
         return "\n".join(
             [
+                "*raw",
+                ":NETWARDEN_QUERIES - [0:0]",
+                f"-A NETWARDEN_QUERIES -p udp --dport 53 {dns}",
+                f"-A NETWARDEN_QUERIES -p tcp --dport 53 {dns}",
+                "-I OUTPUT 1 -j NETWARDEN_QUERIES",
+                "COMMIT",
                 "*mangle",
                 ":NETWARDEN_OUT - [0:0]",
                 ":NETWARDEN_DNS - [0:0]",
-                f"-A NETWARDEN_OUT -m mark --mark {OWN_MARK:#x} -j RETURN",
+                f"-A NETWARDEN_OUT -m mark --mark {marks.own:#x} -j RETURN",
                 f"-A NETWARDEN_OUT -p tcp --syn {queue}",
-                "-A NETWARDEN_OUT -p tcp -j RETURN",
-                f"-A NETWARDEN_OUT -p udp {new} {queue}",
-                "-A NETWARDEN_OUT -p udp -j RETURN",
                 f"-A NETWARDEN_OUT {icmp} {new} {queue}",
-                f"-A NETWARDEN_OUT -p {icmp_name} -j RETURN",
-                f"-A NETWARDEN_OUT {new} {queue}",
-                f"-A NETWARDEN_DNS -p udp --sport 53 {dns}",
-                f"-A NETWARDEN_DNS -p tcp --sport 53 {dns}",
+                f"-A NETWARDEN_OUT {unknown} {queue}",
+                f"-A NETWARDEN_DNS -p udp --sport 53 {answer} {dns}",
+                f"-A NETWARDEN_DNS -p tcp --sport 53 {answer} {dns}",
                 "-I OUTPUT 1 -j NETWARDEN_OUT",
                 "-I INPUT 1 -j NETWARDEN_DNS",
                 "COMMIT",
                 "*filter",
                 ":NETWARDEN_REJECT - [0:0]",
-                f"-A NETWARDEN_REJECT -m mark --mark {DROP_MARK:#x} -j DROP",
-                f"-A NETWARDEN_REJECT -m mark --mark {REJECT_MARK:#x} -p tcp "
+                f"-A NETWARDEN_REJECT -m mark --mark {marks.reject:#x} -p tcp "
                 "-j REJECT --reject-with tcp-reset",
-                f"-A NETWARDEN_REJECT -m mark --mark {REJECT_MARK:#x} -j REJECT "
+                f"-A NETWARDEN_REJECT -m mark --mark {marks.reject:#x} -j REJECT "
                 f"--reject-with {unreachable}",
                 "-I OUTPUT 1 -j NETWARDEN_REJECT",
                 "COMMIT",
@@ -150,32 +179,33 @@ class NftablesBackend:
         bypass = "" if interception.fail_closed else " bypass"
         queue = f"queue num {interception.flow_queue}{bypass}"
         dns = f"queue num {interception.dns_queue} bypass"
+        marks = interception.marks
         # Declaring the table first makes the delete succeed when there is none.
         return f"""table {self.TABLE}
 delete table {self.TABLE}
 table {self.TABLE} {{
     chain flows {{
         type filter hook output priority mangle; policy accept;
-        meta mark {OWN_MARK:#x} return
+        meta mark {marks.own:#x} return
         tcp flags & (fin | syn | rst | ack) == syn {queue}
-        meta l4proto tcp return
-        meta l4proto udp ct state new {queue}
-        meta l4proto udp return
         icmp type echo-request ct state new {queue}
         icmpv6 type echo-request ct state new {queue}
-        meta l4proto {{ icmp, ipv6-icmp }} return
-        ct state new {queue}
+        ct state {{ new, invalid }} {queue}
+    }}
+    chain queries {{
+        type filter hook output priority raw; policy accept;
+        udp dport 53 {dns}
+        tcp dport 53 {dns}
     }}
     chain dns {{
         type filter hook input priority mangle; policy accept;
-        udp sport 53 {dns}
-        tcp sport 53 {dns}
+        ct state established udp sport 53 {dns}
+        ct state established tcp sport 53 {dns}
     }}
     chain verdicts {{
         type filter hook output priority filter; policy accept;
-        meta mark {DROP_MARK:#x} drop
-        meta mark {REJECT_MARK:#x} meta l4proto tcp reject with tcp reset
-        meta mark {REJECT_MARK:#x} reject
+        meta mark {marks.reject:#x} meta l4proto tcp reject with tcp reset
+        meta mark {marks.reject:#x} reject
     }}
 }}
 """

@@ -1,21 +1,23 @@
 """The packet path: queue -> parse -> identify -> decide -> verdict, or hold and ask.
 
 `Pipeline.on_flow_packet` is the whole path of a new outbound flow's first packet, in one
-straight function; `on_dns_packet` learns names from DNS answers. Both run on the loop's
-thread, called by the queues. A flow that a rule pinning its binary's hash must judge
-waits for the hash (`HeldFlows.await_hash`), then comes back to `decide_flow`. A binary
-that no pin matches is told through `binary_mismatch` (the pin guard listens).
+straight function; `on_dns_packet` takes DNS queries and answers. Both run on the loop's
+thread, called by the queues. Two kinds of work happen off the loop while the packets
+wait (`HeldFlows.wait`): reading a process not seen before, and hashing a binary that a
+pinned rule must judge; each comes back to `decide_flow`. A binary that no pin matches
+is told through `binary_mismatch` (the pin guard listens).
 """
 
 import logging
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.identify import Identifier
 from netwarden_helper.identity.process_info import ProcessInfo
 from netwarden_helper.packet_path.held_flows import HeldFlows
-from netwarden_helper.packet_path.packet import TCP, parse
+from netwarden_helper.packet_path.packet import TCP, Packet, parse
 from netwarden_helper.packet_path.verdicts import Verdicts
 from netwarden_helper.policy.engine import Flow, Verdict
 from netwarden_helper.policy.rule_book import RuleBook
@@ -55,14 +57,31 @@ class Pipeline:
             five_tuple = (parsed.protocol, parsed.src, parsed.sport, parsed.dst, parsed.dport)
             if self._held.take_retransmit(five_tuple, packet):
                 return
-            flow, process = self._identifier.identify(parsed)
-            if process is None:
-                self._counters["unattributed"] += 1
-            self.decide_flow(flow, process, [packet], five_tuple)
+            uid, pid = self._identifier.owner(parsed)
+            process = self._identifier.cached(pid) if pid is not None else None
+            if pid is not None and process is None:  # not seen before: read off the loop
+                unknown = self._identifier.flow(parsed, uid, None)
+                self._held.wait(unknown, five_tuple, [packet],
+                                partial(self._identifier.fetch, pid),
+                                partial(self._identified, parsed, uid, five_tuple))  # fmt: skip
+                return
+            self._identified(parsed, uid, five_tuple, process, [packet])
         except Exception:  # a bug must not leave a packet without a verdict
             log.exception("internal error on the packet path; default action applied")
             self._counters["errors"] += 1
             self._verdicts.apply_default(packet)
+
+    def _identified(
+        self,
+        parsed: Packet,
+        uid: int,
+        five_tuple: tuple,
+        process: ProcessInfo | None,
+        packets: list[Any],
+    ) -> None:
+        if process is None:
+            self._counters["unattributed"] += 1
+        self.decide_flow(self._identifier.flow(parsed, uid, process), process, packets, five_tuple)
 
     def decide_flow(
         self, flow: Flow, process: ProcessInfo | None, packets: list[Any], five_tuple: tuple
@@ -95,14 +114,16 @@ class Pipeline:
         self._held.hold(flow, process, packets, five_tuple, "no_rule", None)
 
     def on_dns_packet(self, packet: Any) -> None:
-        """NetfilterQueue callback for inbound DNS answers: learn names, always accept."""
+        """NetfilterQueue callback for DNS queries leaving and answers coming in: note the
+        queries, learn names from the answers to them, always accept."""
         try:
-            parsed = parse(packet.get_payload())
-            if parsed is not None and parsed.payload_offset:
-                payload = packet.get_payload()[parsed.payload_offset :]
-                if payload:
-                    self._dns.learn(payload, over_tcp=parsed.protocol == TCP)
+            data = packet.get_payload()
+            parsed = parse(data)
+            message = data[parsed.payload_offset :] if parsed and parsed.payload_offset else b""
+            if parsed is not None and message:
+                self._dns.observe(message, (parsed.src, parsed.sport), (parsed.dst, parsed.dport),
+                                  over_tcp=parsed.protocol == TCP)  # fmt: skip
         except Exception:  # escaping, it would hold the answer and stop reading the queue
-            log.exception("internal error on a DNS answer; accepted")
+            log.exception("internal error on a DNS message; accepted")
             self._counters["errors"] += 1
         packet.accept()

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from netwarden_helper.packet_path.netfilter import REJECT_MARK
 from netwarden_helper.policy.engine import Flow
 from netwarden_helper.runtime.events import Event
 
@@ -18,8 +17,11 @@ FiveTuple = tuple[str, str, int, str, int]  # protocol, source, sport, destinati
 
 
 class Verdicts:
-    def __init__(self, counters: Counter[str], default_action: Callable[[], str]) -> None:
+    def __init__(
+        self, counters: Counter[str], default_action: Callable[[], str], reject_mark: int
+    ) -> None:
         self.counters = counters
+        self._reject_mark = reject_mark
         self.default_action = default_action
         # flow, its 5-tuple, action, decided_by, rule id
         self.decided: Event[[Flow, tuple, str, str, int | None]] = Event()
@@ -48,7 +50,7 @@ class Verdicts:
             packet.drop()
         else:
             self.counters["rejected"] += 1
-            packet.set_mark(REJECT_MARK)
+            packet.set_mark(self._reject_mark)
             packet.accept()
 
     def apply_default(self, packet: Any) -> None:

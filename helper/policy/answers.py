@@ -67,7 +67,12 @@ def rule_for(answer: Answer, flow: Flow, pid: int, pid_start: int, now: float) -
     values: dict = {"action": answer.action, "exe": flow.exe, "protocol": flow.protocol}
     if flow.uid >= 0:
         values["uid"] = flow.uid
-    if answer.pin and flow.sha256:
+    if flow.foreign_root and not flow.sha256:
+        raise AnswerError(
+            "a program in another mount namespace (a container) is matched by its binary's "
+            "hash, not known here: only once is possible"
+        )
+    if (answer.pin or flow.foreign_root) and flow.sha256:  # a container's paths prove nothing
         values["sha256"] = flow.sha256
     if flow.script:  # "allow python3" for this script only
         values["script"] = flow.script

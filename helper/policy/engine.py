@@ -13,6 +13,8 @@ binary hash the flow's binary does not have does not match; once one has been pa
 over, only a later rule pinning the flow's own hash can decide, and without one the flow
 is a pin mismatch (held, and an alert raised): an unpinned, broader rule never lets a
 changed binary through. A pin whose flow hash is not known yet asks for the hash first.
+A program in another mount namespace (a container, a user namespace) chooses its own
+paths: a rule naming a path matches it only when the rule also pins the binary's hash.
 """
 
 import enum
@@ -46,6 +48,7 @@ class Flow:
     hosts: tuple[str, ...] = ()  # names the destination was resolved from
     script: str = ""  # the script an interpreter runs ("" for other programs)
     script_sha256: str = ""
+    foreign_root: bool = False  # the program runs in another mount namespace (a container)
 
 
 class Verdict(enum.Enum):
@@ -100,6 +103,10 @@ class Matcher:
         if rule.flatpak and rule.flatpak != flow.flatpak:
             return False
         if rule.exe:
+            # Inside its own mount namespace a program can be at any path it likes: there
+            # only the hash a rule pins names it.
+            if flow.foreign_root and not rule.sha256:
+                return False
             if self.exe_glob:
                 if not fnmatch.fnmatchcase(flow.exe, rule.exe):
                     return False

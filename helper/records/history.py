@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from netwarden_common.errors import Busy
 from netwarden_helper.packet_path.packet import TCP, UDP
 from netwarden_helper.policy.engine import Flow
 from netwarden_helper.records.accounting import FlowAccounting, TrackedFlow
@@ -35,6 +36,7 @@ FLUSH_S = 1.0
 FLUSH_ROWS = 2000
 METER_S = 1.0
 MAINTAIN_S = 3600.0
+MAX_WAITING_QUERIES = 16
 
 
 class History:
@@ -52,11 +54,19 @@ class History:
         self.recorded: Event[[FlowRecord]] = Event()
         self.counted: Event[[list[BytesSample]]] = Event()
         self.accounting = FlowAccounting()
-        self._db = HistoryDb(state_dir)
-        self._query_db = HistoryDb(state_dir)
-        self._next_id = self._db.next_flow_id()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writer")
         self._queries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-query")
+        try:  # each connection is made, used and closed by the one thread that owns it
+            self._db = self._writer.submit(HistoryDb, state_dir).result()
+            self._query_db = self._queries.submit(HistoryDb, state_dir).result()
+        except BaseException:
+            self._writer.shutdown()
+            self._queries.shutdown()
+            raise
+        self._next_id = self._writer.submit(self._db.next_flow_id).result()
+        self._query_slots = threading.BoundedSemaphore(MAX_WAITING_QUERIES)
+        self._waiting_queries: set[Future] = set()  # under the lock: two threads touch it
+        self._waiting_lock = threading.Lock()
         self._flows: list[FlowRecord] = []
         self._samples: list[BytesSample] = []
         self._timers = [
@@ -169,8 +179,21 @@ class History:
     # Reading
 
     def query(self, function: Callable[[HistoryDb], Any]) -> Future:
-        """Run `function(db)` on the query thread; its result arrives in the Future."""
-        return self._queries.submit(function, self._query_db)
+        """Run `function(db)` on the query thread; its result arrives in the Future. At
+        most `MAX_WAITING_QUERIES` wait or run at once: past that, `Busy`."""
+        if not self._query_slots.acquire(blocking=False):
+            raise Busy(f"{MAX_WAITING_QUERIES} history queries are waiting already; "
+                       "try again shortly")  # fmt: skip
+        future = self._queries.submit(function, self._query_db)
+        with self._waiting_lock:
+            self._waiting_queries.add(future)
+        future.add_done_callback(self._query_done)
+        return future
+
+    def _query_done(self, future: Future) -> None:  # on the query thread
+        with self._waiting_lock:
+            self._waiting_queries.discard(future)
+        self._query_slots.release()
 
     def close(self) -> None:
         """Stop counting, write what is pending, close the databases."""
@@ -180,7 +203,11 @@ class History:
         if self._meter is not None:
             self._meter.join(5)
         self.flush()
+        self._writer.submit(self._db.close)
         self._writer.shutdown(wait=True)
-        self._queries.shutdown(wait=True, cancel_futures=True)
-        self._db.close()
-        self._query_db.close()
+        with self._waiting_lock:
+            waiting = list(self._waiting_queries)
+        for future in waiting:
+            future.cancel()  # those not started; the one running finishes first
+        self._queries.submit(self._query_db.close)
+        self._queries.shutdown(wait=True)
