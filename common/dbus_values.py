@@ -18,8 +18,9 @@ MAX_ITEMS = 1024
 MAX_STRING = 1 << 20
 
 
-def plain(value: Any, depth: int = 0) -> Any:
-    """A dbus-python value as bool/int/float/str/list/dict, or `BadValue`."""
+def plain(value: Any, depth: int = 0, max_string: int = MAX_STRING) -> Any:
+    """A dbus-python value as bool/int/float/str/list/dict, or `BadValue` (strings longer
+    than `max_string` included)."""
     if depth > MAX_DEPTH:
         raise BadValue("arguments are nested too deeply")
     if isinstance(value, dbus.Boolean):
@@ -27,7 +28,7 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dbus.ObjectPath | dbus.Signature | bytes):
         raise BadValue(f"values of type {type(value).__name__} are not accepted")
     if isinstance(value, str):
-        if len(value) > MAX_STRING:
+        if len(value) > max_string:
             raise BadValue(f"a string of {len(value)} characters is too long")
         return str(value)
     if isinstance(value, int):

@@ -319,6 +319,23 @@ ROUND_TRIP = [
 ]
 
 
+def test_ten_thousand_rules_go_out_and_back_in(polkitd, root, scratch):
+    """A rules file over the bus's 1 MiB string bound for other arguments (about 2 MiB)."""
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_RULES])
+    rules = [{"action": "deny", "destination": f"tracker{i}.ads.example", "priority": 1,
+              "note": f"from the ads list, entry {i}"}
+             for i in range(10_000)]  # fmt: skip
+    big = json.dumps({"format": "netwarden-rules", "version": 1, "rules": rules})
+    assert len(big) > 1 << 20
+    loaded = ctl("--json", "import", "-", stdin=big)
+    assert json.loads(loaded.stdout) == {"added": 10_000, "removed": 0, "dry_run": False}
+    exported = scratch / "rules.json"
+    assert ctl("export", exported).returncode == 0
+    again = ctl("--json", "import", exported, "--replace")
+    assert json.loads(again.stdout) == {"added": 10_000, "removed": 10_000, "dry_run": False}
+    assert json.loads(ctl("export").stdout) == json.loads(exported.read_text())
+
+
 def test_export_wipe_import_gives_identical_rules_and_the_file_fits_the_schema(
     polkitd, root, scratch
 ):

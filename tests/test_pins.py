@@ -266,6 +266,24 @@ socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10).close()
 """
 
 
+def test_a_binary_that_no_pin_matches_is_recorded_as_such_not_as_the_default(
+    netns, helper_thread, tmp_path
+):
+    program = tmp_path / "nc"
+    shutil.copy(NC, program)
+    helper = helper_thread(prompter=False)  # nobody to ask: decided at once
+    helper.call(lambda h: h.rule_book.add_rule(Rule(action="allow", exe=str(program),
+                                                    sha256="0" * 64)))  # fmt: skip
+    decided = []
+    helper.call(lambda h: h.verdicts.decided.connect(
+        lambda flow, five_tuple, action, decided_by, rule_id: decided.append((action, decided_by))
+    ))  # fmt: skip
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        assert connect(netns, program) != 0
+    assert decided and set(decided) == {("deny", "pin_mismatch")}
+    assert servers.tcp_accepts == 0
+
+
 def test_two_scripts_of_one_python_are_told_apart_in_prompts_and_rules(
     helper_thread, netns, tmp_path
 ):

@@ -15,7 +15,7 @@ import dbus
 from netwarden_common.api import ACTION_MANAGE_OWN_RULES, ACTION_MANAGE_RULES, ACTION_MONITOR
 from netwarden_common.dbus_values import dictionary, options, plain
 from netwarden_common.errors import BadValue, Missing
-from netwarden_common.rule_files import dump_rules, load_rules
+from netwarden_common.rule_files import MAX_BYTES, dump_rules, load_rules
 from netwarden_common.rules import Rule, validate
 from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import Signals
@@ -114,7 +114,7 @@ class RulesMethods:
         """Import a rules file, all or nothing. Options: replace (b) deletes every rule
         first; dry_run (b) only checks and counts. Returns added and removed counts."""
         chosen = options(import_options, {"replace": bool, "dry_run": bool})
-        rules = load_rules(plain(text))
+        rules = load_rules(plain(text, max_string=MAX_BYTES))  # a whole file may be long
         replace_existing = chosen.get("replace", False)
         if chosen.get("dry_run", False):
             removed = len(self._book.user_rules()) if replace_existing else 0

@@ -195,7 +195,8 @@ class HeldFlows:
         if not self.agents.can_ask(flow.uid) or self.held_packets + len(packets) > self._max_held:
             self._counters["default_action"] += 1
             action = self._unanswered_action(reason)
-            self._verdicts.decide(flow, five_tuple, packets, action, "default")
+            decided_by = "pin_mismatch" if reason == "pin_mismatch" else "default"
+            self._verdicts.decide(flow, five_tuple, packets, action, decided_by)
             return
         key = (flow.exe or f"pid:{process.pid if process else '?'}", flow.uid, flow.dst,
                flow.dport, flow.protocol, reason)  # fmt: skip
