@@ -7,6 +7,7 @@ ERROR_PREFIX = f"{INTERFACE}.Error"
 
 # polkit actions, declared in polkit/io.github.netwarden.policy.
 ACTION_MONITOR = "io.github.netwarden.monitor"
+ACTION_MONITOR_ALL = "io.github.netwarden.monitor-all-users"
 ACTION_ANSWER_PROMPT = "io.github.netwarden.answer-prompt"
 ACTION_MANAGE_OWN_RULES = "io.github.netwarden.manage-own-rules"
 ACTION_MANAGE_RULES = "io.github.netwarden.manage-rules"
@@ -15,6 +16,7 @@ ACTION_SETTINGS = "io.github.netwarden.settings"
 ACTIONS = frozenset(
     {
         ACTION_MONITOR,
+        ACTION_MONITOR_ALL,
         ACTION_ANSWER_PROMPT,
         ACTION_MANAGE_OWN_RULES,
         ACTION_MANAGE_RULES,
@@ -28,7 +30,7 @@ METHOD_SIGNATURES = {
     "AddRule": "a{sv}", "UpdateRule": "ta{sv}", "SetRuleEnabled": "tb", "DeleteRule": "t",
     "ExportRules": "", "ImportRules": "sa{sv}", "RegisterPromptAgent": "a{sv}",
     "UnregisterPromptAgent": "", "ListPrompts": "", "AnswerPrompt": "ta{sv}",
-    "WatchConnections": "", "UnwatchConnections": "", "ListConnections": "",
+    "WatchConnections": "a{sv}", "UnwatchConnections": "", "ListConnections": "a{sv}",
     "QueryHistory": "a{sv}", "TrafficSeries": "a{sv}", "TopTraffic": "a{sv}",
     "ExportHistory": "ha{sv}", "ListAlerts": "", "ResolveAlert": "ts",
     "ListBlocklists": "", "AddBlocklist": "a{sv}", "RemoveBlocklist": "t",

@@ -13,11 +13,13 @@ from PySide6.QtTest import QTest
 
 from netwarden.client.helper_state import HelperState
 from netwarden.main import load_main_window, open_prompt_window, page_models
+from netwarden.models.connections import REFRESH_MS
 from netwarden.models.prompts import PromptModel
 from netwarden_common.api import (
     ACTION_ANSWER_PROMPT,
     ACTION_MANAGE_OWN_RULES,
     ACTION_MONITOR,
+    ACTION_MONITOR_ALL,
     ACTION_SETTINGS,
 )
 from netwarden_common.dbus_values import dictionary
@@ -201,18 +203,22 @@ def test_the_administrators_rules_are_listed_but_locked(polkitd, root, main_wind
 def test_monitor_shows_a_download_under_its_program_with_details_until_it_closes(
     polkitd, root, netns, main_window, qtbot
 ):
-    polkitd(grant=[ACTION_MONITOR])
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL])
     window, models = main_window("monitor")
     content = window.contentItem()
     row_name = f"program-{PROGRAM}"
     with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
-        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)
+        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)  # root's: not the user's
         try:
             assert json.loads(fetch.stdout.readline())["received"] == SIZE
+            qtbot.wait(2 * REFRESH_MS)  # the user's own programs only, at first
+            assert find_item(content, row_name) is None
+            trigger(window, "monitorAllUsersAction")  # every user's: an administrator's view
+            assert models["connections"].allUsers
             qtbot.waitUntil(lambda: find_item(content, row_name) is not None, timeout=10_000)
             row = find_item(content, row_name)
             shown = find_item(row, "programBytes")
-            qtbot.waitUntil(lambda: re.match(r"↓ 2\.\d MB", text_of(shown)), timeout=10_000)
+            qtbot.waitUntil(lambda: bool(re.match(r"↓ 2\.\d MB", text_of(shown))), timeout=10_000)
             destinations = [
                 text_of(i) for i in find_all(row, "i => i.objectName === 'destination'")
             ]
@@ -224,7 +230,7 @@ def test_monitor_shows_a_download_under_its_program_with_details_until_it_closes
             qtbot.waitUntil(lambda: find_item(content, "programPage") is not None, timeout=5_000)
             details = find_item(content, "programPage")
             assert text_of(find_item(details, "programPath")) == os.path.realpath(sys.executable)
-            live = [c for c in root.call("ListConnections") if c["port"] == PORT]
+            live = [c for c in root.call("ListConnections", dictionary({})) if c["port"] == PORT]
             known = next((c["sha256"] for c in live if c.get("sha256")), "")
             assert text_of(find_item(details, "programHash")) == (
                 known or "not known: the helper hashes a program when a rule pins it"
@@ -244,16 +250,18 @@ def test_monitor_shows_a_download_under_its_program_with_details_until_it_closes
 def test_history_graphs_a_download_lists_its_program_and_exports_the_range(
     polkitd, root, netns, main_window, qtbot, tmp_path
 ):
-    polkitd(grant=[ACTION_MONITOR])
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL])
     with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
         start_fetch(netns.host, netns.peer_v4, PORT, SIZE).communicate("\n", timeout=20)
     qtbot.waitUntil(lambda: sum(p[2] for p in root.call("TrafficSeries", dictionary({})))
                     >= SIZE, timeout=15_000)  # fmt: skip
 
     window, models = main_window("history")
+    trigger(window, "historyAllUsersAction")  # the download was root's: every user's traffic
     content = window.contentItem()
     graph = find_item(content, "trafficGraph")
     received = graph.findChild(QLineSeries, "receivedSeries")
+    qtbot.waitUntil(lambda: models["history"].unit == "MB", timeout=10_000)  # root's too
     qtbot.waitUntil(lambda: received.count() > 0, timeout=10_000)
     assert received.count() >= 60, "one point per minute of the hour, quiet ones too"
     peak = max(received.at(i).y() for i in range(received.count()))

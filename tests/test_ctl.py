@@ -27,6 +27,7 @@ from netwarden_common.api import (
     ACTION_MANAGE_OWN_RULES,
     ACTION_MANAGE_RULES,
     ACTION_MONITOR,
+    ACTION_MONITOR_ALL,
     ACTION_SETTINGS,
     ACTIONS,
 )
@@ -598,8 +599,8 @@ def test_a_bad_time_is_a_usage_error_before_anything_is_asked():
 def test_history_lists_filters_and_exports_a_flow_that_monitor_saw(
     netns, polkitd, root, scratch, running
 ):
-    polkitd(grant=[ACTION_MONITOR])
-    monitor = running("--json", "monitor", "--no-prompts", "--connections")
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL])  # an administrator: root's flows too
+    monitor = running("--json", "monitor", "--no-prompts", "--connections", "--all-users")
     assert monitor.next_event("monitoring")["connections"] is True
     with recorder(netns.peer, (netns.peer_v4,), PORT):
         assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "connected"
@@ -607,7 +608,7 @@ def test_history_lists_filters_and_exports_a_flow_that_monitor_saw(
     assert (seen["destination"], seen["port"], seen["verdict"]) == (netns.peer_v4, PORT, "allow")
 
     def listed(*filters):
-        return [f for f in ctl_json("history", "--since", "5m", *filters)["flows"]
+        return [f for f in ctl_json("history", "--all-users", "--since", "5m", *filters)["flows"]
                 if f["port"] == PORT]  # fmt: skip
 
     wait_for(lambda: listed(), 10, "the flow in the history")
@@ -618,15 +619,18 @@ def test_history_lists_filters_and_exports_a_flow_that_monitor_saw(
     assert listed("--host", netns.peer_v4, "--program", flow["exe"]) == [flow]
     assert listed("--host", "192.0.2.1") == []
     assert ctl_json("history", "--since", "5m", "--limit", "1", "--page", "9")["flows"] == []
+    assert listed() and not [f for f in ctl_json("history", "--since", "5m")["flows"]
+                             if f["port"] == PORT], "nobody's own: not root's"  # fmt: skip
 
-    table = ctl("history", "--since", "5m").stdout.splitlines()
+    table = ctl("history", "--all-users", "--since", "5m").stdout.splitlines()
     assert table[0].split() == ["TIME", "PROGRAM", "USER", "DESTINATION", "VERDICT", "DECIDED",
                                 "BY", "IN", "OUT"]  # fmt: skip
     row = next(line for line in table if f"{netns.peer_v4}:{PORT}/tcp" in line)
     assert " root " in row and " allow " in row and " default " in row
 
     exported = scratch / "flows.csv"
-    done = ctl("history", "export", exported, "--since", "5m", "--verdict", "allow")
+    done = ctl("history", "export", exported, "--since", "5m", "--verdict", "allow",
+               "--all-users")  # fmt: skip
     assert (done.returncode, done.stderr) == (0, "")
     count = int(done.stdout.split()[1])
     assert done.stdout == f"exported {count} flows to {exported}\n" and count >= 1
@@ -636,27 +640,29 @@ def test_history_lists_filters_and_exports_a_flow_that_monitor_saw(
     assert [(r["id"], r["destination"], r["verdict"]) for r in mine] == [
         (str(flow["id"]), netns.peer_v4, "allow")]  # fmt: skip
     assert sorted(p.name for p in scratch.iterdir()) == ["flows.csv"], "no partial file left"
-    as_json = ctl_json("history", "export", scratch / "flows.json", "--since", "5m")
+    as_json = ctl_json("history", "--all-users", "export", scratch / "flows.json", "--since",
+                       "5m")  # fmt: skip
     assert (as_json["format"], as_json["flows"]) == ("json", count)
     assert monitor.interrupt() == 0
 
 
 def test_connections_show_a_download_with_its_bytes_then_traffic_counts_it(netns, polkitd, root):
-    polkitd(grant=[ACTION_MONITOR])
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL])  # an administrator: root's download
     exe = os.path.realpath(sys.executable)
 
-    def downloads():
-        return [c for c in ctl_json("connections") if c["port"] == PORT]
+    def downloads(*whose):
+        return [c for c in ctl_json("connections", *whose) if c["port"] == PORT]
 
     with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
         fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)
         try:
             assert '"received": 3000000' in fetch.stdout.readline()
-            wait_for(lambda: any(c["bytes_in"] > 0 for c in downloads()), 10,
+            wait_for(lambda: any(c["bytes_in"] > 0 for c in downloads("--all-users")), 10,
                      "the download in the live connections with its bytes")  # fmt: skip
-            (live,) = downloads()
+            (live,) = downloads("--all-users")
+            assert downloads() == [], "nobody's own connections: not root's"
             assert (live["exe"], live["destination"], live["uid"]) == (exe, netns.peer_v4, 0)
-            table = ctl("connections").stdout.splitlines()
+            table = ctl("connections", "--all-users").stdout.splitlines()
             assert table[0].split() == ["SINCE", "PROGRAM", "USER", "DESTINATION", "IN", "OUT"]
             assert any(f"{netns.peer_v4}:{PORT}/tcp" in line and " MB" in line
                        for line in table)  # fmt: skip
@@ -664,15 +670,16 @@ def test_connections_show_a_download_with_its_bytes_then_traffic_counts_it(netns
             fetch.communicate("\n", timeout=10)
 
     def top():
-        return ctl_json("traffic", "--since", "10m", "--top", "5")
+        return ctl_json("traffic", "--since", "10m", "--top", "5", "--all-users")
 
     wait_for(lambda: any(p["bytes_in"] >= SIZE for p in top()["programs"]), 10,
              "the download's bytes in the top programs")  # fmt: skip
     (program,) = [p for p in top()["programs"] if p["exe"] == exe]
     assert program["uid"] == 0
     assert top()["hosts"][0]["host"] == netns.peer_v4
-    assert "MB" in ctl("traffic", "--since", "10m").stdout
-    series = ctl_json("traffic", "series", "--since", "10m", "--program", exe)
+    assert "MB" in ctl("traffic", "--since", "10m", "--all-users").stdout
+    assert ctl_json("traffic", "--since", "10m")["programs"] == [], "not nobody's"
+    series = ctl_json("traffic", "series", "--since", "10m", "--program", exe, "--all-users")
     assert SIZE <= sum(point["bytes_in"] for point in series) <= SIZE * 1.05
     assert all(point["start"] % 60 == 0 for point in series)
     assert ctl_json("traffic", "series", "--program", "/nonexistent") == []

@@ -33,20 +33,20 @@ def monitor(system_bus, helper, polkitd):
 
 
 def open_downloads(client):
-    return [c for c in client.call("ListConnections") if c["port"] == PORT]
+    return [c for c in client.call("ListConnections", dictionary({})) if c["port"] == PORT]
 
 
 def test_a_download_is_live_while_open_then_counted_in_its_programs_minute(netns, monitor):
     with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
         start = time.time()
-        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)
+        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE, uid=NOBODY)
         try:
             assert json.loads(fetch.stdout.readline())["received"] == SIZE
             wait_for(lambda: any(c["bytes_in"] >= SIZE for c in open_downloads(monitor)),
                      10, "the download in the live connections with its bytes")  # fmt: skip
             live = open_downloads(monitor)[0]
             assert (live["destination"], live["protocol"]) == (netns.peer_v4, "tcp")
-            assert live["exe"] == os.path.realpath(sys.executable) and live["uid"] == 0
+            assert live["exe"] == os.path.realpath(sys.executable) and live["uid"] == NOBODY
         finally:
             fetch.communicate("\n", timeout=10)  # the client closes its connection
         wait_for(lambda: not open_downloads(monitor), 10, "the closed download to leave")
@@ -81,9 +81,9 @@ def test_watchers_hear_each_decided_flow_and_the_bytes_each_second(netns, monito
     bystander = ApiClient(system_bus, NOBODY, mainloop=dbus.mainloop.glib.DBusGMainLoop())
     unwatched = []
     bystander.connection.add_signal_receiver(unwatched.append, "ConnectionEvent", INTERFACE)
-    monitor.call("WatchConnections")
+    monitor.call("WatchConnections", dictionary({}))
     with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
-        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)
+        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE, uid=NOBODY)
         fetch.stdout.readline()
         pump_until(lambda: any(e["port"] == PORT for e in events))
         pump_until(lambda: sum(p["bytes_in"] for s in samples for p in s["programs"]) >= SIZE)
@@ -94,7 +94,7 @@ def test_watchers_hear_each_decided_flow_and_the_bytes_each_second(netns, monito
     monitor.call("UnwatchConnections")
     seen = len(events)
     with recorder(netns.peer, (netns.peer_v4,), PORT):
-        start_fetch(netns.host, netns.peer_v4, PORT, 0).communicate("\n", timeout=10)
+        start_fetch(netns.host, netns.peer_v4, PORT, 0, uid=NOBODY).communicate("\n", timeout=10)
     deadline = time.monotonic() + 2
     pump_until(lambda: time.monotonic() > deadline, timeout=5)
     assert len(events) == seen
@@ -104,7 +104,7 @@ def test_watchers_hear_each_decided_flow_and_the_bytes_each_second(netns, monito
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_export_writes_the_range_into_the_callers_own_file(netns, monitor, fmt):
     with recorder(netns.peer, (netns.peer_v4,), PORT):
-        start_fetch(netns.host, netns.peer_v4, PORT, 0).communicate("\n", timeout=10)
+        start_fetch(netns.host, netns.peer_v4, PORT, 0, uid=NOBODY).communicate("\n", timeout=10)
 
     def exported():
         with tempfile.TemporaryFile("w+") as out:

@@ -52,7 +52,12 @@ def when_argument(text: str) -> float:
 
 
 def _range(args: argparse.Namespace) -> dict[str, Any]:
-    return {"since": args.since, "until": args.until}
+    return {"since": args.since, "until": args.until, **_scope(args)}
+
+
+def _scope(args: argparse.Namespace) -> dict[str, Any]:
+    """Whose flows: the caller's own (nothing said), or every user's."""
+    return {"all_users": True} if getattr(args, "all_users", False) else {}
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,7 +147,7 @@ def traffic_series(helper: Helper, args: argparse.Namespace) -> int:
 def connections(helper: Helper, args: argparse.Namespace) -> int:
     return listing(
         args,
-        helper.call("ListConnections"),
+        helper.call("ListConnections", dictionary(_scope(args))),
         lambda rows: output.table(rows, output.CONNECTION_COLUMNS),
         "no open connections",
     )

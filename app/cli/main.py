@@ -90,8 +90,8 @@ def object_id(text: str) -> int:
 def _range_options(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup, since: str, until: str, keep: bool
 ) -> None:
-    """--since and --until; `keep`: a subcommand's that leave its parent's value unless
-    given (so filters may stand before or after the subcommand's name)."""
+    """--since, --until and --all-users; `keep`: a subcommand's that leave its parent's
+    value unless given (so filters may stand before or after the subcommand's name)."""
     default = argparse.SUPPRESS if keep else None
     for name, help_text in (("--since", since), ("--until", until)):
         parser.add_argument(
@@ -101,6 +101,19 @@ def _range_options(
             default=default,
             help=f"{help_text}: {history.WHEN_HELP}",
         )
+    _all_users_option(parser, keep)
+
+
+def _all_users_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, keep: bool = False
+) -> None:
+    parser.add_argument(
+        "--all-users",
+        action="store_true",
+        default=argparse.SUPPRESS if keep else False,
+        help="every user's programs, not only yours (an administrator's action; root sees "
+        "everyone's anyway)",
+    )
 
 
 def _history_options(parser: argparse.ArgumentParser, keep: bool = False) -> None:
@@ -167,7 +180,9 @@ def _history_parsers(top: _Parsers) -> None:
         help="seconds per bucket: 60, 3600 or 86400 (default 60)",
     )
 
-    top.add("connections", "open connections with the bytes they moved", history.connections)
+    _all_users_option(
+        top.add("connections", "open connections with the bytes they moved", history.connections)
+    )
 
     alerts = top.add(
         "alerts", "hash-change alerts: pinned programs whose binary changed", history.alerts
@@ -287,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--all-users",
         action="store_true",
-        help="receive every user's prompts (an administrator's action)",
+        help="receive every user's prompts and connections, not only yours (an "
+        "administrator's action)",
     )
     watch.add_argument(
         "--connections",

@@ -48,7 +48,7 @@ class Monitor:
         if self.prompts:
             self.helper.call("RegisterPromptAgent", dictionary({"all_users": self.all_users}))
         if self.connections:
-            self.helper.call("WatchConnections")
+            self.helper.call("WatchConnections", dictionary({"all_users": self.all_users}))
 
     def connection(self, flow: dict[str, Any]) -> None:
         text = (

@@ -141,11 +141,13 @@ class ConnectionsModel(HelperBound, RowModel):
 
     activeChanged = Signal()
     largestChanged = Signal()
+    allUsersChanged = Signal()
     failed = Signal(str)
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._viewers = 0  # pages showing the connections
+        self._all_users = False  # every user's connections (an administrator's view)
         self._open: dict[Group, list[dict]] = {}  # ListConnections' flows by program
         self._open_ids: set[int] = set()
         self._recent: dict[int, tuple[dict, float]] = {}
@@ -200,6 +202,25 @@ class ConnectionsModel(HelperBound, RowModel):
             if self._helper_running:
                 self._client.call("UnwatchConnections", "", (), lambda: None, lambda _e: None)
 
+    def _get_all_users(self) -> bool:
+        """Every user's and the system's connections, not only this user's programs'
+        (the helper asks polkit for an administrator)."""
+        return self._all_users
+
+    def _set_all_users(self, all_users: bool) -> None:
+        if all_users == self._all_users:
+            return
+        self._all_users = all_users
+        self.allUsersChanged.emit()
+        self._helper_gone()  # what was shown was the other view's
+        if self._viewers and self._helper_running:
+            self._watch()
+
+    allUsers = Property(bool, _get_all_users, _set_all_users, notify=allUsersChanged)
+
+    def _scope(self) -> dict[str, bool]:
+        return {"all_users": True} if self._all_users else {}
+
     @Property(float, notify=largestChanged)
     def largest(self) -> float:
         """The most bytes any row has (the full length of the traffic bars)."""
@@ -212,12 +233,13 @@ class ConnectionsModel(HelperBound, RowModel):
     @Slot()
     def refresh(self) -> None:
         """Read the open connections again."""
-        self._client.call("ListConnections", "", (), self._listed, self._failed)
+        self._client.call("ListConnections", "a{sv}", (to_dbus_options(self._scope()),),
+                          self._listed, self._failed)  # fmt: skip
 
     @Slot(str)
     def loadHistory(self, exe: str) -> None:
         """Fill `recentFlows` with program `exe`'s latest flows."""
-        query = to_dbus_options({"exe": exe, "limit": HISTORY_LIMIT})
+        query = to_dbus_options({"exe": exe, "limit": HISTORY_LIMIT, **self._scope()})
         self._client.call(
             "QueryHistory", "a{sv}", (query,),
             lambda page: self._recent_flows.sync([flow_row(f) for f in page["flows"]]),
@@ -231,7 +253,8 @@ class ConnectionsModel(HelperBound, RowModel):
         return None if row is None else bisect_left(self._keys, busiest_first(row))
 
     def _watch(self) -> None:
-        self._client.call("WatchConnections", "", (), lambda: None, self._failed)
+        self._client.call("WatchConnections", "a{sv}", (to_dbus_options(self._scope()),),
+                          lambda: None, self._failed)  # fmt: skip
         self.refresh()
         self._timer.start()
 
@@ -393,6 +416,8 @@ class ConnectionsModel(HelperBound, RowModel):
 
     def _failed(self, error: HelperCallError) -> None:
         self.failed.emit(error.message)
+        if error.not_authorized and self._all_users:  # back to this user's own view
+            self._set_all_users(False)
 
 
 def _group(flow: dict) -> Group:

@@ -102,6 +102,7 @@ class TrafficHistory(QObject):
     """Traffic over `range` for all programs or for `exe`, and the range's top lists."""
 
     changed = Signal()
+    allUsersChanged = Signal()
     pointsChanged = Signal()
     failed = Signal(str)
     exported = Signal(int, str)  # flows written, into which file
@@ -111,6 +112,7 @@ class TrafficHistory(QObject):
         self._client = client
         self._range = "hour"
         self._exe = ""
+        self._all_users = False  # every user's traffic (an administrator's view)
         self._points: list[dict] = []
         self._peak = 0.0
         self._totals = (0, 0)
@@ -144,6 +146,19 @@ class TrafficHistory(QObject):
             self.refresh()
 
     exe = Property(str, _get_exe, _set_exe, notify=changed)
+
+    def _get_all_users(self) -> bool:
+        """Every user's and the system's traffic, not only this user's programs' (the
+        helper asks polkit for an administrator)."""
+        return self._all_users
+
+    def _set_all_users(self, all_users: bool) -> None:
+        if all_users != self._all_users:
+            self._all_users = all_users
+            self.allUsersChanged.emit()
+            self.refresh()
+
+    allUsers = Property(bool, _get_all_users, _set_all_users, notify=allUsersChanged)
 
     @Property(list, notify=pointsChanged)
     def points(self) -> list[dict]:
@@ -207,12 +222,14 @@ class TrafficHistory(QObject):
     def refresh(self) -> None:
         """Ask the helper for the range's series, top lists and latest connections."""
         since, until, bucket = self._window()
-        chosen = {"since": since, "until": until, **({"exe": self._exe} if self._exe else {})}
+        scope = {"all_users": True} if self._all_users else {}
+        chosen = {"since": since, "until": until, **scope,
+                  **({"exe": self._exe} if self._exe else {})}  # fmt: skip
         self._client.call(
             "TrafficSeries", "a{sv}", (to_dbus_options({**chosen, "bucket": bucket}),),
             lambda series: self._plot(series, since, until, bucket), self._failed,
         )  # fmt: skip
-        top = to_dbus_options({"since": since, "until": until, "limit": TOP_LIMIT})
+        top = to_dbus_options({"since": since, "until": until, "limit": TOP_LIMIT, **scope})
         self._client.call("TopTraffic", "a{sv}", (top,), self._top, self._failed)
         self._client.call(
             "QueryHistory", "a{sv}", (to_dbus_options({**chosen, "limit": FLOWS_LIMIT}),),
@@ -227,9 +244,11 @@ class TrafficHistory(QObject):
             self.failed.emit(f"Choose a file name to export to (not {url.toString()!r}).")
             return
         since, until, _bucket = self._window()
-        options = {"format": fmt, "since": since, "until": until}
+        options: dict[str, object] = {"format": fmt, "since": since, "until": until}
         if self._exe:
             options["exe"] = self._exe
+        if self._all_users:
+            options["all_users"] = True
         try:
             file = open(path, "w")  # noqa: SIM115 (closed when the helper has answered)
         except OSError as exc:
@@ -264,3 +283,5 @@ class TrafficHistory(QObject):
 
     def _failed(self, error: HelperCallError) -> None:
         self.failed.emit(error.message)
+        if error.not_authorized and self._all_users:  # back to this user's own view
+            self._set_all_users(False)

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 
 import dbus
 
-from netwarden_common.api import ACTION_MONITOR
-from netwarden_common.dbus_values import dictionary, options
+from netwarden_common.api import ACTION_MONITOR, ACTION_MONITOR_ALL
+from netwarden_common.dbus_values import dictionary, options, plain
 from netwarden_common.errors import BadValue
 from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import BusPeers, Signals
@@ -33,11 +33,23 @@ MAX_POINTS = 10_000
 MAX_TOP = 100
 SAMPLE_S = 1.0
 _FILTER_OPTIONS = {"since": float, "until": float, "exe": str, "host": str, "verdict": str}
+_ALL_USERS = {"all_users": bool}
 
 
-def history_filter(values: Mapping[str, Any]) -> HistoryFilter:
-    """The filter part of a query's options, checked."""
-    selected = HistoryFilter(**{k: v for k, v in values.items() if k in _FILTER_OPTIONS})
+def monitor_action(values: Mapping) -> str:
+    """A caller sees its own programs' flows; everyone's (`all_users`) is an admin's."""
+    return ACTION_MONITOR_ALL if plain(values).get("all_users") is True else ACTION_MONITOR
+
+
+def whose(caller: Caller, values: Mapping[str, Any]) -> int | None:
+    """The uid whose flows the caller sees (None: everyone's). Root sees everyone's."""
+    return None if values.get("all_users") or caller.uid == 0 else caller.uid
+
+
+def history_filter(values: Mapping[str, Any], uid: int | None = None) -> HistoryFilter:
+    """The filter part of a query's options, checked; `uid`: one user's programs only."""
+    selected = HistoryFilter(**{k: v for k, v in values.items() if k in _FILTER_OPTIONS},
+                             uid=uid)  # fmt: skip
     if selected.since > selected.until:
         raise BadValue("since: must not be after until")
     if selected.verdict not in ("", "allow", "deny"):
@@ -68,34 +80,48 @@ class HistoryMethods:
     def __init__(self, history: History, signals: Signals) -> None:
         self._history = history
         self._signals = signals
-        self.watchers: BusPeers[int] = BusPeers(signals.connection)
+        # each watcher with the uid whose flows it sees (None: everyone's)
+        self.watchers: BusPeers[int | None] = BusPeers(signals.connection)
         self._bytes: Counter[tuple[str, int, str]] = Counter()
 
-    @authorized_method(ACTION_MONITOR)
-    def WatchConnections(self, caller: Caller) -> None:
-        """Receive ConnectionEvent and TrafficSample until UnwatchConnections or leaving
-        the bus."""
-        self.watchers.add(caller.bus_name, caller.uid)
+    @authorized_method(lambda self, caller, watch: monitor_action(watch), in_signature="a{sv}")
+    def WatchConnections(self, caller: Caller, watch: dbus.Dictionary) -> None:
+        """Receive ConnectionEvent and TrafficSample for the caller's own programs (every
+        user's with all_users (b), an administrator's action) until UnwatchConnections
+        or leaving the bus."""
+        self.watchers.add(caller.bus_name, whose(caller, options(watch, _ALL_USERS)))
 
     @authorized_method(ACTION_MONITOR)
     def UnwatchConnections(self, caller: Caller) -> None:
         """Stop receiving ConnectionEvent and TrafficSample."""
         self.watchers.remove(caller.bus_name)
 
-    @authorized_method(ACTION_MONITOR, out_signature="aa{sv}")
-    def ListConnections(self, caller: Caller) -> dbus.Array:
-        """Open connections with the bytes they moved so far, oldest first."""
+    @authorized_method(
+        lambda self, caller, query: monitor_action(query),
+        in_signature="a{sv}",
+        out_signature="aa{sv}",
+    )
+    def ListConnections(self, caller: Caller, query: dbus.Dictionary) -> dbus.Array:
+        """Open connections of the caller's own programs (every user's with all_users
+        (b)) with the bytes they moved so far, oldest first."""
+        uid = whose(caller, options(query, _ALL_USERS))
         return dbus.Array(
-            [dictionary(live_record(t)) for t in self._history.live()], signature="a{sv}"
-        )
+            [dictionary(live_record(t)) for t in self._history.live()
+             if uid is None or t.record.program.uid == uid],
+            signature="a{sv}",
+        )  # fmt: skip
 
-    @authorized_method(ACTION_MONITOR, in_signature="a{sv}", out_signature="a{sv}")
+    @authorized_method(
+        lambda self, caller, query: monitor_action(query),
+        in_signature="a{sv}",
+        out_signature="a{sv}",
+    )
     def QueryHistory(self, caller: Caller, query: dbus.Dictionary) -> Future:
         """A page of decided flows, newest first. Options: since, until (d, Unix time),
-        exe, host, verdict (s), offset (x), limit (x, 1 to 1000, default 100). Returns
-        flows (aa{sv}) and more (b: whether another page follows)."""
-        values = options(query, {**_FILTER_OPTIONS, "offset": int, "limit": int})
-        selected = history_filter(values)
+        exe, host, verdict (s), offset (x), limit (x, 1 to 1000, default 100), all_users
+        (b). Returns flows (aa{sv}) and more (b: whether another page follows)."""
+        values = options(query, {**_FILTER_OPTIONS, **_ALL_USERS, "offset": int, "limit": int})
+        selected = history_filter(values, whose(caller, values))
         offset = _bounded(values, "offset", 0, 0, 1 << 40)
         limit = _bounded(values, "limit", 100, 1, MAX_PAGE)
 
@@ -105,52 +131,68 @@ class HistoryMethods:
 
         return self._history.query(run)
 
-    @authorized_method(ACTION_MONITOR, in_signature="a{sv}", out_signature="a(ttt)")
+    @authorized_method(
+        lambda self, caller, query: monitor_action(query),
+        in_signature="a{sv}",
+        out_signature="a(ttt)",
+    )
     def TrafficSeries(self, caller: Caller, query: dbus.Dictionary) -> Future:
         """Bytes per time bucket: (bucket start, bytes out, bytes in), empty buckets left
         out. Options: since, until (d, default: the last hour), bucket (x: seconds, a
-        multiple of 60, default 60), exe (s: one program, default all). At most 10,000
-        buckets."""
-        values = options(query, {"since": float, "until": float, "bucket": int, "exe": str})
+        multiple of 60, default 60), exe (s: one program, default all), all_users (b). At
+        most 10,000 buckets."""
+        values = options(query, {"since": float, "until": float, "bucket": int, "exe": str,
+                                 **_ALL_USERS})  # fmt: skip
         values.setdefault("until", self._history.clock())
         values.setdefault("since", values["until"] - 3600)
-        selected = history_filter(values)
+        selected = history_filter(values, whose(caller, values))
         bucket = _bounded(values, "bucket", MINUTE, MINUTE, 366 * 86400)
         if bucket % MINUTE or (selected.until - selected.since) / bucket > MAX_POINTS:
             raise BadValue(f"bucket: must be a multiple of 60 giving at most "
                                   f"{MAX_POINTS} buckets for the range")  # fmt: skip
 
         def run(db: HistoryDb) -> dbus.Array:
-            points = db.series(selected.since, selected.until, bucket, selected.exe)
+            points = db.series(selected.since, selected.until, bucket, selected.exe,
+                               selected.uid)  # fmt: skip
             return dbus.Array([dbus.Struct(p, signature="ttt") for p in points], "(ttt)")
 
         return self._history.query(run)
 
-    @authorized_method(ACTION_MONITOR, in_signature="a{sv}", out_signature="a{sv}")
+    @authorized_method(
+        lambda self, caller, query: monitor_action(query),
+        in_signature="a{sv}",
+        out_signature="a{sv}",
+    )
     def TopTraffic(self, caller: Caller, query: dbus.Dictionary) -> Future:
         """The programs and the hosts that moved the most bytes. Options: since, until
-        (d), limit (x, 1 to 100, default 10). Returns programs and hosts (aa{sv})."""
-        values = options(query, {"since": float, "until": float, "limit": int})
-        selected = history_filter(values)
+        (d), limit (x, 1 to 100, default 10), all_users (b). Returns programs and hosts
+        (aa{sv})."""
+        values = options(query, {"since": float, "until": float, "limit": int, **_ALL_USERS})
+        selected = history_filter(values, whose(caller, values))
         limit = _bounded(values, "limit", 10, 1, MAX_TOP)
 
         def run(db: HistoryDb) -> dbus.Dictionary:
             since, until = selected.since, selected.until
-            return dictionary({"programs": db.top_programs(since, until, limit),
-                               "hosts": db.top_hosts(since, until, limit)})  # fmt: skip
+            uid = selected.uid
+            return dictionary({"programs": db.top_programs(since, until, limit, uid),
+                               "hosts": db.top_hosts(since, until, limit, uid)})  # fmt: skip
 
         return self._history.query(run)
 
-    @authorized_method(ACTION_MONITOR, in_signature="ha{sv}", out_signature="t")
+    @authorized_method(
+        lambda self, caller, fd, query: monitor_action(query),
+        in_signature="ha{sv}",
+        out_signature="t",
+    )
     def ExportHistory(
         self, caller: Caller, fd: dbus.types.UnixFd, query: dbus.Dictionary
     ) -> Future:
         """Write the flows of a range into a file the caller opened for writing (passed
         as a file descriptor: the helper never opens a path it is given). Options:
-        format (s: csv or json, default csv), since, until, exe, host, verdict. Returns
-        how many flows were written."""
-        values = options(query, {**_FILTER_OPTIONS, "format": str})
-        selected = history_filter(values)
+        format (s: csv or json, default csv), since, until, exe, host, verdict,
+        all_users (b). Returns how many flows were written."""
+        values = options(query, {**_FILTER_OPTIONS, **_ALL_USERS, "format": str})
+        selected = history_filter(values, whose(caller, values))
         fmt = values.get("format", "csv")
         if fmt not in ("csv", "json"):
             raise BadValue("format: must be csv or json")
@@ -167,8 +209,9 @@ class HistoryMethods:
     def flow_recorded(self, record: FlowRecord) -> None:
         if self.watchers:
             event = dictionary(flow_record(record))
-            for name in self.watchers.names():
-                self._signals.send("ConnectionEvent", "a{sv}", event, to=name)
+            for name, uid in self.watchers.items():
+                if uid is None or uid == record.program.uid:
+                    self._signals.send("ConnectionEvent", "a{sv}", event, to=name)
 
     def bytes_counted(self, samples: list[BytesSample]) -> None:
         for sample in samples:
@@ -183,11 +226,12 @@ class HistoryMethods:
         moved, self._bytes = self._bytes, Counter()
         if not self.watchers:
             return
-        programs = {(exe, uid) for exe, uid, _direction in moved}
-        sample = dictionary({
-            "time": self._history.clock(),
-            "programs": [{"exe": exe, "uid": uid, "bytes_out": moved[(exe, uid, "out")],
-                          "bytes_in": moved[(exe, uid, "in")]} for exe, uid in sorted(programs)],
-        })  # fmt: skip
-        for name in self.watchers.names():
-            self._signals.send("TrafficSample", "a{sv}", sample, to=name)
+        programs = sorted({(exe, uid) for exe, uid, _direction in moved})
+        now = self._history.clock()
+        for name, seen in self.watchers.items():
+            mine = [{"exe": exe, "uid": uid, "bytes_out": moved[(exe, uid, "out")],
+                     "bytes_in": moved[(exe, uid, "in")]}
+                    for exe, uid in programs if seen is None or uid == seen]  # fmt: skip
+            if mine:
+                sample = dictionary({"time": now, "programs": mine})
+                self._signals.send("TrafficSample", "a{sv}", sample, to=name)

@@ -85,6 +85,7 @@ class HistoryFilter:
     exe: str = ""  # exact program path
     host: str = ""  # exact host name, or destination address
     verdict: str = ""
+    uid: int | None = None  # one user's programs only (None: everyone's)
 
 
 def _is_address(text: str) -> bool:
@@ -256,6 +257,9 @@ class HistoryDb:
         if selected.host:  # an address matches the destination, a name the host
             clauses.append("destination = ?" if _is_address(selected.host) else "host = ?")
             values.append(selected.host)
+        if selected.uid is not None:
+            clauses.append("program IN (SELECT id FROM programs WHERE uid = ?)")
+            values.append(selected.uid)
         if selected.verdict:
             clauses.append("verdict = ?")
             values.append(selected.verdict)
@@ -286,15 +290,15 @@ class HistoryDb:
         return count
 
     def series(
-        self, since: float, until: float, bucket: int, exe: str = ""
+        self, since: float, until: float, bucket: int, exe: str = "", uid: int | None = None
     ) -> list[tuple[int, int, int]]:
         """(bucket start, bytes out, bytes in) per `bucket` seconds in [since, until), for
-        one program path or all; empty buckets are left out. Buckets are multiples of a
-        minute; stored hours (older than a week) fall into the bucket of their start."""
-        program_clause = "AND program IN (SELECT id FROM programs WHERE exe = ?)" if exe else ""
-        values: list[Any] = [bucket, bucket, since, until]
-        if exe:
-            values.append(exe)
+        one program path or all, one user's or everyone's; empty buckets are left out.
+        Buckets are multiples of a minute; stored hours (older than a week) fall into the
+        bucket of their start."""
+        which, chosen = _programs(exe, uid)
+        program_clause = f"AND program IN (SELECT id FROM programs WHERE {which})" if which else ""
+        values: list[Any] = [bucket, bucket, since, until, *chosen]
         rows = self._db.execute(
             "SELECT bucket / ? * ? AS b, sum(bytes_out), sum(bytes_in) FROM traffic "
             f"WHERE bucket >= ? AND bucket < ? {program_clause} GROUP BY b ORDER BY b",
@@ -302,27 +306,55 @@ class HistoryDb:
         )
         return [tuple(row) for row in rows]
 
-    def top_programs(self, since: float, until: float, limit: int) -> list[dict[str, Any]]:
-        """Programs (by path and user) that moved the most bytes in [since, until)."""
+    def top_programs(
+        self, since: float, until: float, limit: int, uid: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Programs (by path and user) that moved the most bytes in [since, until), of one
+        user or everyone."""
+        users = "" if uid is None else "WHERE programs.uid = ? "
         rows = self._db.execute(
             "SELECT exe, uid, sum(t.bytes_out) AS o, sum(t.bytes_in) AS i FROM "
             "(SELECT program, sum(bytes_out) AS bytes_out, sum(bytes_in) AS bytes_in "
             " FROM traffic WHERE bucket >= ? AND bucket < ? GROUP BY program) AS t "
-            "JOIN programs ON programs.id = t.program GROUP BY exe, uid "
+            f"JOIN programs ON programs.id = t.program {users}GROUP BY exe, uid "
             "ORDER BY o + i DESC LIMIT ?",
-            (since, until, limit),
+            (since, until, *([] if uid is None else [uid]), limit),
         )
         return [{"exe": exe, "uid": uid, "bytes_out": o, "bytes_in": i} for exe, uid, o, i in rows]
 
-    def top_hosts(self, since: float, until: float, limit: int) -> list[dict[str, Any]]:
-        """Hosts that moved the most bytes in the hours overlapping [since, until)."""
-        rows = self._db.execute(
-            "SELECT host, sum(bytes_out) AS o, sum(bytes_in) AS i FROM host_traffic "
-            "WHERE hour > ? - 3600 AND hour < ? GROUP BY host ORDER BY o + i DESC LIMIT ?",
-            (since, until, limit),
-        )
+    def top_hosts(
+        self, since: float, until: float, limit: int, uid: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Hosts that moved the most bytes in the hours overlapping [since, until): from
+        the hourly totals for everyone's programs, from the flows for one user's."""
+        if uid is None:
+            rows = self._db.execute(
+                "SELECT host, sum(bytes_out) AS o, sum(bytes_in) AS i FROM host_traffic "
+                "WHERE hour > ? - 3600 AND hour < ? GROUP BY host ORDER BY o + i DESC LIMIT ?",
+                (since, until, limit),
+            )
+        else:
+            rows = self._db.execute(
+                "SELECT CASE WHEN host != '' THEN host ELSE destination END AS h, "
+                "sum(bytes_out) AS o, sum(bytes_in) AS i FROM flows WHERE time > ? - 3600 "
+                "AND time < ? AND program IN (SELECT id FROM programs WHERE uid = ?) "
+                "AND bytes_out + bytes_in > 0 GROUP BY h ORDER BY o + i DESC LIMIT ?",
+                (since, until, uid, limit),
+            )
         return [{"host": host, "bytes_out": o, "bytes_in": i} for host, o, i in rows]
 
     def integrity(self) -> str:
         """`PRAGMA integrity_check`'s verdict: "ok" or what is wrong."""
         return "; ".join(row[0] for row in self._db.execute("PRAGMA integrity_check"))
+
+
+def _programs(exe: str, uid: int | None) -> tuple[str, list[Any]]:
+    """The condition on `programs` for one path and/or one user, and its values."""
+    conditions, values = [], list[Any]()
+    if exe:
+        conditions.append("exe = ?")
+        values.append(exe)
+    if uid is not None:
+        conditions.append("uid = ?")
+        values.append(uid)
+    return " AND ".join(conditions), values

@@ -1,13 +1,18 @@
 """A curious or hostile local user against the real helper, its bus and polkitd."""
 
+import json
+
 import dbus
 import dbus.mainloop.glib
 import dbus.service
+import pytest
 from gi.repository import GLib
 
 from netwarden_common.api import (
     ACTION_MANAGE_OWN_RULES,
     ACTION_MANAGE_RULES,
+    ACTION_MONITOR,
+    ACTION_MONITOR_ALL,
     BUS_NAME,
     INTERFACE,
     OBJECT_PATH,
@@ -18,7 +23,11 @@ from netwarden_helper.bus.polkit import PolkitAuthority
 from netwarden_helper.composition import Helper, Served
 from netwarden_helper.runtime.loop import Loop
 from tests.fixtures.api import ApiClient, error_name, own_rule, pump_until
+from tests.fixtures.processes import wait_for
+from tests.fixtures.traffic import recorder, run_client, start_client
 from tests.fixtures.users import NOBODY
+
+PORT = 8080
 
 
 def test_a_rule_whose_owner_changes_while_polkit_waits_is_judged_again(
@@ -63,3 +72,38 @@ def test_a_rule_whose_owner_changes_while_polkit_waits_is_judged_again(
             del name  # gives the bus name back
             connection.close()
             helper.close()
+
+
+def test_a_user_sees_only_their_own_programs_flows_unless_an_administrator(
+    system_bus, polkitd, helper, netns
+):
+    polkitd(grant=[ACTION_MONITOR], deny=[ACTION_MONITOR_ALL])
+    nobody = ApiClient(system_bus, NOBODY, mainloop=dbus.mainloop.glib.DBusGMainLoop())
+    events = []
+    nobody.connection.add_signal_receiver(events.append, "ConnectionEvent", INTERFACE)
+    nobody.call("WatchConnections", dictionary({}))
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "connected"
+        mine = start_client(netns.host, "tcp", netns.peer_v4, PORT, uid=NOBODY)
+        assert json.loads(mine.communicate(timeout=20)[0])["result"] == "connected"
+    pump_until(lambda: events, timeout=10)
+    root_view = ApiClient(system_bus, 0)
+
+    def flows(client, **query):
+        found = client.call("QueryHistory", dictionary(query))["flows"]
+        return {flow["uid"] for flow in found if flow["port"] == PORT}
+
+    wait_for(lambda: flows(root_view) == {0, NOBODY}, 10, "both flows in the history")
+    assert flows(nobody) == {NOBODY}, "root's flow is not nobody's to see"
+    assert {e["uid"] for e in events} == {NOBODY}, "nor its connection event"
+    top = nobody.call("TopTraffic", dictionary({}))
+    assert all(p["uid"] == NOBODY for p in top["programs"])
+    for method, query in (("QueryHistory", {"all_users": True}),
+                          ("ListConnections", {"all_users": True}),
+                          ("WatchConnections", {"all_users": True})):  # fmt: skip
+        with pytest.raises(dbus.DBusException) as refused:
+            nobody.call(method, dictionary(query))
+        assert error_name(refused.value) == "NotAuthorized"
+        assert "monitor-all-users" in refused.value.get_dbus_message()
+    nobody.close()
+    root_view.close()

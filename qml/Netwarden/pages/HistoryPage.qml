@@ -38,6 +38,15 @@ Kirigami.ScrollablePage {
             onTriggered: page.history.refresh()
         },
         Kirigami.Action {
+            objectName: "historyAllUsersAction"
+            text: qsTr("All Users")
+            icon.name: "system-users"
+            tooltip: qsTr("Show every user's and the system's traffic, not only your programs' (asks for an administrator)")
+            checkable: true
+            checked: page.history.allUsers
+            onTriggered: page.history.allUsers = checked
+        },
+        Kirigami.Action {
             objectName: "exportAction"
             text: qsTr("Export…")
             icon.name: "document-export"

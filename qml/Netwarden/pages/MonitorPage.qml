@@ -24,6 +24,15 @@ Kirigami.ScrollablePage {
             icon.name: "view-refresh"
             shortcut: StandardKey.Refresh
             onTriggered: page.connections.refresh()
+        },
+        Kirigami.Action {
+            objectName: "monitorAllUsersAction"
+            text: qsTr("All Users")
+            icon.name: "system-users"
+            tooltip: qsTr("Show every user's and the system's connections, not only your programs' (asks for an administrator)")
+            checkable: true
+            checked: page.connections.allUsers
+            onTriggered: page.connections.allUsers = checked
         }
     ]
 
