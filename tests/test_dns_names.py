@@ -168,3 +168,28 @@ def test_pending_queries_are_bounded():
     for port in range(10_000):
         names.observe(exchange(f"q{port}.example", [])[0], ("192.0.2.1", port), SERVER)
     assert names.pending_queries <= 4096
+
+
+def test_a_forged_answer_does_not_cancel_the_real_one():
+    names = DnsNames()
+    query, reply = exchange("real.example", [("real.example", "A", "198.51.100.40")])
+    names.observe(query, CLIENT, SERVER)
+    forged = dns.message.from_wire(answer("other.example", [("other.example", "A", "192.0.2.66")]))
+    forged.id = dns.message.from_wire(query).id  # the right id, another question
+    names.observe(forged.to_wire(), SERVER, CLIENT)
+    names.observe(reply, SERVER, CLIENT)
+    assert names.names_for("198.51.100.40") == ("real.example",)
+    assert names.names_for("192.0.2.66") == ()
+
+
+def test_a_tcp_segment_with_two_messages_is_read_whole():
+    names = DnsNames()
+    pairs = [
+        exchange("a.example", [("a.example", "A", "198.51.100.41")]),
+        exchange("b.example", [("b.example", "AAAA", "2001:db8::41")], record_type="AAAA"),
+    ]
+    framed = [[len(m).to_bytes(2, "big") + m for m in pair] for pair in pairs]
+    names.observe(framed[0][0] + framed[1][0], CLIENT, SERVER, over_tcp=True)  # one write
+    names.observe(framed[0][1] + framed[1][1], SERVER, CLIENT, over_tcp=True)
+    assert names.names_for("198.51.100.41") == ("a.example",)
+    assert names.names_for("2001:db8::41") == ("b.example",)

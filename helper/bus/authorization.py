@@ -148,6 +148,10 @@ def _exported(concern: type, method: BusMethod) -> Callable[..., None]:
             except (dbus.DBusException, BadValue, Missing, Busy) as exc:
                 error(bus_error(exc))
                 return
+            except Exception:  # a bug: the caller still gets an answer
+                log.exception("choosing the action of %s failed", body.__name__)
+                error(HelperError(f"{body.__name__} failed inside the helper; see its log"))
+                return
             if chosen not in ACTIONS or rounds > MAX_RECHECKS:
                 error(NotAuthorized(f"no polkit action guards {body.__name__}"))
                 return

@@ -53,22 +53,29 @@ class DnsNames:
     def observe(
         self, payload: bytes, source: Endpoint, destination: Endpoint, over_tcp: bool = False
     ) -> None:
-        """Take in one DNS message seen by the DNS queue (UDP payload, or a TCP segment with
-        its length prefix), sent from `source` to `destination` ((address, port) each): a
+        """Take in what the DNS queue saw sent from `source` to `destination` ((address,
+        port) each): a UDP payload, or a TCP segment holding whole length-prefixed
+        messages (one or more: a resolver may send its A and AAAA queries in one write). A
         query leaving this host is noted; an answer coming in is learnt from if it answers
         a noted query."""
-        message = self._message(payload, over_tcp)
-        if message is None or len(message.question) != 1:
-            return
+        wires = _tcp_messages(payload) if over_tcp else [payload]
+        for wire in wires:
+            message = self._message(wire)
+            if message is not None and len(message.question) == 1:
+                self._take(message, source, destination)
+
+    def _take(self, message: dns.message.Message, source: Endpoint, destination: Endpoint) -> None:
         question = normalize_host(message.question[0].name.to_text())
         now = self._clock()
         if not message.flags & dns.flags.QR:
             self._noted(destination[0], source[1], message.id, question, now)
             return
-        asked = self._queries.pop((source[0], destination[1], message.id), None)
+        key = (source[0], destination[1], message.id)
+        asked = self._queries.get(key)
         if asked is None or asked[0] != question or asked[1] < now:
-            self.unsolicited += 1
+            self.unsolicited += 1  # and a forged answer does not cancel the real one
             return
+        del self._queries[key]
         self._learn_chain(message, question, now)
 
     def _noted(self, server: str, port: int, message_id: int, question: str, now: float) -> None:
@@ -77,13 +84,9 @@ class DnsNames:
             queries.popitem(last=False)
         queries[(server, port, message_id)] = (question, now + QUERY_WAIT_S)
 
-    def _message(self, payload: bytes, over_tcp: bool) -> dns.message.Message | None:
-        if over_tcp:
-            if len(payload) < 2 or int.from_bytes(payload[:2], "big") != len(payload) - 2:
-                return None  # not a whole message in this segment
-            payload = payload[2:]
+    def _message(self, wire: bytes) -> dns.message.Message | None:
         try:
-            return dns.message.from_wire(payload, ignore_trailing=True)
+            return dns.message.from_wire(wire, ignore_trailing=True)
         except (dns.exception.DNSException, ValueError, IndexError, KeyError):
             self.malformed += 1
             return None
@@ -125,3 +128,16 @@ class DnsNames:
         now = self._clock()
         valid = sorted(((t, n) for n, t in known.items() if t > now), reverse=True)
         return tuple(name for _t, name in valid)
+
+
+def _tcp_messages(segment: bytes) -> list[bytes]:
+    """The whole length-prefixed DNS messages a TCP segment holds (a message split over
+    segments is not read: names from it are not learnt)."""
+    messages = []
+    while len(segment) >= 2:
+        length = int.from_bytes(segment[:2], "big")
+        if length == 0 or len(segment) < 2 + length:
+            break
+        messages.append(segment[2 : 2 + length])
+        segment = segment[2 + length :]
+    return messages

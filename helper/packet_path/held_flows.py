@@ -13,6 +13,7 @@ thread.
 """
 
 import itertools
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -32,7 +33,10 @@ from netwarden_helper.policy.rule_book import RuleBook
 from netwarden_helper.runtime.events import Event
 from netwarden_helper.runtime.loop import Loop
 
+log = logging.getLogger(__name__)
+
 MAX_HELD_PACKETS = 16384  # the default bound, half the flow queue's length
+WAIT_LIMIT_S = 10.0  # the longest a flow waits for its process's details or hash
 T = TypeVar("T")
 
 
@@ -68,6 +72,8 @@ class _Pending:
     binary's hash) before it can be decided."""
 
     packets: list[Any]
+    timer: Any  # gives up after WAIT_LIMIT_S
+    give_up: str  # the action then ("": the default action)
 
 
 class HeldFlows:
@@ -102,32 +108,36 @@ class HeldFlows:
         self._prompt_ids = itertools.count(1)
 
     def close(self) -> None:
-        """Let every held packet go by the default action."""
-        default = self._settings.current.default_action
+        """Let every held packet go by what an unanswered prompt gets (the default action;
+        deny for a binary no pin matches)."""
         for group in list(self._groups.values()):
-            self._close_group(group, default, drop=False, outcome="shutdown")
-        for pending in list(self._pending.values()):
-            for packet in pending.packets:
-                self._verdicts.apply(packet, default)
-        self._pending.clear()
-        self.held_packets = 0
+            action = self._unanswered_action(group.prompt.reason)
+            self._close_group(group, action, drop=False, outcome="shutdown")
+        for five_tuple in list(self._pending):
+            self._give_up_waiting(five_tuple)
 
     def counts(self) -> dict[str, int]:
         return {"prompts": len(self._groups), "held_packets": self.held_packets}
 
     def take_retransmit(self, five_tuple: tuple, packet: Any) -> bool:
-        """Hold `packet` with its flow if that flow is held already (a retransmit)."""
+        """Hold `packet` with its flow if that flow is held already (a retransmit, or the
+        next datagram of a UDP flow not answered yet); past the bound, it gets what its
+        flow would get unanswered, at once, so no flow can fill the kernel's queue."""
         group = self._group_by_tuple.get(five_tuple)
-        if group is not None:
-            self._hold_packet(group, packet)
-            return True
         pending = self._pending.get(five_tuple)
-        if pending is not None:
+        if group is None and pending is None:
+            return False
+        if self.held_packets >= self._max_held:
+            self._counters["default_action"] += 1
+            reason = group.prompt.reason if group is not None else "no_rule"
+            self._verdicts.apply(packet, self._unanswered_action(reason))
+        elif group is not None:
+            self._hold_packet(group, packet)
+        elif pending is not None:
             packet.retain()
             pending.packets.append(packet)
             self.held_packets += 1
-            return True
-        return False
+        return True
 
     def wait(
         self,
@@ -136,9 +146,12 @@ class HeldFlows:
         packets: list[Any],
         work: Callable[[Callable[[T], None]], None],
         then: Callable[[T, list[Any]], None],
+        give_up: str = "",
     ) -> None:
         """Hold `packets` while `work(done)` runs off the loop; then `then(its result, the
-        packets, retransmits included)`. Past the bound, `flow` gets the default action."""
+        packets, retransmits included)`. Past the bound, `flow` gets the default action;
+        if the work takes longer than `WAIT_LIMIT_S`, the packets get `give_up` (""
+        for the default action)."""
         if self.held_packets + len(packets) > self._max_held:
             self._counters["default_action"] += 1
             default = self._settings.current.default_action
@@ -146,16 +159,38 @@ class HeldFlows:
             return
         for packet in packets:
             packet.retain()
-        self._pending[five_tuple] = _Pending(list(packets))
+        timer = self._loop.call_later(WAIT_LIMIT_S, lambda: self._give_up_waiting(five_tuple))
+        self._pending[five_tuple] = _Pending(list(packets), timer, give_up)
         self.held_packets += len(packets)
 
         def done(result: T) -> None:
             pending = self._pending.pop(five_tuple, None)
-            if pending is not None:  # not given the default action at shutdown meanwhile
-                self.held_packets -= len(pending.packets)
+            if pending is None:  # given the default action meanwhile (too slow, shutdown)
+                return
+            Loop.cancel(pending.timer)
+            self.held_packets -= len(pending.packets)
+            try:
                 then(result, pending.packets)
+            except Exception:  # packets out of the pending set must never miss a verdict
+                log.exception("internal error deciding a flow that waited; default action")
+                self._counters["errors"] += 1
+                for packet in pending.packets:
+                    self._verdicts.apply_default(packet)
 
         work(done)
+
+    def _give_up_waiting(self, five_tuple: tuple) -> None:
+        """The work a flow waited for took too long (or the helper stops): its packets get
+        the give-up action, and the work's late result is ignored."""
+        pending = self._pending.pop(five_tuple, None)
+        if pending is None:
+            return
+        Loop.cancel(pending.timer)
+        self._counters["default_action"] += 1
+        self.held_packets -= len(pending.packets)
+        action = pending.give_up or self._settings.current.default_action
+        for packet in pending.packets:
+            self._verdicts.apply(packet, action)
 
     def await_hash(
         self,
@@ -178,7 +213,8 @@ class HeldFlows:
         def hashed(digest: str | None, waited: list[Any]) -> None:
             then(replace(flow, sha256=digest or "unreadable"), waited)
 
-        self.wait(flow, five_tuple, packets, hash_binary, hashed)
+        # a binary a pinned rule must judge is never let through unhashed
+        self.wait(flow, five_tuple, packets, hash_binary, hashed, give_up="deny")
         return True
 
     def hold(
