@@ -124,10 +124,30 @@ def main() -> None:
             ("top hosts: last month", lambda: db.top_hosts(month, now, 10),
              lambda: naive_top(month, "host")),
         ]  # fmt: skip
+        # One user's view (what a caller without all_users gets), beside everyone's.
+        user = 1000
+        own_cases = [
+            ("history: one user's newest page", lambda: db.flows(HistoryFilter(uid=user)),
+             lambda: db.flows(HistoryFilter())),
+            ("series: last day, per minute, one user's", lambda: db.series(day, now, 60, uid=user),
+             lambda: db.series(day, now, 60)),
+            ("top programs: last month, one user's",
+             lambda: db.top_programs(month, now, 10, user),
+             lambda: db.top_programs(month, now, 10)),
+            ("top hosts: last day, one user's", lambda: db.top_hosts(day, now, 10, user),
+             lambda: db.top_hosts(day, now, 10)),
+            ("top hosts: last month, one user's", lambda: db.top_hosts(month, now, 10, user),
+             lambda: db.top_hosts(month, now, 10)),
+        ]  # fmt: skip
         print(f"{'query':44} {'Netwarden':>11} {'naive scan':>11} {'ratio':>7}")
         for name, query, baseline in cases:
             ours, naive = timed(query), timed(baseline)
             print(f"{name:44} {ours:8.2f} ms {naive:8.2f} ms {naive / ours:6.1f}x", flush=True)
+        print(f"\n{'one user':44} {'one user':>11} {'everyone':>11} {'ratio':>7}")
+        for name, query, everyone in own_cases:
+            ours, all_users = timed(query), timed(everyone)
+            print(f"{name:44} {ours:8.2f} ms {all_users:8.2f} ms {all_users / ours:6.1f}x",
+                  flush=True)  # fmt: skip
         db.close()
 
 
