@@ -127,7 +127,8 @@ class Helper:
     def status(self) -> dict[str, Any]:
         """Counters and sizes for the status view."""
         return {**self.counters, **self.rule_book.counts(), **self.held_flows.counts(),
-                "dns_addresses": len(self.dns)}  # fmt: skip
+                "dns_addresses": len(self.dns), "dns_queries": self.dns.pending_queries,
+                "dns_unsolicited": self.dns.unsolicited}  # fmt: skip
 
     def close(self) -> None:
         self.backend.remove()

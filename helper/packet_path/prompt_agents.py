@@ -26,12 +26,6 @@ class PromptAgents:
         """Forget `name`; whether it was an agent."""
         return self._agents.pop(name, None) is not None
 
-    def get(self, name: str) -> PromptAgent | None:
-        return self._agents.get(name)
-
-    def names(self) -> list[str]:
-        return list(self._agents)
-
     def answering(self, uid: int) -> Iterator[str]:
         """The agents that answer for the programs of user `uid`."""
         return (name for name, agent in list(self._agents.items()) if agent.answers_for(uid))
