@@ -10,11 +10,26 @@ PYTHON ?= python3
 LINT_VENV := .venv-lint
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench soak demo shell rootfs install uninstall deb man screenshots clean
+.PHONY: test lint bench soak demo shell rootfs install uninstall deb man screenshots clean bpf
 
 ## test: run the whole test suite inside the Debian 13 reference rootfs
 test:
-	tools/devenv run -- python3 -m pytest $(PYTEST_ARGS)
+	tools/devenv run -- sh -c 'make bpf && python3 -m pytest "$$@"' test $(PYTEST_ARGS)
+
+## bpf: the data plane's CO-RE object (clang, libbpf headers; vmlinux.h from this kernel's
+## BTF by bpftool, or from VMLINUX_BTF). The helper loads it at run time through libbpf.
+BPF_OBJECT := helper/data_plane/netwarden.bpf.o
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+bpf: $(BPF_OBJECT)
+
+bpf/vmlinux.h:
+	bpftool btf dump file $(VMLINUX_BTF) format c > $@.new
+	mv $@.new $@
+
+$(BPF_OBJECT): bpf/netwarden.bpf.c bpf/vmlinux.h
+	clang -g -O2 -Wall -Werror -target bpfel -I bpf -c $< -o $@.new
+	llvm-strip -g $@.new
+	mv $@.new $@
 
 ## lint: ruff over the Python sources, mypy over the three packages
 lint: $(LINT_VENV)/bin/ruff $(LINT_VENV)/bin/mypy
@@ -42,6 +57,8 @@ soak:
 bench:
 	tools/devenv run -- python3 bench/history_queries.py
 	tools/devenv run -- python3 bench/blocklist_match.py
+	tools/devenv run -- python3 bench/blocklist_memory.py
+	tools/devenv run -- python3 bench/rule_decisions.py
 	tools/devenv run -- python3 bench/model_flood.py
 	tools/devenv run -- python3 bench/connect_latency.py 3<"$$(tools/opensnitch-rootfs || echo /dev/null)"
 	tools/devenv run -- python3 bench/throughput.py
@@ -57,7 +74,8 @@ deb:
 	tools/devenv run -- python3 tools/build_deb.py /src/dist
 
 ## screenshots: regenerate docs/screenshots/ with the tests that take them (real helper)
-SCREENSHOTS := status-running prompt monitor monitor-program rules alerts history settings
+SCREENSHOTS := status-running prompt monitor monitor-program rules alerts alerts-packet-socket history \
+	settings
 screenshots:
 	tools/devenv run -- python3 -m pytest -q tests/test_slice.py tests/test_prompt_window.py \
 		tests/test_app_alerts.py tests/test_app_pages.py
@@ -84,4 +102,5 @@ rootfs:
 	tools/devenv build
 
 clean:
+	rm -f $(BPF_OBJECT) bpf/vmlinux.h
 	rm -rf $(LINT_VENV) .lint-path .mypy_cache test-artifacts .pytest_cache .ruff_cache

@@ -14,10 +14,12 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from netwarden import __version__
 from netwarden.client.helper_client import HelperClient
 from netwarden.client.helper_state import HelperState
+from netwarden.desktop import plurals, translations
 from netwarden.desktop.notifications import Notifier, session_bus
 from netwarden.desktop.prompt_window import PromptWindowController
 from netwarden.desktop.tray import Tray
 from netwarden.models.alerts import AlertModel
+from netwarden.models.blocklists import BlocklistModel
 from netwarden.models.connections import ConnectionsModel
 from netwarden.models.preferences import Preferences
 from netwarden.models.prompts import PromptModel
@@ -49,6 +51,8 @@ def qml_import_dir() -> Path:
 def load_window(engine: QQmlApplicationEngine, name: str, properties: dict) -> QObject:
     """Load window `name` of the Netwarden QML module into `engine`; return it."""
     engine.addImportPath(os.fspath(qml_import_dir()))
+    translations.install(engine)
+    plurals.install()
     before = len(engine.rootObjects())
     engine.setInitialProperties(properties)
     engine.loadFromModule("Netwarden", name)
@@ -77,6 +81,7 @@ def page_models(
         "history": TrafficHistory(client, parent),
         "settings": SettingsModel(client, parent),
         "alerts": AlertModel(client, parent),
+        "blocklists": BlocklistModel(client, parent),
         "preferences": preferences or Preferences(parent),
     }
 

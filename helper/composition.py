@@ -31,6 +31,7 @@ from netwarden_helper.bus.prompts import PromptMethods
 from netwarden_helper.bus.rules import RulesMethods
 from netwarden_helper.bus.service import HelperObject
 from netwarden_helper.bus.status import StatusMethods
+from netwarden_helper.data_plane import plane as data_plane
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.hashing import BinaryHasher
 from netwarden_helper.identity.identify import Identifier
@@ -40,8 +41,11 @@ from netwarden_helper.packet_path.pipeline import Pipeline
 from netwarden_helper.packet_path.prompt_agents import PromptAgents
 from netwarden_helper.packet_path.queue import QUEUE_LENGTH, PacketQueue
 from netwarden_helper.packet_path.verdicts import Verdicts
+from netwarden_helper.pinning.packet_socket_watch import PacketSocketWatch
 from netwarden_helper.pinning.pins import PinGuard
+from netwarden_helper.policy import public_suffix
 from netwarden_helper.policy.live_settings import LiveSettings
+from netwarden_helper.policy.resolvers import RESOLVER_FILES, SystemResolvers
 from netwarden_helper.policy.rule_book import RuleBook
 from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER, RulesDir
 from netwarden_helper.policy.settings import Settings
@@ -68,16 +72,21 @@ class Helper:
         blocklists_dir: Path = ADMIN_DIR,
         journal_socket: str = JOURNAL_SOCKET,
         queue_length: int = QUEUE_LENGTH,
+        resolver_files: tuple[Path, ...] = RESOLVER_FILES,
+        bpf_object: Path | None = None,
+        bpf_cgroup: Path | None = None,
     ) -> None:
         self.loop = loop
         self.store = Store(state_dir)
         self.settings = LiveSettings(self.store)
         self.interception = Interception(flow_queue, dns_queue, self.settings.current.fail_closed)
         self.counters: Counter[str] = Counter()
-        # identity
+        # identity: the eBPF data plane (programs on `bpf_cgroup`, netfilter in this
+        # network namespace), else sock_diag and /proc
+        self.data_plane, self.attribution = data_plane.start(bpf_object, bpf_cgroup)
         self.hasher = BinaryHasher(loop)
         self.dns = DnsNames()
-        self.identifier = Identifier(loop, self.hasher, self.dns)
+        self.identifier = Identifier(loop, self.hasher, self.dns, self.data_plane)
         # policy
         self.rule_book = RuleBook(loop, self.store)
         # packet path
@@ -85,11 +94,14 @@ class Helper:
                                  self.interception.marks.reject)  # fmt: skip
         self.held_flows = HeldFlows(loop, self.rule_book, self.hasher, self.verdicts,
                                     self.settings, PromptAgents(), self.counters,
+                                    self.identifier.socket_open,
                                     max_held=queue_length // 2)  # fmt: skip
         self.pipeline = Pipeline(self.identifier, self.dns, self.rule_book, self.held_flows,
-                                 self.verdicts, self.counters)  # fmt: skip
+                                 self.verdicts, self.counters,
+                                 lambda: self.settings.current.forwarded)  # fmt: skip
         # pinning, records
         self.pins = PinGuard(loop, self.store, self.hasher, self.rule_book, self.settings)
+        self.packet_sockets = PacketSocketWatch(loop, self.pins)
         self.history = History(loop, state_dir, lambda: self.settings.current.history_days)
         self.journal = JournalWriter(journal_socket)
         # who listens to what
@@ -99,8 +111,13 @@ class Helper:
         self.rule_book.rules_changed.connect(self.pins.rules_changed)
         self.pipeline.binary_mismatch.connect(self.pins.binary_mismatch)
         self.settings.changed.connect(self._settings_changed)
-        # sources of rules from outside: the administrator's folder, blocklists
+        public_suffix.preload()  # for "this domain" in prompts and answers, off the loop
+        # sources of rules from outside: the administrator's folder, the system's DNS
+        # servers, blocklists
         self.rules_dir = RulesDir(loop, rules_dir, self.rule_book.set_admin_rules)
+        self.resolvers = SystemResolvers(loop, self.rule_book.set_builtin_rules,
+                                         self.settings.current.dns_to_resolvers,
+                                         resolver_files)  # fmt: skip
         self.blocklists = BlocklistUpdates(loop, self.store, state_dir,
                                            (blocklists_dir, PACKAGED_DIR),
                                            self.rule_book.set_blocklist,
@@ -119,6 +136,7 @@ class Helper:
                  flow_queue, mode, dns_queue)  # fmt: skip
 
     def _settings_changed(self, settings: Settings) -> None:
+        self.resolvers.set_enabled(settings.dns_to_resolvers)
         if settings.fail_closed != self.interception.fail_closed:
             self.interception = replace(self.interception, fail_closed=settings.fail_closed)
             self.backend.install(self.interception)
@@ -133,14 +151,18 @@ class Helper:
     def close(self) -> None:
         self.backend.remove()
         self.rules_dir.close()
+        self.resolvers.close()
         self.blocklists.close()
         self.held_flows.close()
         self.rule_book.close()
         self.identifier.close()
+        if self.data_plane is not None:
+            self.data_plane.close()
         self.journal.close()
         self.flow_queue.close()
         self.dns_queue.close()
         self.history.close()
+        self.packet_sockets.close()
         self.pins.close()
         self.hasher.close()
         self.store.close()
@@ -155,15 +177,16 @@ class Served:
         rules = RulesMethods(helper.rule_book, str(helper.rules_dir.folder.parent), signals)
         prompts = PromptMethods(helper.held_flows, signals)
         history = HistoryMethods(helper.history, signals)
-        alerts = AlertMethods(helper.pins, helper.rule_book, (prompts.agents, history.watchers),
-                              signals)  # fmt: skip
+        alerts = AlertMethods(helper.pins, (prompts.agents, history.watchers), signals)
         blocklists = BlocklistMethods(helper.blocklists)
         self.object = HelperObject(
             bus, authority, loop, [status, rules, prompts, alerts, history, blocklists]
         )
         self._listening: list[tuple[Any, Any]] = [
             (helper.rule_book.rules_changed, rules.rules_changed),
+            (helper.rule_book.hits_changed, rules.hits_changed),
             (helper.held_flows.raised, prompts.prompt_raised),
+            (helper.held_flows.changed, prompts.prompt_changed),
             (helper.held_flows.closed, prompts.prompt_closed),
             (helper.pins.raised, alerts.alert_raised),
             (helper.pins.resolved, alerts.alert_resolved),

@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 
 import dbus
@@ -16,8 +17,10 @@ from netwarden_helper import __version__
 from netwarden_helper.blocklists.locations import ADMIN_DIR
 from netwarden_helper.bus.polkit import PolkitAuthority
 from netwarden_helper.composition import Helper, Served
+from netwarden_helper.data_plane.plane import OBJECT, cgroup2_root
 from netwarden_helper.packet_path.netfilter import NetfilterError, remove_all
 from netwarden_helper.packet_path.queue import QUEUE_LENGTH
+from netwarden_helper.policy.resolvers import RESOLVER_FILES
 from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER
 from netwarden_helper.records.journal import JOURNAL_SOCKET
 from netwarden_helper.runtime.loop import Loop
@@ -85,10 +88,34 @@ def build_parser() -> argparse.ArgumentParser:
         f"files may be subscribed from (default: {ADMIN_DIR})",
     )
     parser.add_argument(
+        "--resolv-conf",
+        type=Path,
+        action="append",
+        help="a file naming this computer's DNS servers (resolv.conf syntax), for the "
+        "built-in DNS rule; repeat for several (default: "
+        f"{', '.join(str(path) for path in RESOLVER_FILES)})",
+    )
+    parser.add_argument(
         "--journal-socket",
         default=JOURNAL_SOCKET,
         help=f"journald's native socket, where every decision is logged (default: "
         f"{JOURNAL_SOCKET})",
+    )
+    parser.add_argument(
+        "--bpf-object",
+        type=_optional_path,
+        default=OBJECT,
+        help="the eBPF data plane's object (exact attribution at the syscall); 'none' "
+        "attributes by sock_diag and /proc instead, as does a helper that cannot load it "
+        f"(default: {OBJECT})",
+    )
+    parser.add_argument(
+        "--bpf-cgroup",
+        type=Path,
+        default=None,
+        help="the cgroup whose processes' sockets the data plane records (default: the "
+        "root of the cgroup2 hierarchy, /sys/fs/cgroup or /sys/fs/cgroup/unified: every "
+        "process)",
     )
     parser.add_argument(
         "--log-level",
@@ -106,11 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _optional_path(text: str) -> Path | None:
+    return None if text == "none" else Path(text)
+
+
 def _queue_length(text: str) -> int:
     length = int(text)
     if not 64 <= length <= 1 << 20:
         raise argparse.ArgumentTypeError("must be between 64 and 1048576")
     return length
+
+
+def _notify_ready() -> None:
+    """Tell systemd (Type=notify) that the netfilter rules are in place and the bus is
+    served: units ordered after the helper (network-pre.target) start only now, not when
+    the bus name is claimed, which comes first."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.sendto(b"READY=1", address)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             args.blocklists_dir,
             args.journal_socket,
             args.queue_length,
+            tuple(args.resolv_conf) if args.resolv_conf else RESOLVER_FILES,
+            args.bpf_object,
+            args.bpf_cgroup or cgroup2_root(),
         )
     except (StoreError, NetfilterError, OSError) as exc:
         log.error("cannot start: %s", exc)
@@ -164,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     served = Served(bus, PolkitAuthority(bus), helper)
 
     log.info("serving %s (version %s)", BUS_NAME, __version__)
+    _notify_ready()
     try:
         loop.run()
     finally:

@@ -18,6 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop")
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="netwarden-xdg-"))
 
+from netwarden_helper.data_plane.plane import OBJECT
 from netwarden_helper.policy.settings import updated
 from netwarden_helper.storage.store import Store
 from tests.fixtures import netns as netns_fixture
@@ -25,6 +26,8 @@ from tests.fixtures import polkit as polkit_fixture
 from tests.fixtures.api import ApiClient
 from tests.fixtures.helper import running_helper
 from tests.fixtures.inprocess import HelperThread
+from tests.fixtures.packaging import build_deb
+from tests.fixtures.routing import Routed, routed_client
 from tests.fixtures.system_bus import SystemBus
 from tests.fixtures.system_bus import system_bus as start_system_bus
 from tests.fixtures.users import effective_user
@@ -35,6 +38,14 @@ def netns() -> Iterator[netns_fixture.Sandbox]:
     """A host namespace and a peer namespace joined by veth (see fixtures/netns.py)."""
     with netns_fixture.sandbox() as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+def routed(netns: netns_fixture.Sandbox) -> Iterator[Routed]:
+    """A client namespace whose traffic `netns.host` forwards to the peer (see
+    fixtures/routing.py)."""
+    with routed_client(netns) as client:
+        yield client
 
 
 @pytest.fixture
@@ -59,6 +70,12 @@ def polkitd(system_bus: SystemBus) -> Iterator[Callable[..., subprocess.Popen]]:
         yield start
 
 
+@pytest.fixture(scope="session")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make deb`'s package, built once for the tests that install it."""
+    return build_deb(tmp_path_factory.mktemp("dist"))
+
+
 @pytest.fixture
 def rules_d(tmp_path: Path) -> Path:
     """The administrator's rules folder the `helper` watches (the rootfs's /etc is not)."""
@@ -68,12 +85,24 @@ def rules_d(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def blocklists_dir(tmp_path: Path) -> Path:
+    """The folder the `helper` reads local blocklists from (the rootfs's /etc is not)."""
+    folder = tmp_path / "etc" / "blocklists"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
 def helper(
-    system_bus: SystemBus, netns: netns_fixture.Sandbox, tmp_path: Path, rules_d: Path
+    system_bus: SystemBus,
+    netns: netns_fixture.Sandbox,
+    tmp_path: Path,
+    rules_d: Path,
+    blocklists_dir: Path,
 ) -> Iterator[subprocess.Popen]:
     """netwarden-helper running in the `netns` host namespace on the private system bus."""
-    with running_helper(system_bus, netns.host, tmp_path / "state",
-                        f"--rules-dir={rules_d}") as process:  # fmt: skip
+    with running_helper(system_bus, netns.host, tmp_path / "state", f"--rules-dir={rules_d}",
+                        f"--blocklists-dir={blocklists_dir}") as process:  # fmt: skip
         yield process
 
 
@@ -82,15 +111,24 @@ def helper_thread(
     netns: netns_fixture.Sandbox, tmp_path: Path
 ) -> Iterator[Callable[..., HelperThread]]:
     """Start a real Helper in a thread inside `netns.host`: `helper_thread(prompter=True,
-    **settings)`; stopped (netfilter rules removed) after the test."""
+    resolv_conf=None, bpf_cgroup=None, bpf_object=OBJECT, **settings)` (`resolv_conf`: the
+    system's DNS servers, none by default; `bpf_cgroup`: a cgroup of the test's own for the
+    eBPF data plane, else /proc attribution); stopped (netfilter rules removed) after."""
     started: list[HelperThread] = []
 
-    def start(prompter: bool = True, **settings: object) -> HelperThread:
+    def start(
+        prompter: bool = True,
+        resolv_conf: Path | None = None,
+        bpf_cgroup: Path | None = None,
+        bpf_object: Path = OBJECT,
+        **settings: object,
+    ) -> HelperThread:
         state_dir = tmp_path / "state"
         store = Store(state_dir)
         store.save_settings(updated(store.settings(), settings))
         store.close()
-        thread = HelperThread(netns.host, state_dir, prompter=prompter).start()
+        thread = HelperThread(netns.host, state_dir, prompter, resolv_conf, bpf_cgroup,
+                              bpf_object).start()
         started.append(thread)
         return thread
 

@@ -1,5 +1,6 @@
 """The Alerts page against a real helper: a pinned program changes on disk, the user
-sees both hashes and trusts the new binary."""
+sees both hashes and trusts the new binary; a program opens a packet socket, the user
+sees who and blocks every connection it makes."""
 
 import os
 import shutil
@@ -7,10 +8,16 @@ import shutil
 from netwarden.main import qml_import_dir
 from netwarden.models.alerts import AlertModel
 from netwarden.models.prompts import PromptModel
-from netwarden_common.api import ACTION_ANSWER_PROMPT, ACTION_MANAGE_OWN_RULES, ACTION_MONITOR
+from netwarden_common.api import (
+    ACTION_ANSWER_PROMPT,
+    ACTION_MANAGE_OWN_RULES,
+    ACTION_MANAGE_RULES,
+    ACTION_MONITOR,
+)
 from netwarden_common.dbus_values import dictionary
 from tests.fixtures.api import ApiClient
 from tests.fixtures.binaries import sha256
+from tests.fixtures.frames import PYTHON, frame_sender
 from tests.fixtures.qml import click, find_item, screenshot, text_of
 from tests.fixtures.users import NOBODY
 
@@ -29,6 +36,19 @@ Kirigami.ApplicationWindow {
 """
 
 
+def alerts_window(qml_engine, alerts: AlertModel):
+    qml_engine.addImportPath(os.fspath(qml_import_dir()))
+    qml_engine.setInitialProperties({"alerts": alerts})
+    qml_engine.loadData(WINDOW)
+    return qml_engine.rootObjects()[-1]
+
+
+def shown_card(window, alerts: AlertModel, qtbot):
+    name = f"alert-{alerts.get_id(0)}"
+    qtbot.waitUntil(lambda: find_item(window.contentItem(), name) is not None, timeout=5_000)
+    return find_item(window.contentItem(), name)
+
+
 def test_a_changed_binary_shows_both_hashes_and_trusting_repins_the_rule(
     system_bus, polkitd, helper, qml_engine, app_client, tmp_path, qtbot
 ):
@@ -42,18 +62,13 @@ def test_a_changed_binary_shows_both_hashes_and_trusting_repins_the_rule(
     client = app_client()
     prompts = PromptModel(client, parent=qml_engine)  # the app is a prompt agent
     alerts = AlertModel(client, parent=qml_engine)
-    qml_engine.addImportPath(os.fspath(qml_import_dir()))
-    qml_engine.setInitialProperties({"alerts": alerts})
-    qml_engine.loadData(WINDOW)
-    window = qml_engine.rootObjects()[-1]
+    window = alerts_window(qml_engine, alerts)
     qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
 
     with open(program, "ab") as file:
         file.write(b"\0changed")
     qtbot.waitUntil(lambda: alerts.rowCount() == 1, timeout=10_000)
-    name = f"alert-{alerts.get_id(0)}"
-    qtbot.waitUntil(lambda: find_item(window.contentItem(), name) is not None, timeout=5_000)
-    card = find_item(window.contentItem(), name)
+    card = shown_card(window, alerts, qtbot)
     assert text_of(find_item(card, "newHash")) == sha256(program)
     assert text_of(find_item(card, "oldHash")) == rule["sha256"]
     assert alerts.openCount == 1
@@ -64,4 +79,33 @@ def test_a_changed_binary_shows_both_hashes_and_trusting_repins_the_rule(
     assert text_of(find_item(card, "alertState")) == "Trusted"
     stored = next(r for r in root.call("ListRules") if r["id"] == rule["id"])
     assert stored["sha256"] == sha256(program)
+    root.close()
+
+
+def test_a_packet_socket_names_the_program_and_blocking_refuses_its_connections(
+    system_bus, polkitd, helper, netns, qml_engine, app_client, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_ANSWER_PROMPT, ACTION_MANAGE_RULES])
+    client = app_client()
+    prompts = PromptModel(client, parent=qml_engine)
+    alerts = AlertModel(client, parent=qml_engine)
+    window = alerts_window(qml_engine, alerts)
+    qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
+
+    with frame_sender(netns, hold_s=5):
+        qtbot.waitUntil(lambda: alerts.rowCount() == 1, timeout=5_000)
+    card = shown_card(window, alerts, qtbot)
+    assert text_of(find_item(card, "newHash")) == sha256(PYTHON)
+    assert find_item(card, "oldHash").property("visible") is False
+    assert "packet socket" in text_of(find_item(card, "alertHeading"))
+    screenshot(window, "alerts-packet-socket")
+
+    click(window, find_item(card, "blockButton"))
+    qtbot.waitUntil(lambda: alerts.openCount == 0, timeout=10_000)
+    assert text_of(find_item(card, "alertState")).startswith("Blocked: every connection")
+    root = ApiClient(system_bus, uid=0)
+    deny = [r for r in root.call("ListRules") if r["exe"] == PYTHON]
+    assert [(r["action"], r["sha256"], r["priority"]) for r in deny] == [
+        ("deny", sha256(PYTHON), 1000)
+    ]
     root.close()

@@ -24,7 +24,7 @@ from netwarden_common.api import (
 )
 from netwarden_common.dbus_values import dictionary
 from tests.fixtures.qml import click, find_all, find_item, screenshot, text_of
-from tests.fixtures.traffic import bulk_server, recorder, start_client, start_fetch
+from tests.fixtures.traffic import bulk_server, recorder, run_client, start_client, start_fetch
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
@@ -178,6 +178,62 @@ def test_rules_page_shows_toggles_validates_edits_deletes_and_undoes(
 # -- Network Monitor -------------------------------------------------------------------
 
 
+def test_opening_the_rule_form_logs_no_qml_error(polkitd, root, main_window, qtbot, qtlog):
+    """KDE's form components call i18n functions (i18ndc, ...) and the sort headings read
+    their list: neither may fail while the page and its form are made."""
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_OWN_RULES])
+    window, _models = main_window("rules")
+    content = window.contentItem()
+    trigger(window, "addRuleAction")
+    qtbot.waitUntil(lambda: find_item(content, "ruleForm") is not None, timeout=5_000)
+    QTest.qWait(300)
+    errors = [r.message for r in qtlog.records if "Error" in r.message]
+    assert errors == []
+
+
+def test_a_rule_with_many_destinations_is_one_row_shown_compactly(
+    polkitd, root, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR])
+    window, models = main_window("rules")
+    content = window.contentItem()
+    hosts = [f"h{i}.example.org" for i in range(50)]
+    rule = {
+        "action": "deny",
+        "destination": ",".join(hosts),
+        "ports": "53,80,443,8000-8080,9000,9100",
+    }
+    added = root.call("AddRule", dictionary(rule))
+    qtbot.waitUntil(lambda: find_item(content, f"rule-{added['id']}") is not None, timeout=10_000)
+    assert models["rules"].count == 1
+    row = find_item(content, f"rule-{added['id']}")
+    assert (
+        text_of(find_item(row, "ruleDestination")) == "h0.example.org, h1.example.org and 48 more"
+    )
+    assert text_of(find_item(row, "rulePorts")) == "53, 80, 443, 8000-8080 and 2 more"
+    tip = models["rules"].get(0)["destinationTip"].splitlines()  # the label's tooltip
+    assert tip == [*hosts[:25], "and 25 more (open the rule for all)"]
+
+
+def test_a_rules_hit_count_and_last_hit_refresh_while_it_decides_connections(
+    polkitd, root, netns, main_window, qtbot
+):
+    """Nothing else changes: only the rule's own hits, told by the helper every 5 s."""
+    polkitd(grant=[ACTION_MONITOR])
+    window, _models = main_window("rules")
+    content = window.contentItem()
+    added = root.call("AddRule", dictionary({"action": "deny", "destination": netns.peer_v4}))
+    qtbot.waitUntil(lambda: find_item(content, f"rule-{added['id']}") is not None, timeout=10_000)
+    row = find_item(content, f"rule-{added['id']}")
+    assert text_of(find_item(row, "ruleHits")) == "0"
+    for _ in range(2):
+        assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "refused"
+    qtbot.waitUntil(lambda: text_of(find_item(row, "ruleHits")) == "2", timeout=10_000)
+    assert text_of(find_item(row, "ruleLastHit")) != "never"
+    (listed,) = root.call("ListRules")  # what `netwardenctl rules list` shows
+    assert listed["hits"] == 2 and listed["last_hit"] > added["created"]
+
+
 def test_the_administrators_rules_are_listed_but_locked(polkitd, root, main_window, qtbot, rules_d):
     polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_OWN_RULES])
     (rules_d / "10-corp.json").write_text(json.dumps({"format": "netwarden-rules", "version": 1,
@@ -244,6 +300,28 @@ def test_monitor_shows_a_download_under_its_program_with_details_until_it_closes
     qtbot.waitUntil(lambda: find_item(content, row_name) is None, timeout=15_000)
 
 
+def test_monitor_names_a_containers_connection_by_where_it_came_from(
+    polkitd, root, routed, main_window, qtbot
+):
+    """A connection this computer forwards (a container's) is shown apart from this
+    computer's programs, under the interface and address it came from."""
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL])
+    window, models = main_window("monitor")
+    trigger(window, "monitorAllUsersAction")
+    content = window.contentItem()
+    assert routed.connect() == "connected"
+    row_name = "program-Forwarded from fw0 (198.51.100.2)"
+    qtbot.waitUntil(lambda: find_item(content, row_name) is not None, timeout=10_000)
+    click(window, find_item(content, row_name))
+    qtbot.waitUntil(lambda: find_item(content, "programPage") is not None, timeout=5_000)
+    details = find_item(content, "programPage")
+    assert text_of(find_item(details, "forwardedFrom")).startswith("fw0 198.51.100.2: ")
+    assert find_item(details, "programPath").property("visible") is False
+    flows = models["connections"].recentFlows
+    qtbot.waitUntil(lambda: flows.count >= 1, timeout=15_000)
+    assert flows.get(0)["program"] == "Forwarded from fw0 (198.51.100.2)"
+
+
 # -- History ---------------------------------------------------------------------------
 
 
@@ -283,7 +361,7 @@ def test_history_graphs_a_download_lists_its_program_and_exports_the_range(
     assert QMetaObject.invokeMethod(dialog, "accept")
     message = find_item(content, "historyMessage")
     qtbot.waitUntil(lambda: message.property("visible"), timeout=10_000)
-    assert text_of(message) == "1 connection(s) written to range.csv"
+    assert text_of(message) == "1 connection written to range.csv"
     lines = target.read_text().splitlines()
     assert len(lines) == 2 and f"{netns.peer_v4}" in lines[1]
 
@@ -373,6 +451,24 @@ def test_a_change_made_elsewhere_shows_without_losing_an_edit_in_progress(
     assert root.call("GetSettings")["history_days"] == 7
 
 
+def test_forwarded_traffic_and_dns_rule_settings_show_and_store(polkitd, root, main_window, qtbot):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
+    window, models = main_window("settings")
+    qtbot.waitUntil(lambda: models["settings"].loaded, timeout=10_000)
+    page = find_item(window.contentItem(), "settingsPage")
+    field = find_item(page, "forwardedField")
+    assert field.property("currentValue") == "allow"  # containers keep working
+    root.call("SetSettings", dictionary({"forwarded": "ask"}))
+    qtbot.waitUntil(lambda: field.property("currentValue") == "ask", timeout=10_000)
+    field.setProperty("currentIndex", 2)  # Deny, as chosen in the list
+    dns = find_item(page, "dnsToResolversField")
+    assert dns.property("checked"), "the built-in DNS rule is on by default"
+    click(window, dns)
+    click(window, find_item(page, "saveSettingsButton"))
+    qtbot.waitUntil(lambda: root.call("GetSettings")["forwarded"] == "deny", timeout=10_000)
+    assert not root.call("GetSettings")["dns_to_resolvers"]
+
+
 def test_this_apps_preferences_apply_at_once_without_an_administrator(
     polkitd, root, main_window, qtbot, tmp_path, monkeypatch
 ):
@@ -404,3 +500,32 @@ def test_settings_page_shows_a_refusal_plainly_and_keeps_the_stored_value(
     assert root.call("GetSettings")["prompt_timeout"] == 60
     spin = find_item(page, "promptTimeoutField")
     assert spin.property("value") == 60, "the form shows the stored value again"
+
+
+# -- Blocklists ------------------------------------------------------------------------
+
+
+def test_blocklists_page_shows_each_lists_format_and_how_its_lines_were_counted(
+    polkitd, root, main_window, qtbot, blocklists_dir
+):
+    polkitd(grant=[ACTION_MONITOR])
+    (blocklists_dir / "ads.txt").write_text(
+        "[Adblock Plus 2.0]\n! a comment\n||ads.example^\n||wa.me^\n||t.example^$third-party\n"
+        "example.org##.ad\n||bad name^\n"
+    )
+    (blocklists_dir / "cosmetic.txt").write_text("example.org##.ad\n")
+    for name in ("ads.txt", "cosmetic.txt"):
+        root.call("AddBlocklist", {"source": str(blocklists_dir / name)})
+    qtbot.waitUntil(lambda: all(b.get("checked_at") for b in root.call("ListBlocklists")),
+                    timeout=10_000)  # fmt: skip
+    window, _ = main_window("blocklists")
+    content = window.contentItem()
+    qtbot.waitUntil(lambda: len(shown_top_down(content, "blocklistBlocks")) == 2, timeout=10_000)
+    assert shown_top_down(content, "blocklistBlocks") == [
+        "2 names (adblock list)", "nothing yet: not read"]  # fmt: skip
+    assert shown_top_down(content, "blocklistLines") == [
+        "2 accepted, 4 ignored (2 comments, 2 other adblock rules), 1 rejected"]  # fmt: skip
+    assert shown_top_down(content, "blocklistProblem") == [
+        "no host names or networks in it (read as adblock: 0 accepted, 0 rejected, "
+        "ignored: 1 adblock_rule)"]  # fmt: skip
+    save_screenshot(window, "blocklists")

@@ -16,12 +16,16 @@ import pytest
 
 from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTIONS
 from netwarden_common.files import write_private
-from netwarden_common.rules import Rule
+from netwarden_common.rules import Rule, normalize_host
 from netwarden_helper.blocklists import locations as blocklist_locations
 from netwarden_helper.blocklists import sources as blocklist_sources
+from netwarden_helper.blocklists.formats import list_name, parse_list
 from netwarden_helper.blocklists.locations import SourceError, checked_source
 from netwarden_helper.blocklists.sources import download
-from netwarden_helper.policy.domain_lists import DomainMatcher, normalize_domain, parse_list
+from netwarden_helper.policy.answers import Answer, AnswerError, rule_for
+from netwarden_helper.policy.domain_lists import DomainMatcher
+from netwarden_helper.policy.engine import Flow
+from netwarden_helper.policy.public_suffix import registrable_domain
 from netwarden_helper.storage.store import _MIGRATIONS, SCHEMA_VERSION, Store
 from tests.fixtures.api import ApiClient, error_name
 from tests.fixtures.dns_server import dns_server
@@ -34,59 +38,188 @@ PORT = 8080
 HTTP_PORT = 8081
 THIRD_V4 = "192.0.2.3"  # a third address of the peer's
 
-# Parsing and matching
+# Formats, parsing and matching
+
+# One file per format, written from the format's public description: a line of each kind
+# (names from the documentation domains), with what it must give.
+FORMAT_FILES = {
+    "hosts": (
+        "# StevenBlack-style hosts file\n"
+        "127.0.0.1 localhost\n"
+        "::1 localhost ip6-localhost\n"
+        "0.0.0.0 0.0.0.0\n"
+        "0.0.0.0 Ads.Example.COM tracker.example.net   # two on a line\n"
+        "127.0.0.1 pixel.example.org\n"
+        ":: v6.example.org\n"
+        "0:0:0:0:0:0:0:0 long-v6.example.org\n"
+        "::1 loop-v6.example.org\n"
+        "192.168.1.1 router.lan\n"
+        "0.0.0.0\n"
+        "0.0.0.0 not_a-valid!name\n"
+    ),
+    "domains": (
+        "# one a line\nplain.example.info\ntrailing-dot.example.\nBÜCHER.example\nnot a name\n"
+    ),
+    "wildcard": "# wildcard\n*.ads.example.com\n*.tracker.example.net\n*.\n",
+    "leading-dot": "# leading dot\n.ads.example.com\n.tracker.example.net\n..bad\n",
+    "adblock": (
+        "[Adblock Plus 2.0]\n"
+        "! Title: a test list\n"
+        "||ads.example.com^\n"
+        "||tracker.example.net^\n"
+        "||third-party.example.org^$third-party\n"
+        "@@||allowed.example.org^\n"
+        "example.org##.banner\n"
+        "/banner/*/ad.\n"
+        "||bad name.example^\n"
+    ),
+    "dnsmasq": (
+        "# dnsmasq\n"
+        "address=/ads.example.com/0.0.0.0\n"
+        "address=/tracker.example.net/\n"
+        "address=/a.example.org/b.example.org/#\n"
+        "server=/c.example.org/\n"
+        "local=/d.example.org/\n"
+        "address=/router.example/192.168.1.1\n"
+        "server=/corp.example/10.0.0.1\n"
+        "cache-size=1000\n"
+        "address=/bad name.example/0.0.0.0\n"
+    ),
+    "unbound": (
+        "server:\n"
+        "# unbound\n"
+        'local-zone: "ads.example.com" always_nxdomain\n'
+        "local-zone: tracker.example.net. static\n"
+        'local-zone: "a.example.org" refuse\n'
+        'local-data: "b.example.org A 0.0.0.0"\n'
+        'local-zone: "corp.example" transparent\n'
+        'local-data: "host.corp.example A 192.0.2.9"\n'
+        'local-zone: "x.example" no_such_type\n'
+    ),
+    "cidr": (
+        "; DROP-style list\n"
+        "# another comment\n"
+        "192.0.2.0/24 ; SBL0001\n"
+        "198.51.100.7\n"
+        "2001:db8:4::/48\n"
+        "0.0.0.0/0\n"
+        "not-an-address\n"
+    ),
+}
+EXPECTED = {  # format: (blocked names, accepted, ignored by kind, rejected)
+    "hosts": ({"ads.example.com", "tracker.example.net", "pixel.example.org", "v6.example.org",
+               "long-v6.example.org", "loop-v6.example.org"},
+              5, {"comment": 1, "local": 3, "not_blocking": 1}, 2),
+    "domains": ({"plain.example.info", "trailing-dot.example", "xn--bcher-kva.example"},
+                3, {"comment": 1}, 1),
+    "wildcard": ({"ads.example.com", "tracker.example.net"}, 2, {"comment": 1}, 1),
+    "leading-dot": ({"ads.example.com", "tracker.example.net"}, 2, {"comment": 1}, 1),
+    "adblock": ({"ads.example.com", "tracker.example.net"}, 2,
+                {"comment": 2, "adblock_rule": 4}, 1),
+    "dnsmasq": ({"ads.example.com", "tracker.example.net", "a.example.org", "b.example.org",
+                 "c.example.org", "d.example.org"}, 5,
+                {"comment": 1, "not_blocking": 2, "directive": 1}, 1),
+    "unbound": ({"ads.example.com", "tracker.example.net", "a.example.org", "b.example.org"},
+                4, {"directive": 2, "comment": 1, "not_blocking": 1}, 1),
+    "cidr": (set(), 3, {"comment": 2}, 2),
+}  # fmt: skip
+UNLISTED = ["allowed.example.org", "third-party.example.org", "router.lan", "router.example",
+            "corp.example", "host.corp.example", "localhost", "example.com"]  # fmt: skip
 
 
-def test_hosts_files_and_domain_lists_give_their_names():
-    text = """# a hosts file
-127.0.0.1 localhost
-::1 localhost ip6-localhost
-0.0.0.0 0.0.0.0
-0.0.0.0 Ads.Example.COM tracker.example.net   # two on a line
-127.0.0.1 pixel.example.org
-:: v6.example.org
-192.168.1.1 router.lan
-0.0.0.0
-||adblock-syntax.example^
-not a valid name!
-plain.example.info
-trailing-dot.example.
-BÜCHER.example
-"""
-    parsed = parse_list(text)
-    assert parsed.domains == {
-        "ads.example.com", "tracker.example.net", "pixel.example.org", "v6.example.org",
-        "plain.example.info", "trailing-dot.example", "xn--bcher-kva.example",
-    }  # fmt: skip
-    # 3 local names, 0.0.0.0 as a name, a real address, a bare sink, adblock, a sentence
-    assert parsed.skipped == 8
+@pytest.mark.parametrize("file_format", sorted(FORMAT_FILES))
+def test_each_format_is_detected_and_every_line_counted_once(file_format):
+    text = FORMAT_FILES[file_format]
+    parsed = parse_list(text.encode())
+    names, accepted, ignored, rejected = EXPECTED[file_format]
+    assert parsed.format == file_format
+    assert (parsed.accepted, parsed.ignored, parsed.rejected) == (accepted, ignored, rejected)
+    assert accepted + sum(ignored.values()) + rejected == len(text.splitlines())
+    matcher = DomainMatcher.merged({1: parsed.entries})
+    assert len(matcher) == len(names)
+    for name in names:
+        assert matcher.listed_by([name]) == 1, name
+        assert matcher.listed_by(["sub." + name]) == 1, name
+    for name in UNLISTED:
+        assert matcher.listed_by([name]) is None, name
+
+
+def test_a_cidr_list_blocks_the_addresses_in_its_networks():
+    matcher = DomainMatcher.merged({4: parse_list(FORMAT_FILES["cidr"].encode()).entries})
+    for address in ("192.0.2.0", "192.0.2.255", "198.51.100.7", "2001:db8:4::1",
+                    "2001:db8:4:ffff::1"):  # fmt: skip
+        assert matcher.listed_by([], address) == 4, address
+    for address in ("192.0.3.0", "198.51.100.8", "2001:db8:5::1", "203.0.113.1", "::1"):
+        assert matcher.listed_by(["some.example"], address) is None, address
+
+
+def test_a_file_is_read_in_the_format_most_of_its_lines_have():
+    mostly_adblock = "||a.example^\n||b.example^\nc.example\n"
+    parsed = parse_list(mostly_adblock.encode())
+    assert (parsed.format, parsed.accepted, parsed.ignored) == ("adblock", 2, {"adblock_rule": 1})
+    mixed_names = "0.0.0.0 a.example\n0.0.0.0 b.example\n*.c.example\n.d.example\ne.example\n"
+    parsed = parse_list(mixed_names.encode())
+    assert (parsed.format, parsed.accepted, parsed.rejected) == ("hosts", 5, 0)
+    assert parse_list(b"# only comments\n\n").format == "domains"
+    with_bom = parse_list(b"\xef\xbb\xbf0.0.0.0 a.example\r\n0.0.0.0 b.example\r\n")
+    assert (with_bom.format, with_bom.accepted, with_bom.rejected) == ("hosts", 2, 0)
 
 
 def test_names_are_normalized_like_dns_answers():
-    assert normalize_domain("WWW.Example.ORG.") == "www.example.org"
-    assert normalize_domain("bücher.example") == "xn--bcher-kva.example"
-    assert normalize_domain("localhost") is None
-    assert normalize_domain("-bad.example") is None
-    assert normalize_domain("a" * 64 + ".example") is None
+    assert list_name("WWW.Example.ORG.") == "www.example.org"
+    assert list_name("straße.example") == "xn--strae-oqa.example"  # IDNA2008, not "strasse"
+    assert list_name("bücher.example") == "xn--bcher-kva.example"
+    assert list_name("ads-.example.com") == "ads-.example.com"  # as found in real lists
+    assert list_name("a-b-.c-.example") == "a-b-.c-.example"
+    assert list_name("_dmarc.example.com") == "_dmarc.example.com"
+    assert list_name("-bad.example") is None
+    assert list_name("a" * 64 + ".example") is None
+    assert list_name("192.0.2.1") is None
+    assert list_name("exa mple.com") is None
 
 
-def test_a_listed_domain_blocks_itself_and_its_subdomains_only():
-    matcher = DomainMatcher.merged({1: {"example.com"}, 2: {"ads.other.org", "com", "co.uk"}})
+def test_rules_and_dns_names_fold_international_names_with_idna2008():
+    assert normalize_host("Straße.Example.") == "xn--strae-oqa.example"
+    assert normalize_host("BÜCHER.example") == "xn--bcher-kva.example"
+    assert normalize_host("ads-.example") == "ads-.example"
+
+
+def test_a_listed_domain_blocks_itself_and_everything_under_it_whatever_its_suffix():
+    lists = {1: "example.com\nwa.me\n1rx.io\nadj.st\n", 2: "ads.other.org\nzip\n"}
+    matcher = DomainMatcher.merged({i: parse_list(t.encode()).entries for i, t in lists.items()})
     assert matcher.listed_by(["example.com"]) == 1
-    assert matcher.listed_by(["ads.example.com"]) == 1
     assert matcher.listed_by(["a.b.c.example.com"]) == 1
+    for short in ("x.wa.me", "x.1rx.io", "x.adj.st", "a.b.wa.me"):  # were let through
+        assert matcher.listed_by([short]) == 1, short
     assert matcher.listed_by(["badexample.com"]) is None  # not a suffix by label
     assert matcher.listed_by(["other.org"]) is None  # a parent of a listed name is not listed
     assert matcher.listed_by(["x.ads.other.org"]) == 2
-    assert matcher.listed_by(["elsewhere.com", "www.example.co.uk"]) is None  # bare suffixes
+    assert matcher.listed_by(["anything.zip"]) == 2  # a listed top-level domain means it
     assert matcher.listed_by(["fine.net", "www.example.com"]) == 1  # any of the flow's names
     assert matcher.listed_by([]) is None
-    assert DomainMatcher().listed_by(["example.com"]) is None
+    assert DomainMatcher().listed_by(["example.com"], "192.0.2.1") is None
 
 
 def test_a_name_on_two_lists_belongs_to_the_older():
-    matcher = DomainMatcher.merged({7: {"a.example"}, 3: {"a.example"}})
-    assert matcher.listed_by(["a.example"]) == 3 and len(matcher) == 1
+    parsed = {i: parse_list(b"a.example\nb.example\n").entries for i in (7, 3, 5)}
+    matcher = DomainMatcher.merged(parsed)
+    assert matcher.listed_by(["a.example"]) == 3 and len(matcher) == 2
+
+
+def test_this_domain_is_the_registrable_domain_by_the_public_suffix_list():
+    assert registrable_domain("x.wa.me") == "wa.me"
+    assert registrable_domain("a.b.example.co.uk") == "example.co.uk"
+    assert registrable_domain("site.github.io") == "site.github.io"
+    assert registrable_domain("a.b.c.kawasaki.jp") == "b.c.kawasaki.jp"  # *.kawasaki.jp
+    assert registrable_domain("a.host.unknown-tld") == "host.unknown-tld"
+    assert registrable_domain("co.uk") is None and registrable_domain("com") is None
+    flow = Flow(exe="/usr/bin/curl", dst="192.0.2.2", protocol="tcp", dport=443, uid=1000,
+                sha256="0" * 64, hosts=("cdn.x.wa.me",))  # fmt: skip
+    rule = rule_for(Answer("deny", scope="domain", lifetime="forever"), flow, 1, 1, 0.0)
+    assert rule.destination == "*.wa.me"
+    suffix = Flow(exe="/usr/bin/curl", dst="192.0.2.2", protocol="tcp", hosts=("github.io",))
+    with pytest.raises(AnswerError, match=r"github\.io is a public suffix"):
+        rule_for(Answer("allow", scope="domain", lifetime="forever"), suffix, 1, 1, 0.0)
 
 
 # Sources and copies
@@ -197,7 +330,9 @@ def test_a_version_2_database_keeps_its_rules_and_gains_blocklists(tmp_path):
     reopened = Store(state)
     assert reopened.blocklists() == [added]
     assert reopened.rules() == [rule]
-    assert SCHEMA_VERSION == 3
+    migrated = sqlite3.connect(state / "netwarden.db")
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    migrated.close()
     assert reopened.add_rule(Rule("allow")).id == rule.id + 1
 
 
@@ -275,6 +410,48 @@ def test_200000_domains_load_in_under_2_s_and_block_a_listed_domain(
         root.call("RemoveBlocklist", added["id"])
         assert connect_to(netns, "host123.tracker123.example") == "connected"
         assert list(root.call("ListBlocklists")) == []
+
+
+def test_every_format_loads_into_the_real_helper_counted_and_blocks_subdomains_and_networks(
+    system_bus, polkitd, netns, tmp_path, blocklist_dir
+):
+    polkitd()
+    files = {name: text for name, text in FORMAT_FILES.items() if name != "cidr"}
+    files["short-names"] = "wa.me\n1rx.io\n"  # two labels, a two-letter top-level domain
+    files["cidr"] = f"; one address\n{THIRD_V4}/32\n2001:db8:4::/48\n"
+    files["cosmetic"] = "! only rules a firewall cannot use\nexample.org##.ad\n@@||ok.example^\n"
+    for name, text in files.items():
+        (blocklist_dir / f"{name}.txt").write_text(text)
+    records = {"fine.test": netns.peer_v4, "cdn.x.wa.me": netns.peer_v6,
+               "elsewhere.test": THIRD_V4}  # fmt: skip
+    with (
+        helper_process(system_bus, netns, tmp_path, blocklist_dir) as root,
+        dns_server(netns.peer, netns.peer_v4, records),
+        servers_on_three_addresses(netns),
+    ):
+        for name in files:
+            root.call("AddBlocklist", {"source": str(blocklist_dir / f"{name}.txt")})
+        wait_for(lambda: all(b.get("checked_at") for b in root.call("ListBlocklists")), 10,
+                 "every list to be read")  # fmt: skip
+        read = {b["name"]: dict(b) for b in root.call("ListBlocklists")}
+        for name, (names, accepted, ignored, rejected) in EXPECTED.items():
+            if name == "cidr":
+                continue
+            got = read[f"{name}.txt"]
+            assert (got["format"], got["domains"], got["accepted"], dict(got["ignored"]),
+                    got["rejected"], got["error"]) == (
+                name, len(names), accepted, ignored, rejected, ""), name  # fmt: skip
+            assert got["skipped"] == rejected + sum(ignored.values()) - ignored.get("comment", 0)
+        assert (read["cidr.txt"]["format"], read["cidr.txt"]["networks"]) == ("cidr", 2)
+        refused = read["cosmetic.txt"]
+        assert refused["error"] == ("no host names or networks in it (read as adblock: "
+                                    "0 accepted, 0 rejected, ignored: 1 comment, "
+                                    "2 adblock_rule)")  # fmt: skip
+        assert connect_to(netns, "fine.test") == "connected"
+        assert connect_to(netns, "cdn.x.wa.me") == "refused", "under a two-label listed name"
+        assert connect_to(netns, "elsewhere.test") == "refused", "its address is listed"
+        status = root.call("GetStatus")["counters"]
+        assert status["blocklisted"] == 2
 
 
 class ListServer:
@@ -411,6 +588,7 @@ def test_blocklist_methods_need_their_action(
     polkitd(grant=sorted(ACTIONS - {action}), deny=[action])
     with helper_process(system_bus, netns, tmp_path, blocklist_dir) as root:
         root.call("AddBlocklist", {"source": str(blocklist_dir / "ok.txt")})
+        wait_for(lambda: the_blocklist(root).get("checked_at"), 10, "the list to load")
         nobody = ApiClient(system_bus, uid=NOBODY)
         before = list(root.call("ListBlocklists"))
         with pytest.raises(dbus.DBusException) as error:

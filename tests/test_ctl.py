@@ -179,6 +179,7 @@ CASES = [
     ("blocklists", [MONITOR], MONITOR, False, "http://192.0.2.2:9/old.txt"),
     ("blocklists add http://192.0.2.2:9/ads.txt --name ads", [MANAGE], MANAGE, True,
      "(ads); it loads"),
+    ("blocklists show {list}", [MONITOR], MONITOR, False, "lines rejected:"),
     ("blocklists rm {list}", [MANAGE], MANAGE, True, "removed blocklist"),
 ]  # fmt: skip
 IDS = [" ".join(case[0].split()[:2]) for case in CASES]
@@ -228,7 +229,8 @@ def test_every_subcommand_has_help():
                 "import", "import-opensnitch", "monitor", "prompt answer", "settings set",
                 "completion", "history", "history export", "traffic", "traffic series",
                 "connections", "alerts", "alerts trust", "alerts block", "blocklists",
-                "blocklists add", "blocklists rm", "blocklists update"]  # fmt: skip
+                "blocklists show", "blocklists add", "blocklists rm",
+                "blocklists update"]  # fmt: skip
     for command in commands:
         done = ctl(*command.split(), "--help", uid=0)
         assert done.returncode == 0, command
@@ -242,9 +244,35 @@ def test_blocklists_update_shows_a_list_that_failed_and_exits_1(polkitd, root):
     done = ctl("blocklists", "update", uid=0)
     assert done.returncode == 1, done
     header, row = done.stdout.splitlines()
-    assert header.split() == ["ID", "ON", "NAME", "NAMES", "UPDATED", "SOURCE", "PROBLEM"]
-    assert row.split()[1:6] == ["yes", "ads.txt", "0", "never", "http://192.0.2.2:9/ads.txt"]
-    assert row.split()[6] != "-", "the failure is shown"
+    assert header.split() == ["ID", "ON", "NAME", "FORMAT", "NAMES", "NETWORKS", "ACCEPTED",
+                              "IGNORED", "REJECTED", "UPDATED", "SOURCE", "PROBLEM"]  # fmt: skip
+    assert row.split()[1:11] == ["yes", "ads.txt", "-", "0", "0", "0", "0", "0", "never",
+                                 "http://192.0.2.2:9/ads.txt"]  # fmt: skip
+    assert row.split()[11] != "-", "the failure is shown"
+
+
+def test_blocklists_show_tells_the_format_and_how_each_line_was_counted(
+    polkitd, root, blocklists_dir
+):
+    polkitd()  # root: everything
+    (blocklists_dir / "ads.txt").write_text(
+        "[Adblock Plus 2.0]\n! a comment\n||ads.example^\n||t.example^$third-party\n"
+        "example.org##.ad\n||bad name^\n"
+    )
+    listed = root.call("AddBlocklist", {"source": str(blocklists_dir / "ads.txt")})["id"]
+    wait_for(lambda: root.call("ListBlocklists")[0].get("format"), 10, "the list to load")
+    done = ctl("blocklists", "show", listed, uid=0)
+    assert (done.returncode, done.stderr) == (0, "")
+    shown = {key.strip(): value.strip() for key, _, value in
+             (line.partition(":") for line in done.stdout.splitlines())}  # fmt: skip
+    assert {key: shown[key] for key in ("format", "names", "lines accepted", "lines ignored",
+                                        "comment", "adblock_rule", "lines rejected")} == {
+        "format": "adblock", "names": "1", "lines accepted": "1", "lines ignored": "4",
+        "comment": "2", "adblock_rule": "2", "lines rejected": "1"}  # fmt: skip
+    row = ctl("blocklists", uid=0).stdout.splitlines()[1].split()
+    assert row[1:9] == ["yes", "ads.txt", "adblock", "1", "0", "1", "4", "1"]
+    missing = ctl("blocklists", "show", 4242, uid=0)
+    assert (missing.returncode, missing.stderr) == (5, "netwardenctl: there is no blocklist 4242\n")
 
 
 def test_blocklists_update_is_refused_with_exit_3(polkitd, root):
@@ -307,6 +335,36 @@ def test_rules_add_edit_and_list_show_every_field(system_bus, polkitd, root):
     assert table[0].split() == shlex.split(header)
     assert table[1].split()[:7] == [str(added["id"]), "yes", "allow", "(drop)", "/usr/bin/wget",
                                     "any", "10.0.0.0/8"]  # fmt: skip
+
+
+def test_a_rule_for_forwarded_traffic_names_its_source_and_no_program(polkitd, root):
+    polkitd()
+    add = "rules add --action deny --forwarded-from 'docker0 172.17.0.2' --ports 25"
+    added = ctl_json(*shlex.split(add), uid=0)
+    assert (added["forwarded_from"], added["exe"], "uid" in added) == (
+        "docker0 172.17.0.2", "", False)  # fmt: skip
+    table = ctl("rules", "list", uid=0).stdout.splitlines()
+    assert table[1].split()[3] == "forwarded:docker0"
+    refused = ctl(*shlex.split("rules add --action deny --forwarded-from docker0 --exe /bin/nc"),
+                  uid=0)  # fmt: skip
+    assert refused.returncode != 0 and "forwarded traffic has no program" in refused.stderr
+    assert len(root.call("ListRules")) == 1
+
+
+def test_a_rule_with_a_set_is_listed_compactly_and_shown_in_full(system_bus, polkitd, root):
+    polkitd()  # root: everything
+    hosts = [f"h{i}.example.org" for i in range(50)]
+    add = ["rules", "add", "--action", "deny", "--destination", ",".join(hosts),
+           "--ports", "53, 443,8000-8080"]  # fmt: skip
+    added = ctl_json(*add, uid=0)
+    assert (added["destination"], added["ports"]) == (", ".join(hosts), "53,443,8000-8080")
+    (row,) = ctl("rules", "list", uid=0).stdout.splitlines()[1:]
+    assert "h0.example.org, h1.example.org and 48 more  53, 443, 8000-8080" in row
+    shown = ctl("rules", "show", str(added["id"]), uid=0).stdout.splitlines()
+    assert shown[shown.index("destination (50):") + 1 :][:50] == [f"  {h}" for h in hosts]
+    assert shown[-4:] == ["ports (3):", "  53", "  443", "  8000-8080"]
+    assert ctl_json("rules", "show", str(added["id"]), uid=0) == added
+    assert ctl("rules", "show", "424242", uid=0).returncode == 5
 
 
 ROUND_TRIP = [
@@ -726,8 +784,8 @@ def test_alerts_list_trust_and_block_a_changed_binary(polkitd, root, running, tm
     (listed,) = ctl_json("alerts", "--open")
     assert (listed["id"], listed["state"], listed["rules"]) == (alert["id"], "open", [rule["id"]])
     table = ctl("alerts").stdout.splitlines()
-    assert table[0].split()[:5] == ["ID", "STATE", "PROGRAM", "CHANGED", "PACKAGE"]
-    assert table[1].split()[:3] == [str(alert["id"]), "open", program]
+    assert table[0].split()[:6] == ["ID", "KIND", "STATE", "PROGRAM", "CHANGED", "PACKAGE"]
+    assert table[1].split()[:4] == [str(alert["id"]), "changed", "open", program]
 
     done = ctl("alerts", "trust", alert["id"])
     assert (done.returncode, done.stderr) == (0, "")

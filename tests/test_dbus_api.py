@@ -198,6 +198,27 @@ def test_rule_round_trip_and_clear_errors(admin):
     assert len(root.call("ListRules")) == 1
 
 
+def test_a_rule_with_ten_thousand_destinations_decides_flows_to_each(admin, helper, netns):
+    root = admin
+    others = [f"h{i}.example.test" if i % 2 else f"198.18.{i // 256}.{i % 256}"
+              for i in range(9_998)]  # fmt: skip
+    destinations = [*others[:5_000], netns.peer_v4, *others[5_000:], "2001:db8:ffff::/48"]
+    added = root.call("AddRule", {"action": "deny", "destination": ",".join(destinations),
+                                  "ports": f"53,{PORT}"})  # fmt: skip
+    assert added["destination"] == ", ".join(destinations)
+    (listed,) = root.call("ListRules")
+    assert (listed["destination"], listed["ports"]) == (added["destination"], f"53,{PORT}")
+    with recorder(netns.peer, (netns.peer_v4, netns.peer_v6), PORT):
+        refused = run_client(netns.host, "tcp", netns.peer_v4, PORT)
+        elsewhere = run_client(netns.host, "tcp", netns.peer_v6, PORT)
+        assert (refused["result"], elsewhere["result"]) == ("refused", "connected")
+        assert refused["elapsed"] < 0.5
+        destinations[-1] = f"{netns.peer_v6}/128"
+        root.call("UpdateRule", added["id"], {"action": "deny", "ports": str(PORT),
+                                              "destination": ", ".join(destinations)})  # fmt: skip
+        assert run_client(netns.host, "tcp", netns.peer_v6, PORT)["result"] == "refused"
+
+
 def test_wrong_argument_types_are_refused_by_name(admin):
     root = admin
     with pytest.raises(dbus.DBusException) as error:

@@ -5,13 +5,11 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from netwarden_common.api import BUS_NAME
 from tests.fixtures import polkit
 from tests.fixtures.activation import activating_bus
 from tests.fixtures.api import ApiClient
-from tests.fixtures.packaging import build_deb, clean_root
+from tests.fixtures.packaging import clean_root
 
 SYSTEM_FILES = [
     "/usr/lib/systemd/system/netwarden-helper.service",
@@ -27,11 +25,6 @@ from netwarden_helper.packet_path.netfilter import Interception, choose_backend
 interception = Interception(7700, 7701, fail_closed=True)
 choose_backend(interception).install(interception)
 """
-
-
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory):
-    return build_deb(tmp_path_factory.mktemp("dist"))
 
 
 def test_lintian_finds_no_error(deb):

@@ -135,3 +135,59 @@ def test_an_unreadable_or_newer_history_is_moved_aside_not_fatal(tmp_path, damag
         damage[:16] if damage else b"SQLite format 3\x00"
     )
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_history_of_the_first_schema_keeps_its_flows_and_tells_forwarded_sources_apart(
+    tmp_path,
+):
+    """Version 1 knew programs by path, hash, unit, flatpak, user and script only: every
+    forwarded source would have been one program. Upgraded, old flows stay and two
+    containers' flows are recorded apart."""
+    old = sqlite3.connect(tmp_path / DB_NAME)
+    old.executescript(V1_SCHEMA)
+    old.execute("INSERT INTO programs VALUES (1, '/usr/bin/curl', '', '', '', 1000, '')")
+    old.execute("INSERT INTO flows (id, time, program, destination, host, port, protocol, "
+                f"verdict, decided_by) VALUES (1, {NOW}, 1, '192.0.2.2', '', 443, 'tcp', "
+                "'allow', 'rule')")  # fmt: skip
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+
+    db = HistoryDb(tmp_path)
+    one, two = (Program("", "", "", "", -1, "", f"docker0 172.17.0.{n}") for n in (2, 3))
+    db.write([flow(2, NOW + 1, one), flow(3, NOW + 2, two)], [])
+    flows = db.flows(HistoryFilter())[0]
+    assert [(f["id"], f["exe"], f["forwarded_from"]) for f in flows] == [
+        (3, "", "docker0 172.17.0.3"),
+        (2, "", "docker0 172.17.0.2"),
+        (1, "/usr/bin/curl", ""),
+    ]
+    only_two = db.flows(HistoryFilter(forwarded_from="docker0 172.17.0.3"))[0]
+    assert [f["id"] for f in only_two] == [3]
+    db.close()
+
+
+V1_SCHEMA = """
+    CREATE TABLE programs (
+        id INTEGER PRIMARY KEY,
+        exe TEXT NOT NULL, sha256 TEXT NOT NULL, unit TEXT NOT NULL,
+        flatpak TEXT NOT NULL, uid INTEGER NOT NULL, script TEXT NOT NULL,
+        UNIQUE (exe, sha256, unit, flatpak, uid, script)
+    );
+    CREATE TABLE flows (
+        id INTEGER PRIMARY KEY, time REAL NOT NULL,
+        program INTEGER NOT NULL REFERENCES programs (id),
+        destination TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+        protocol TEXT NOT NULL, verdict TEXT NOT NULL, decided_by TEXT NOT NULL,
+        rule_id INTEGER,
+        bytes_out INTEGER NOT NULL DEFAULT 0, bytes_in INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE traffic (
+        program INTEGER NOT NULL, bucket INTEGER NOT NULL, width INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, bytes_in INTEGER NOT NULL, PRIMARY KEY (bucket, program)
+    ) WITHOUT ROWID;
+    CREATE TABLE host_traffic (
+        host TEXT NOT NULL, hour INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, bytes_in INTEGER NOT NULL, PRIMARY KEY (hour, host)
+    ) WITHOUT ROWID
+"""

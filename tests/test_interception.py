@@ -186,7 +186,9 @@ def test_rules_are_installed_once_and_removed_on_stop(netns, helper_thread):
 
     helper = helper_thread()
     installed = queue_rules()
-    assert installed == 2 * 7  # 3 flow classes + 2 DNS queries + 2 DNS answers, per family
+    # per family: 3 flow classes leaving and 3 forwarded, 2 DNS queries and 2 answers for
+    # this host, 2 queries and 2 answers forwarded
+    assert installed == 2 * 14
     helper.stop()
     assert queue_rules() == 0
     for _ in range(3):

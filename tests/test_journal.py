@@ -59,6 +59,11 @@ def test_a_decision_has_its_fields_and_unknowns_are_left_out():
                               "default", None)  # fmt: skip
     assert "NETWARDEN_HOST" not in unknown and "NETWARDEN_RULE_ID" not in unknown
     assert unknown["PRIORITY"] == "6" and "unknown program" in unknown["MESSAGE"]
+    routed = Flow(exe="", dst="192.0.2.2", protocol="tcp", dport=443,
+                  forwarded_from="docker0 172.17.0.2")  # fmt: skip
+    forwarded = decision_fields(routed, "allow", "forwarded", None)
+    assert forwarded["MESSAGE"].startswith("allow forwarded from docker0 172.17.0.2 -> ")
+    assert forwarded["NETWARDEN_FORWARDED_FROM"] == "docker0 172.17.0.2"
 
 
 @pytest.fixture

@@ -178,6 +178,45 @@ def test_a_replaced_binary_is_alerted_held_and_passes_once_trusted_or_stays_bloc
         assert "resolved already" in again.value.get_dbus_message()
 
 
+def test_trusting_after_an_import_renumbered_the_rules_repins_them_by_what_they_name(
+    netns, watcher, tmp_path
+):
+    """`rules import --replace` gives the same rules new ids: the alert's stored ids no
+    longer name them. Trusting finds them by program and old hash instead."""
+    program = str(tmp_path / "fetcher")
+    shutil.copyfile(NC, program)
+    os.chmod(program, 0o755)
+    original = sha256(program)
+    watcher.client.call("AddRule", dictionary(
+        {"action": "allow", "exe": program, "sha256": original, "uid": 0}))  # fmt: skip
+    exported = watcher.client.call("ExportRules")
+    replace_binary(program, b"\0version 2")
+    pump_until(lambda: watcher.raised, timeout=5)
+    alert = watcher.raised[0]
+    watcher.client.call("ImportRules", exported, dictionary({"replace": True}))  # new ids
+    (renumbered,) = watcher.client.call("ListRules")
+    assert renumbered["id"] not in alert["rules"]
+    watcher.client.call("ResolveAlert", alert["id"], "trust")
+    assert watcher.rule(renumbered["id"])["sha256"] == sha256(program)
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        assert connect(netns, program) == 0
+
+
+def test_trusting_when_no_rule_pins_the_old_binary_any_more_is_refused_plainly(watcher, tmp_path):
+    program = str(tmp_path / "fetcher")
+    shutil.copyfile(NC, program)
+    os.chmod(program, 0o755)
+    rule = watcher.client.call("AddRule", dictionary(
+        {"action": "allow", "exe": program, "sha256": sha256(program), "uid": 0}))  # fmt: skip
+    replace_binary(program, b"\0version 2")
+    pump_until(lambda: watcher.raised, timeout=5)
+    watcher.client.call("DeleteRule", rule["id"])
+    with pytest.raises(dbus.DBusException) as refused:
+        watcher.client.call("ResolveAlert", watcher.raised[0]["id"], "trust")
+    assert "no rule pins" in refused.value.get_dbus_message()
+    assert watcher.client.call("ListAlerts")[0]["state"] == "open"
+
+
 def build_package(folder, version, extra):
     """A .deb of PACKAGE installing a copy of nc (plus `extra` bytes) as /usr/bin."""
     root = folder / f"v{version}"

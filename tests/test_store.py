@@ -3,12 +3,14 @@
 import hashlib
 import sqlite3
 import stat
+from dataclasses import replace
 
 import pytest
 
 from netwarden_common.rules import Rule
+from netwarden_helper.pinning.alerts import HASH_CHANGED, PACKET_SOCKET
 from netwarden_helper.policy.settings import Settings, SettingsError, updated
-from netwarden_helper.storage.store import SCHEMA_VERSION, Store, StoreError
+from netwarden_helper.storage.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError
 
 
 def test_rules_survive_a_reopen(tmp_path):
@@ -81,3 +83,32 @@ def test_settings_round_trip_and_validation(tmp_path):
                 {"colour": "red"}):  # fmt: skip
         with pytest.raises(SettingsError):
             updated(Settings(), bad)
+
+
+def test_a_database_of_the_previous_schema_keeps_its_rules_and_alerts(tmp_path):
+    """Version 3 had one kind of alert, unique by program and hash, and rules without
+    `forwarded_from`: both come through, and a packet-socket alert for the same binary
+    can then be added beside the hash-change one."""
+    path = tmp_path / "netwarden.db"
+    old = sqlite3.connect(path)
+    for version in (1, 2, 3):
+        old.executescript(_MIGRATIONS[version])
+    old.execute("INSERT INTO rules (action, exe, created) VALUES ('allow', '/usr/bin/curl', 1)")
+    old.execute(
+        "INSERT INTO alerts (created, exe, old_sha256, new_sha256, changed_at, modified_at, "
+        "size, owner, package, verified, rules, state) VALUES "
+        f"(1, '/usr/bin/curl', '{'a' * 64}', '{'b' * 64}', 1, 1, 10, 0, 'curl', 1, '[1]', 'open')"
+    )
+    old.execute("PRAGMA user_version = 3")
+    old.commit()
+    old.close()
+
+    store = Store(tmp_path)
+    ((rule,), (alert,)) = store.rules(), store.alerts()
+    assert (rule.exe, rule.forwarded_from) == ("/usr/bin/curl", "")
+    assert (alert.kind, alert.new_sha256, alert.rules, alert.state) == (
+        HASH_CHANGED, "b" * 64, (1,), "open")  # fmt: skip
+    socket_alert = replace(alert, id=0, kind=PACKET_SOCKET, pid=42, uid=1000, rules=())
+    added = store.add_alert(socket_alert)
+    assert store.alert_for("/usr/bin/curl", "b" * 64, PACKET_SOCKET) == added
+    assert store.alert_for("/usr/bin/curl", "b" * 64) == alert

@@ -4,13 +4,24 @@ names denied for every program, below the user's rules; docs/blocklists.md)."""
 import argparse
 
 from netwarden.cli import output
-from netwarden.cli.bus import Helper
+from netwarden.cli.bus import EXIT_NOT_FOUND, CliError, Helper
 from netwarden.cli.output import listing, wants_json
 from netwarden_common.dbus_values import dictionary
 
 
 def blocklists(helper: Helper, args: argparse.Namespace) -> int:
     return listing(args, helper.call("ListBlocklists"), output.blocklists_table, "no blocklists")
+
+
+def blocklists_show(helper: Helper, args: argparse.Namespace) -> int:
+    found = [b for b in helper.call("ListBlocklists") if b["id"] == args.id]
+    if not found:
+        raise CliError(f"there is no blocklist {args.id}", EXIT_NOT_FOUND)
+    if wants_json(args):
+        output.print_json(found[0])
+    else:
+        print(output.blocklist_details(found[0]))
+    return 0
 
 
 def blocklists_add(helper: Helper, args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 """The subcommands over what the helper recorded: history, history export, traffic,
-connections and hash-change alerts. Each takes the helper and the parsed arguments and
+connections and alerts. Each takes the helper and the parsed arguments and
 returns the exit status; times on the command line go through `parse_when`."""
 
 import argparse
@@ -165,6 +165,13 @@ def alerts_resolve(helper: Helper, args: argparse.Namespace) -> int:
     alert = helper.call("ResolveAlert", args.id, args.resolution)
     if wants_json(args):
         output.print_json(alert)
+    elif alert.get("kind") == "packet_socket":
+        outcome = (
+            "allowed: no more alerts for this binary"
+            if args.resolution == "trust"
+            else "blocked: a deny rule now refuses every connection of this binary"
+        )
+        print(f"{outcome} (alert {args.id}, {alert.get('exe')})")
     elif args.resolution == "trust":
         rules = ", ".join(str(r) for r in alert.get("rules") or []) or "none"
         print(f"trusted alert {args.id}: rules {rules} now pin {alert.get('new_sha256')}")

@@ -11,8 +11,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from netwarden import __version__
 from netwarden.cli import blocklists, completion, history, monitor, prompts, rules, settings
 from netwarden.cli.bus import CliError, Helper, connect
+from netwarden.cli.opensnitch.report import import_opensnitch
 
 PROG = "netwardenctl"
 EPILOG = (
@@ -52,6 +54,12 @@ def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
     fields.add_argument("--script", metavar="PATH", help="the script the interpreter (--exe) runs")
     fields.add_argument("--unit", metavar="UNIT", help="systemd unit, e.g. cups.service")
     fields.add_argument("--flatpak", metavar="APP_ID", help="flatpak application id")
+    fields.add_argument(
+        "--forwarded-from",
+        metavar="SOURCE",
+        help="traffic routed through this host (containers, VMs): '*', an interface, or "
+        "'INTERFACE ADDRESS'",
+    )
     fields.add_argument("--uid", metavar="UID", help="user id, 'me', or 'any' (every user)")
     fields.add_argument(
         "--destination", metavar="DEST", help="host, *.domain, IP or CIDR ('' for any)"
@@ -185,15 +193,25 @@ def _history_parsers(top: _Parsers) -> None:
     )
 
     alerts = top.add(
-        "alerts", "hash-change alerts: pinned programs whose binary changed", history.alerts
+        "alerts",
+        "alerts: pinned programs whose binary changed, programs that opened a packet socket",
+        history.alerts,
     )
     alerts.add_argument("--open", action="store_true", help="only the alerts still undecided")
     resolve = _Parsers(
         alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=False)
     )
     for name, help_text in (
-        ("trust", "trust the new binary: re-pin the alert's rules to it"),
-        ("block", "keep blocking: a deny rule for the new binary"),
+        (
+            "trust",
+            "trust the new binary (re-pin the alert's rules to it), or allow the "
+            "packet socket's program",
+        ),
+        (
+            "block",
+            "keep blocking: a deny rule for the new binary (for a packet socket: "
+            "every connection of that binary)",
+        ),
     ):
         choice = resolve.add(name, help_text, history.alerts_resolve)
         choice.add_argument("id", type=object_id, help="the alert's id (alerts)")
@@ -209,7 +227,17 @@ def _blocklist_parsers(top: _Parsers) -> None:
     actions = _Parsers(
         lists.add_subparsers(dest="blocklists_command", metavar="ACTION", required=False)
     )
-    add = actions.add("add", "subscribe to a hosts file or domain list", blocklists.blocklists_add)
+    show = actions.add(
+        "show",
+        "one list: its format, and its lines accepted, ignored (by kind) and rejected",
+        blocklists.blocklists_show,
+    )
+    show.add_argument("id", type=object_id, help="the list's id (blocklists)")
+    add = actions.add(
+        "add",
+        "subscribe to a blocklist (hosts, domains, adblock, dnsmasq, unbound, CIDR, ...)",
+        blocklists.blocklists_add,
+    )
     add.add_argument(
         "source",
         metavar="SOURCE",
@@ -241,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Control Netwarden, the per-process outbound firewall, from a terminal.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version of Netwarden (the app's and the helper's)")  # fmt: skip
     top = _Parsers(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
 
     top.add("status", "the helper's version, uptime, backend and counters", settings.status)
@@ -251,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     rule_commands.add("list", "every rule in precedence order", rules.rules_list)
+    show = rule_commands.add(
+        "show", "one rule, every destination and port on a line", rules.rules_show
+    )
+    show.add_argument("id", type=object_id, help="the rule's id (rules list)")
     _rule_options(rule_commands.add("add", "add a rule", rules.rules_add), adding=True)
     edit = rule_commands.add(
         "edit", "change some fields of a rule (the others stay)", rules.rules_edit
@@ -279,11 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     snitch = top.add(
         "import-opensnitch",
         "convert and import an OpenSnitch rules folder",
-        rules.import_opensnitch,
+        import_opensnitch,
     )
     snitch.add_argument("folder", metavar="DIR", help="e.g. /etc/opensnitchd/rules")
     snitch.add_argument(
         "--dry-run", action="store_true", help="print the conversion and check it; import nothing"
+    )
+    snitch.add_argument(
+        "--allow-looser",
+        action="store_true",
+        help="import a program's allow rules even when one of its deny rules did not convert "
+        "(they would let through what OpenSnitch denied)",
     )
 
     _history_parsers(top)

@@ -59,7 +59,7 @@ class Monitor:
 
     def alert_raised(self, alert: dict[str, Any]) -> None:
         text = (
-            f"alert {alert['id']} raised: {alert.get('exe')} changed "
+            f"alert {alert['id']} raised: {alert.get('exe')} {output.alert_what(alert)} "
             f"({alert.get('state')}; {output.package(alert)})"
         )
         self.emit("alert_raised", text, alert=alert)

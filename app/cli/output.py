@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
+from netwarden_common.rules import members, summary
 from netwarden_common.users import user_name as login_name
 
 Column = tuple[str, Callable[[Mapping[str, Any]], str]]
@@ -49,7 +50,10 @@ def duration(seconds: float) -> str:
 
 
 def program(rule: Mapping[str, Any]) -> str:
-    """Which program a rule names: its path (with a pin mark), unit, flatpak, or any."""
+    """Which program a rule names: its path (with a pin mark), unit, flatpak, the source of
+    forwarded traffic, or any."""
+    if rule.get("forwarded_from"):
+        return f"forwarded:{rule['forwarded_from']}"
     if rule.get("unit"):
         return f"unit:{rule['unit']}"
     if rule.get("flatpak"):
@@ -78,8 +82,8 @@ RULE_COLUMNS: Sequence[Column] = (
     ("ACTION", lambda r: str(r["action"]) + (" (drop)" if r.get("drop") else "")),
     ("PROGRAM", program),
     ("USER", _any("uid")),
-    ("DESTINATION", _any("destination")),
-    ("PORTS", _any("ports")),
+    ("DESTINATION", lambda r: summary(r.get("destination") or "any")),
+    ("PORTS", lambda r: summary(r.get("ports") or "any", shown=4)),
     ("PROTO", _any("protocol")),
     ("LIFETIME", lifetime),
     ("PRIO", lambda r: str(r.get("priority", 0))),
@@ -88,9 +92,23 @@ RULE_COLUMNS: Sequence[Column] = (
     ("FROM", lambda r: str(r.get("source") or "user")),
 )
 
+
+def rule_details(rule: Mapping[str, Any]) -> str:
+    """One rule, a field a line, every destination and port on a line of its own."""
+    lines = [f"{title.lower()}: {value(rule)}" for title, value in RULE_COLUMNS
+             if title not in ("DESTINATION", "PORTS")]  # fmt: skip
+    for name in ("destination", "ports"):
+        entries = members(str(rule.get(name) or ""))
+        if len(entries) > 1:
+            lines += [f"{name} ({len(entries)}):", *(f"  {entry}" for entry in entries)]
+        else:
+            lines.append(f"{name}: {entries[0] if entries else 'any'}")
+    return "\n".join(lines)
+
+
 PROMPT_COLUMNS: Sequence[Column] = (
     ("ID", lambda p: str(p["id"])),
-    ("PROGRAM", lambda p: str(p.get("exe") or "?")),
+    ("PROGRAM", lambda p: flow_program(p)),  # defined below, with the flow columns
     ("USER", lambda p: str(p.get("user") or p.get("uid", "?"))),
     ("DESTINATION", lambda p: ", ".join(p.get("hosts") or []) or str(p.get("destination"))),
     ("PORT", lambda p: str(p.get("port", ""))),
@@ -146,7 +164,10 @@ def user(uid: int | None) -> str:
 
 
 def flow_program(flow: Mapping[str, Any]) -> str:
-    """Which program made a flow: its path (and script), else its unit or flatpak id."""
+    """Which program made a flow: its path (and script), else its unit or flatpak id, or
+    where a forwarded flow came from."""
+    if flow.get("forwarded_from"):
+        return f"forwarded:{flow['forwarded_from']}"
     exe = flow.get("exe") or ""
     if exe and flow.get("script"):
         return f"{exe} {flow['script']}"
@@ -177,7 +198,7 @@ _USER: Column = ("USER", lambda f: user(f.get("uid")))
 
 FLOW_COLUMNS: Sequence[Column] = (
     ("TIME", lambda f: when(f.get("time"))),
-    ("PROGRAM", flow_program),
+    ("PROGRAM", lambda p: flow_program(p)),  # defined below, with the flow columns
     _USER,
     ("DESTINATION", destination),
     ("VERDICT", lambda f: str(f.get("verdict", "?"))),
@@ -188,7 +209,7 @@ FLOW_COLUMNS: Sequence[Column] = (
 
 CONNECTION_COLUMNS: Sequence[Column] = (
     ("SINCE", lambda f: when(f.get("time"))),
-    ("PROGRAM", flow_program),
+    ("PROGRAM", lambda p: flow_program(p)),  # defined below, with the flow columns
     _USER,
     ("DESTINATION", destination),
     _BYTES_IN,
@@ -206,8 +227,19 @@ def package(alert: Mapping[str, Any]) -> str:
     return f"{alert['package']} ({'verified' if alert.get('verified') else 'not verified'})"
 
 
+ALERT_KINDS = {"hash_changed": "changed", "packet_socket": "packet-socket"}
+
+
+def alert_what(alert: Mapping[str, Any]) -> str:
+    """What an alert is about, in a few words."""
+    if alert.get("kind") == "packet_socket":
+        return f"opened a packet socket (pid {alert.get('pid')}, {user(alert.get('uid'))})"
+    return "changed"
+
+
 ALERT_COLUMNS: Sequence[Column] = (
     ("ID", lambda a: str(a["id"])),
+    ("KIND", lambda a: ALERT_KINDS.get(str(a.get("kind")), str(a.get("kind")))),
     ("STATE", lambda a: str(a.get("state", "?"))),
     ("PROGRAM", lambda a: str(a.get("exe", "?"))),
     ("CHANGED", lambda a: when(a.get("changed_at") or a.get("created"))),
@@ -221,7 +253,12 @@ BLOCKLIST_COLUMNS: Sequence[Column] = (
     ("ID", lambda b: str(b["id"])),
     ("ON", lambda b: "yes" if b.get("enabled", True) else "no"),
     ("NAME", lambda b: str(b.get("name", ""))),
+    ("FORMAT", lambda b: str(b.get("format") or "-")),
     ("NAMES", lambda b: str(b.get("domains", 0))),
+    ("NETWORKS", lambda b: str(b.get("networks", 0))),
+    ("ACCEPTED", lambda b: str(b.get("accepted", 0))),
+    ("IGNORED", lambda b: str(sum((b.get("ignored") or {}).values()))),
+    ("REJECTED", lambda b: str(b.get("rejected", 0))),
     ("UPDATED", lambda b: when(b.get("updated_at")) if b.get("updated_at") else "never"),
     ("SOURCE", lambda b: str(b.get("source", ""))),
     ("PROBLEM", lambda b: str(b.get("error", "")) or "-"),
@@ -230,6 +267,29 @@ BLOCKLIST_COLUMNS: Sequence[Column] = (
 
 def blocklists_table(blocklists: Iterable[Mapping[str, Any]]) -> str:
     return table(blocklists, BLOCKLIST_COLUMNS)
+
+
+def blocklist_details(blocklist: Mapping[str, Any]) -> str:
+    """One subscription, a field a line, its ignored lines by kind."""
+    ignored = blocklist.get("ignored") or {}
+    lines = [
+        ("id", str(blocklist["id"])),
+        ("name", str(blocklist.get("name", ""))),
+        ("source", str(blocklist.get("source", ""))),
+        ("enabled", "yes" if blocklist.get("enabled", True) else "no"),
+        ("format", str(blocklist.get("format") or "-")),
+        ("names", str(blocklist.get("domains", 0))),
+        ("networks", str(blocklist.get("networks", 0))),
+        ("lines accepted", str(blocklist.get("accepted", 0))),
+        ("lines ignored", str(sum(ignored.values()))),
+        *((f"  {kind}", str(count)) for kind, count in sorted(ignored.items())),
+        ("lines rejected", str(blocklist.get("rejected", 0))),
+        ("checked", when(blocklist.get("checked_at"))),
+        ("updated", when(blocklist.get("updated_at"))),
+        ("problem", str(blocklist.get("error", "")) or "-"),
+    ]
+    width = max(len(key) for key, _ in lines) + 2
+    return "\n".join(f"{key + ':':<{width}}{value}" for key, value in lines)
 
 
 def wants_json(args: argparse.Namespace) -> bool:

@@ -1,5 +1,5 @@
-"""`netwardenctl rules`, `export`, `import` and `import-opensnitch`: the rules, one call
-or a few each. Each takes the helper and the parsed arguments and returns the exit status."""
+"""`netwardenctl rules`, `export` and `import`: the rules, one call or a few each. Each
+takes the helper and the parsed arguments and returns the exit status."""
 
 import argparse
 import json
@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.cli import output
-from netwarden.cli.bus import EXIT_ERROR, EXIT_NOT_FOUND, CliError, Helper
-from netwarden.cli.opensnitch import convert_folder
+from netwarden.cli.bus import EXIT_NOT_FOUND, CliError, Helper
 from netwarden.cli.output import UNIT_SECONDS, done, listing, wants_json
 from netwarden_common.dbus_values import dictionary
 from netwarden_common.rules import SETTABLE_FIELDS
 
-TEXT_FIELDS = ("action", "exe", "sha256", "script", "unit", "flatpak", "destination", "ports",
-               "note")  # fmt: skip
+TEXT_FIELDS = ("action", "exe", "sha256", "script", "unit", "flatpak", "forwarded_from",
+               "destination", "ports", "note")  # fmt: skip
 _RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
 
 
@@ -97,6 +96,15 @@ def rules_edit(helper: Helper, args: argparse.Namespace) -> int:
     return 0
 
 
+def rules_show(helper: Helper, args: argparse.Namespace) -> int:
+    rule = _find_rule(helper, args.id)
+    if wants_json(args):
+        output.print_json(rule)
+    else:
+        print(output.rule_details(rule))
+    return 0
+
+
 def rules_rm(helper: Helper, args: argparse.Namespace) -> int:
     for rule_id in args.ids:
         helper.call("DeleteRule", rule_id)
@@ -154,41 +162,4 @@ def import_rules(helper: Helper, args: argparse.Namespace) -> int:
     if args.dry_run and result["added"]:
         print(output.rules_table(json.loads(text)["rules"]))
     print(_summary(result))
-    return 0
-
-
-def import_opensnitch(helper: Helper, args: argparse.Namespace) -> int:
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        raise CliError(f"{args.folder}: not a folder", EXIT_ERROR)
-    conversion = convert_folder(folder)
-    result = None
-    if conversion.converted:
-        result = _import(helper, conversion.rules_file(), False, args.dry_run)
-    if wants_json(args):
-        output.print_json(
-            {
-                "converted": [
-                    {"file": c.source, "name": c.name, "rule": c.rule, "warnings": list(c.warnings)}
-                    for c in conversion.converted
-                ],
-                "skipped": [
-                    {"file": s.source, "name": s.name, "reasons": list(s.reasons)}
-                    for s in conversion.skipped
-                ],
-                "result": result,
-            }
-        )
-        return 0
-    if conversion.converted:
-        print(f"converted {len(conversion.converted)} rules:")
-        print(output.rules_table(c.rule for c in conversion.converted))
-    for item in conversion.converted:
-        for warning in item.warnings:
-            print(f"note: {item.source}: {warning}")
-    for skipped in conversion.skipped:
-        print(f"skipped {skipped.source} ({skipped.name or 'unnamed'}):")
-        for reason in skipped.reasons:
-            print(f"  - {reason}")
-    print(_summary(result) if result else "nothing to import")
     return 0

@@ -22,6 +22,7 @@ def status(helper: Helper, args: argparse.Namespace) -> int:
     )
     print(f"backend: {values.get('backend')}")
     print(f"fail mode: {mode}")
+    print(f"attribution: {_attribution(values)}")
     used = values.get("footprint") or {}
     if used:
         print(f"footprint: {output.size(used.get('memory', 0))} memory, "
@@ -31,6 +32,12 @@ def status(helper: Helper, args: argparse.Namespace) -> int:
     if counters:
         print("counters:\n" + output.key_values(counters, "  "))
     return 0
+
+
+def _attribution(values: dict[str, Any]) -> str:
+    if values.get("attribution") == "ebpf":
+        return "exact (eBPF)"
+    return f"best effort (/proc): {values.get('attribution_reason') or 'eBPF not available'}"
 
 
 def settings_get(helper: Helper, args: argparse.Namespace) -> int:

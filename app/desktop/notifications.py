@@ -71,7 +71,11 @@ class Notifier(QObject):
 
     def _alert(self, alert: dict) -> None:
         program = os.path.basename(alert.get("exe", ""))
-        if alert.get("state") == "auto_trusted":
+        if alert.get("kind") == "packet_socket":
+            self.notify(f"{program} opened a packet socket",
+                        "Its frames pass below the firewall. Allow it, or block every "
+                        "connection it makes (Alerts page).", CRITICAL)  # fmt: skip
+        elif alert.get("state") == "auto_trusted":
             self.notify(f"{program} was updated",
                         f"{alert.get('package')} verified by the package manager; its rules "
                         "now allow the new version.", LOW)  # fmt: skip

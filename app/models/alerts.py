@@ -1,4 +1,5 @@
-"""`AlertModel`: the helper's hash-change alerts, and what the person decides about them.
+"""`AlertModel`: the helper's alerts (a pinned binary changed; a program opened a packet
+socket), and what the person decides about them.
 
 Loaded with ListAlerts whenever the helper (re)appears; AlertRaised inserts a row at the
 top, AlertResolved updates its row in place. Trusting or blocking is a ResolveAlert call;
@@ -18,6 +19,7 @@ from netwarden.client import reputation
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient
 from netwarden.models.row_model import RowModel
+from netwarden_common.users import user_name
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
@@ -28,6 +30,7 @@ def _row(alert: dict) -> dict:
     changed = datetime.fromtimestamp(alert.get("changed_at", 0.0))
     return {
         "alertId": alert["id"],
+        "kind": alert.get("kind", "hash_changed"),
         "program": os.path.basename(exe),
         "exe": exe,
         "oldHash": alert.get("old_sha256", ""),
@@ -38,6 +41,8 @@ def _row(alert: dict) -> dict:
         "verified": bool(alert.get("verified", False)),
         "state": alert.get("state", "open"),
         "ruleCount": len(alert.get("rules", [])),
+        "pid": alert.get("pid", 0),
+        "user": user_name(alert["uid"]) if alert.get("uid", -1) >= 0 else "",
         "lookup": "",
     }
 
@@ -55,11 +60,11 @@ def describe(found: reputation.Reputation | None) -> str:
 @QmlElement
 @QmlUncreatable("AlertModel is made by the app")
 class AlertModel(HelperBound, RowModel):
-    """Hash-change alerts, newest first."""
+    """Alerts, newest first."""
 
     ROLES = (
-        "alertId", "program", "exe", "oldHash", "newHash", "changedAt", "size", "packageName",
-        "verified", "state", "ruleCount", "lookup",
+        "alertId", "kind", "program", "exe", "oldHash", "newHash", "changedAt", "size",
+        "packageName", "verified", "state", "ruleCount", "pid", "user", "lookup",
     )  # fmt: skip
     KEY = "alertId"
 
@@ -87,7 +92,7 @@ class AlertModel(HelperBound, RowModel):
 
     @Slot(int, str)
     def resolve(self, alert_id: int, resolution: str) -> None:
-        """ "trust" the new binary or "block" it; the row updates on AlertResolved."""
+        """ "trust" the binary or "block" it; the row updates on AlertResolved."""
         self._client.call("ResolveAlert", "ts", (alert_id, resolution), self._upsert,
                           self._failed)  # fmt: skip
 
@@ -130,6 +135,8 @@ class AlertModel(HelperBound, RowModel):
         self._update(alert_id, {"lookup": text})
 
     def _failed(self, error: HelperCallError) -> None:
+        if error.helper_absent:  # the page says so (NotConnected)
+            return
         self.failed.emit(error.message)
 
     def _helper_appeared(self) -> None:

@@ -33,7 +33,15 @@ HISTORY_LIMIT = 50
 UPDATE_MS = 100  # the shortest time between two regroupings of the rows (see `_schedule`)
 APPLY_MS = 8  # the longest the rows are changed for in one loop turn (`_apply_pending`)
 
-Group = tuple[str, int]  # (exe, uid)
+Group = tuple[str, int]  # (program key, uid): see `program_key`
+FORWARDED = "forwarded:"  # program keys of forwarded traffic (exe paths start with "/")
+
+
+def program_key(flow: dict) -> str:
+    """Whose a flow (or a traffic sample's entry) is: its program's path, or where a
+    forwarded flow came from."""
+    forwarded = flow.get("forwarded_from", "")
+    return FORWARDED + forwarded if forwarded else flow.get("exe", "")
 
 
 def destination_text(flow: dict) -> str:
@@ -60,17 +68,20 @@ def destination_rows(flows: list[dict]) -> list[dict]:
     return sorted(merged.values(), key=lambda d: -d["bytesIn"] - d["bytesOut"])
 
 
-def program_row(exe: str, uid: int, flows: list[dict], rate: tuple[int, int]) -> dict:
+def program_row(key: str, uid: int, flows: list[dict], rate: tuple[int, int]) -> dict:
     """One program's (and user's) flows as a Network Monitor row."""
-    name, icon = programs.identity(exe, flows[0].get("flatpak", ""))
+    first = flows[0]
+    forwarded_from = first.get("forwarded_from", "")
+    name, icon = programs.identity(first.get("exe", ""), first.get("flatpak", ""), forwarded_from)
     destinations = destination_rows(flows)
     bytes_in = sum(f.get("bytes_in", 0) for f in flows)
     bytes_out = sum(f.get("bytes_out", 0) for f in flows)
     return {
-        "programKey": f"{uid}:{exe}",
+        "programKey": f"{uid}:{key}",
         "program": name,
         "iconName": icon,
-        "exe": exe,
+        "exe": first.get("exe", ""),
+        "forwardedFrom": forwarded_from,
         "sha256": next((f["sha256"] for f in flows if f.get("sha256")), ""),
         "unit": flows[0].get("unit", ""),
         "flatpak": flows[0].get("flatpak", ""),
@@ -98,7 +109,10 @@ def flow_row(flow: dict) -> dict:
     return {
         "flowId": flow["id"],
         "time": format_time(flow.get("time")),
-        "program": programs.identity(flow.get("exe", ""), flow.get("flatpak", ""))[0] or "?",
+        "program": programs.identity(
+            flow.get("exe", ""), flow.get("flatpak", ""), flow.get("forwarded_from", "")
+        )[0]
+        or "?",
         "destination": destination_text(flow),
         "verdict": flow.get("verdict", ""),
         "decidedBy": flow.get("decided_by", ""),
@@ -133,7 +147,8 @@ class ConnectionsModel(HelperBound, RowModel):
     """
 
     ROLES = (
-        "programKey", "program", "iconName", "exe", "sha256", "unit", "flatpak", "user",
+        "programKey", "program", "iconName", "exe", "forwardedFrom", "sha256", "unit", "flatpak",
+        "user",
         "destinations", "destinationsText", "connectionCount", "bytesIn", "bytesOut",
         "total", "rateIn", "rateOut", "allowed", "denied",
     )  # fmt: skip
@@ -236,10 +251,12 @@ class ConnectionsModel(HelperBound, RowModel):
         self._client.call("ListConnections", "a{sv}", (to_dbus_options(self._scope()),),
                           self._listed, self._failed)  # fmt: skip
 
-    @Slot(str)
-    def loadHistory(self, exe: str) -> None:
-        """Fill `recentFlows` with program `exe`'s latest flows."""
-        query = to_dbus_options({"exe": exe, "limit": HISTORY_LIMIT, **self._scope()})
+    @Slot(str, str)
+    def loadHistory(self, exe: str, forwarded_from: str = "") -> None:
+        """Fill `recentFlows` with the latest flows of program `exe`, or of the forwarded
+        traffic from `forwarded_from`."""
+        which = {"forwarded_from": forwarded_from} if forwarded_from else {"exe": exe}
+        query = to_dbus_options({**which, "limit": HISTORY_LIMIT, **self._scope()})
         self._client.call(
             "QueryHistory", "a{sv}", (query,),
             lambda page: self._recent_flows.sync([flow_row(f) for f in page["flows"]]),
@@ -298,7 +315,7 @@ class ConnectionsModel(HelperBound, RowModel):
     def _sample(self, sample: dict) -> None:
         if not self._viewers:
             return
-        self._rates = {(p["exe"], p["uid"]): (p.get("bytes_out", 0), p.get("bytes_in", 0))
+        self._rates = {(program_key(p), p["uid"]): (p.get("bytes_out", 0), p.get("bytes_in", 0))
                        for p in sample.get("programs", [])}  # fmt: skip
         self._rates_at = time.monotonic()
         self._schedule()
@@ -415,10 +432,12 @@ class ConnectionsModel(HelperBound, RowModel):
         self.endInsertRows()
 
     def _failed(self, error: HelperCallError) -> None:
+        if error.helper_absent:  # the page says so (NotConnected)
+            return
         self.failed.emit(error.message)
         if error.not_authorized and self._all_users:  # back to this user's own view
             self._set_all_users(False)
 
 
 def _group(flow: dict) -> Group:
-    return (flow.get("exe", ""), flow.get("uid", -1))
+    return (program_key(flow), flow.get("uid", -1))

@@ -62,8 +62,23 @@ def desktop_entries() -> dict[str, tuple[str, str]]:
     return found
 
 
-def identity(exe: str, flatpak: str = "") -> tuple[str, str]:
-    """(name, icon name) for the program `exe` (or flatpak app `flatpak`)."""
+FORWARDED_ICON = "network-wired"
+
+
+def forwarded_name(forwarded_from: str) -> str:
+    """How forwarded traffic's source reads: "Forwarded from docker0 (172.17.0.2)"."""
+    interface, _, source = forwarded_from.partition(" ")
+    if interface == "*" and not source:
+        return "Forwarded traffic"
+    where = "any interface" if interface == "*" else interface
+    return f"Forwarded from {where} ({source})" if source else f"Forwarded from {where}"
+
+
+def identity(exe: str, flatpak: str = "", forwarded_from: str = "") -> tuple[str, str]:
+    """(name, icon name) for the program `exe` (or flatpak app `flatpak`), or for the
+    source of forwarded traffic."""
+    if forwarded_from:
+        return forwarded_name(forwarded_from), FORWARDED_ICON
     if flatpak:
         return flatpak.rsplit(".", 1)[-1], flatpak
     entries = desktop_entries()

@@ -12,6 +12,7 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient
+from netwarden.models.programs import forwarded_name
 from netwarden.models.row_model import RowModel
 
 QML_IMPORT_NAME = "Netwarden.Backend"
@@ -22,16 +23,22 @@ def prompt_row(prompt: dict) -> dict:
     """A prompt from the helper as the row the window shows."""
     hosts = prompt.get("hosts") or []
     exe, script = prompt.get("exe", ""), prompt.get("script", "")
+    forwarded_from = prompt.get("forwarded_from", "")
     program = os.path.basename(exe) if exe else ""
     if script:  # "script via interpreter"
         program = f"{os.path.basename(script)} via {program}"
+    if forwarded_from:
+        program = forwarded_name(forwarded_from)
     return {
         "promptId": prompt["id"],
         "program": program,
         "exe": exe,
         "commandLine": " ".join(prompt.get("cmdline", [])),
-        "user": prompt.get("user", str(prompt.get("uid", ""))),
+        "user": "" if forwarded_from else prompt.get("user", str(prompt.get("uid", ""))),
+        "forwardedFrom": forwarded_from,
+        "gaveUp": bool(prompt.get("gave_up")),
         "host": hosts[0] if hosts else prompt.get("destination", ""),
+        "domain": prompt.get("domain", ""),
         "address": prompt.get("destination", ""),
         "port": prompt.get("port", 0),
         "protocol": prompt.get("protocol", ""),
@@ -48,7 +55,7 @@ class PromptModel(HelperBound, RowModel):
 
     ROLES = (
         "promptId", "program", "exe", "commandLine", "user", "host", "address", "port",
-        "protocol", "deadline", "reason", "script",
+        "protocol", "deadline", "reason", "script", "domain", "forwardedFrom", "gaveUp",
     )  # fmt: skip
     KEY = "promptId"
 
@@ -61,6 +68,7 @@ class PromptModel(HelperBound, RowModel):
         self._registered = False
         self._paused = False
         client.on_signal("PromptRaised", self._raised)
+        client.on_signal("PromptChanged", self._changed)
         client.on_signal("PromptClosed", self._closed)
         self._bind_helper(client)
 
@@ -123,6 +131,10 @@ class PromptModel(HelperBound, RowModel):
     def _raised(self, prompt: dict) -> None:
         if self.find(prompt["id"]) is None:
             self.sync([*self._rows, prompt_row(prompt)])
+
+    def _changed(self, prompt: dict) -> None:
+        """The program gave up waiting: the prompt says so (it can still be answered)."""
+        self.update({prompt["id"]: {"gaveUp": bool(prompt.get("gave_up"))}})
 
     def _closed(self, prompt_id: int, _outcome: str) -> None:
         self.sync([row for row in self._rows if row["promptId"] != prompt_id])

@@ -68,6 +68,11 @@ class RowModel(QAbstractListModel):
         """The rows, in order (copies)."""
         return [dict(row) for row in self._rows]
 
+    def text_of(self, row: int, names: list[str]) -> str:
+        """The values of roles `names` of row `row`, as one casefolded text (for filters)."""
+        values = self._rows[row]
+        return "\n".join(str(values.get(name, "")) for name in names).casefold()
+
     def find(self, key: object) -> int | None:
         """The row number of the row whose `KEY` is `key`."""
         return next((i for i, row in enumerate(self._rows) if row[self.KEY] == key), None)
@@ -115,6 +120,21 @@ class RowModel(QAbstractListModel):
         self._emit_changed(changed)
         if len(self._rows) != before:
             self.countChanged.emit()
+
+    def update(self, values_by_key: dict) -> None:
+        """Change some values of the rows whose `KEY` is a key of `values_by_key` (keys with
+        no row are ignored), in place: one `dataChanged` per run of changed rows."""
+        changed: list[tuple[int, set[int]]] = []
+        for i, row in enumerate(self._rows):
+            values = values_by_key.get(row[self.KEY])
+            if values is None:
+                continue
+            roles = {FIRST_ROLE + self.ROLES.index(name) for name, value in values.items()
+                     if row.get(name) != value}  # fmt: skip
+            if roles:
+                row.update(values)
+                changed.append((i, roles))
+        self._emit_changed(changed)
 
     def _remove_unless(self, keep: set) -> None:
         """Remove the rows whose key is not in `keep`, a run of neighbours at a time."""

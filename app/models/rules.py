@@ -17,7 +17,9 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient, to_dbus_options
+from netwarden.models.programs import forwarded_name
 from netwarden.models.row_model import RowModel
+from netwarden_common.rules import forwarded_matches, members, summary
 from netwarden_common.users import user_name as login_name
 
 QML_IMPORT_NAME = "Netwarden.Backend"
@@ -27,6 +29,7 @@ QML_IMPORT_MAJOR_VERSION = 1
 # comes from (`source`; such rules cannot be changed over D-Bus).
 READ_ONLY = ("id", "hits", "last_hit", "created", "source")
 FORM_FIELDS = ("action", "exe", "destination", "ports", "protocol", "priority", "note")
+TIP_ENTRIES = 25  # of a set of destinations, in the Rules page's tooltip
 
 
 def user_name(uid: int | None) -> str:
@@ -41,10 +44,22 @@ def format_time(timestamp: float | None) -> str:
 
 def rule_program(rule: dict) -> str:
     """What a rule names as its program, shortly."""
+    if rule.get("forwarded_from"):
+        return forwarded_name(rule["forwarded_from"])
     if rule.get("exe"):
         name = os.path.basename(rule["exe"]) or rule["exe"]
         return f"{os.path.basename(rule['script'])} via {name}" if rule.get("script") else name
     return rule.get("unit") or rule.get("flatpak") or "any program"
+
+
+def set_tip(text: str, shown: int = TIP_ENTRIES) -> str:
+    """A set's entries a line each, up to `shown` (the rest counted); "" for one entry."""
+    entries = members(text)
+    if len(entries) < 2:
+        return ""
+    more = len(entries) - shown
+    return "\n".join(entries[:shown] + ([f"and {more} more (open the rule for all)"]
+                                         if more > 0 else []))  # fmt: skip
 
 
 def lifetime_text(rule: dict) -> str:
@@ -62,8 +77,11 @@ def rule_row(rule: dict) -> dict:
         "program": rule_program(rule),
         "exe": rule.get("exe") or rule.get("unit") or rule.get("flatpak") or "",
         "user": user_name(rule.get("uid")),
-        "destination": rule.get("destination", ""),
+        "destination": rule.get("destination", ""),  # in full, for the filter
+        "destinationSummary": summary(rule.get("destination", "")),
+        "destinationTip": set_tip(rule.get("destination", "")),
         "ports": rule.get("ports", ""),
+        "portsSummary": summary(rule.get("ports", ""), shown=4),
         "protocol": rule.get("protocol", ""),
         "lifetime": lifetime_text(rule),
         "priority": rule.get("priority", 0),
@@ -80,9 +98,9 @@ def rule_row(rule: dict) -> dict:
 
 def describe(rule: dict) -> str:
     """One line naming a rule, for messages."""
-    where = rule.get("destination") or "anywhere"
+    where = summary(rule.get("destination", "")) or "anywhere"
     if rule.get("ports"):
-        where += f" port {rule['ports']}"
+        where += f" port {summary(rule['ports'], shown=4)}"
     return f"{rule['action']} {rule_program(rule)} to {where}"
 
 
@@ -111,7 +129,8 @@ class RulesModel(HelperBound, RowModel):
     """All rules, in the helper's precedence order."""
 
     ROLES = (
-        "ruleId", "ruleAction", "program", "exe", "user", "destination", "ports", "protocol",
+        "ruleId", "ruleAction", "program", "exe", "user", "destination", "destinationSummary",
+        "destinationTip", "ports", "portsSummary", "protocol",
         "lifetime", "priority", "hits", "lastHit", "lastHitTime", "pinned", "pinnedHash",
         "ruleEnabled", "note", "managedBy",
     )  # fmt: skip
@@ -129,6 +148,7 @@ class RulesModel(HelperBound, RowModel):
         self._deleted: dict | None = None
         self._uid = client.caller_uid()
         client.on_signal("RulesChanged", self.reload)
+        client.on_signal("RuleHitsChanged", self._hits_changed)
         self._bind_helper(client)
 
     @Property(int, constant=True)
@@ -145,21 +165,38 @@ class RulesModel(HelperBound, RowModel):
         """Read the rules again (RulesChanged says they changed)."""
         self._client.call("ListRules", "", (), self._load, self._failed)
 
+    def _hits_changed(self, counts: list) -> None:
+        """The hit counts and last-hit times of the rules hit lately, in place."""
+        changes = {}
+        for rule_id, hits, last_hit in counts:
+            rule = self._rules.get(rule_id)
+            if rule is not None:
+                rule.update(hits=hits, last_hit=last_hit)
+                changes[rule_id] = {"hits": hits, "lastHit": format_time(last_hit),
+                                    "lastHitTime": last_hit}  # fmt: skip
+        self.update(changes)
+
     @Slot(int, result="QVariantMap")
     def rule(self, rule_id: int) -> dict:
         """Rule `rule_id` as the helper sent it (for the edit form)."""
         return dict(self._rules.get(rule_id, {}))
 
-    @Slot(str, result=list)
-    def rulesFor(self, exe: str) -> list[dict]:
-        """The rows of the rules that name program `exe` (by path or glob) or any program."""
+    @Slot(str, str, result=list)
+    def rulesFor(self, exe: str, forwarded_from: str = "") -> list[dict]:
+        """The rows of the rules that name program `exe` (by path or glob) or any program;
+        with `forwarded_from`, the rules for the forwarded traffic from there."""
         found = []
         for row in self._rows:
             rule = self._rules.get(row["ruleId"], {})
-            named = rule.get("exe", "")
-            if not (rule.get("unit") or rule.get("flatpak")) and (
-                not named or fnmatchcase(exe, named)
-            ):
+            if forwarded_from:
+                pattern = rule.get("forwarded_from", "")
+                applies = bool(pattern) and forwarded_matches(pattern, forwarded_from)
+            else:
+                named = rule.get("exe", "")
+                applies = not (rule.get("unit") or rule.get("flatpak")
+                               or rule.get("forwarded_from")) and (
+                    not named or fnmatchcase(exe, named))  # fmt: skip
+            if applies:
                 found.append(dict(row))
         return found
 
@@ -174,7 +211,8 @@ class RulesModel(HelperBound, RowModel):
         base = self._rules.get(rule_id, {})
         # Not for every user: for the user the rule was for (another's, edited by an
         # administrator, stays theirs), or for this user when it is new.
-        owner = None if every_user else base.get("uid", self.myUid)
+        # Forwarded traffic has no user at all.
+        owner = None if every_user or base.get("forwarded_from") else base.get("uid", self.myUid)
         rule = rule_from_form(values, base, owner)
         try:
             options = to_dbus_options(rule)
@@ -219,6 +257,8 @@ class RulesModel(HelperBound, RowModel):
         self.saveFailed.emit(error.message)
 
     def _failed(self, error: HelperCallError) -> None:
+        if error.helper_absent:  # the page says so (NotConnected)
+            return
         self.failed.emit(error.message)
 
     def _helper_appeared(self) -> None:

@@ -26,6 +26,8 @@ class Settings:
     fail_closed: bool = False
     history_days: int = 30
     trust_package_updates: bool = True
+    forwarded: str = "allow"
+    dns_to_resolvers: bool = True
 
     def merged(self, values: dict) -> "Settings":
         """These values with those that `values` names over them, each of its field's type."""
@@ -72,6 +74,16 @@ class SettingsModel(HelperBound, QObject):
     @Property(bool, notify=changed)
     def trustPackageUpdates(self) -> bool:
         return self._values.trust_package_updates
+
+    @Property(str, notify=changed)
+    def forwarded(self) -> str:
+        """What a forwarded connection (a container's, a VM's) no rule covers gets."""
+        return self._values.forwarded
+
+    @Property(bool, notify=changed)
+    def dnsToResolvers(self) -> bool:
+        """The built-in rule: programs may ask this computer's DNS servers."""
+        return self._values.dns_to_resolvers
 
     @Slot("QVariantMap")
     def save(self, values: dict) -> None:

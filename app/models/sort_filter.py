@@ -1,4 +1,9 @@
-"""`SortFilterModel`: a QSortFilterProxyModel for QML that sorts and filters by role name."""
+"""`SortFilterModel`: a QSortFilterProxyModel for QML that sorts and filters a `RowModel` by
+role name.
+
+The filter reads each row's values straight from the source's rows (`RowModel.text_of`),
+not through `data()` role by role: 10,000 rules filter in a few tens of milliseconds
+(bench/rules_filter.py)."""
 
 from PySide6.QtCore import (
     Property,
@@ -11,7 +16,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtQml import QmlElement
 
-from netwarden.models.row_model import Index
+from netwarden.models.row_model import Index, RowModel
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
@@ -28,14 +33,15 @@ def _sort_value(value: object) -> tuple[int, object]:
 
 @QmlElement
 class SortFilterModel(QSortFilterProxyModel):
-    """`sourceModel` sorted by the role `sortRole` (`descending`) and filtered: a row stays
-    when any of `filterRoles` contains `filterText` (case-insensitive)."""
+    """`source` (a RowModel) sorted by the role `sortRole` (`descending`) and filtered: a
+    row stays when any of `filterRoles` contains `filterText` (case-insensitive)."""
 
     changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._filter_text = ""
+        self._needle = ""  # the filter text as compared
         self._filter_roles: list[str] = []
         self._sort_role = ""
         self._descending = False
@@ -57,7 +63,7 @@ class SortFilterModel(QSortFilterProxyModel):
     def _get_source(self) -> QAbstractItemModel | None:
         return self.sourceModel()
 
-    def _set_source(self, model: QAbstractItemModel) -> None:
+    def _set_source(self, model: RowModel) -> None:
         self.setSourceModel(model)
         self._apply_sort()
         self.changed.emit()
@@ -70,6 +76,7 @@ class SortFilterModel(QSortFilterProxyModel):
     def _set_filter_text(self, text: str) -> None:
         if text != self._filter_text:
             self._filter_text = text
+            self._needle = text.strip().casefold()
             self.invalidateFilter()
             self.changed.emit()
 
@@ -128,15 +135,9 @@ class SortFilterModel(QSortFilterProxyModel):
         self.sort(0, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        needle = self._filter_text.strip().casefold()
-        if not needle:
+        if not self._needle:
             return True
-        index = self.sourceModel().index(source_row, 0, source_parent)
-        for name in self._filter_roles:
-            value = index.data(self._role(name))
-            if value is not None and needle in str(value).casefold():
-                return True
-        return False
+        return self._needle in self.sourceModel().text_of(source_row, self._filter_roles)
 
     def lessThan(self, left: Index, right: Index) -> bool:
         role = self.sortRole()

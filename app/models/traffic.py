@@ -2,18 +2,25 @@
 the range's latest connections (allowed and denied), and the export of the range's flows
 into a file the person picked.
 
-A range is the last hour (minute buckets), day or week (hour buckets) or month (day
-buckets). TrafficSeries leaves empty buckets out; here every bucket of the range gets a
-point, so the graph shows the quiet times as zero.
+A range is about the last hour (a point a minute), day or week (a point an hour) or month
+(a point a day). It starts at a round time of the local clock (the first tick of the time
+axis: a whole 10 minutes, 3 hours or day) so that each tick falls on a time worth
+reading, and the axis ends at the next tick after now. TrafficSeries leaves empty
+buckets out; here every bucket up to now gets a point, so quiet times show as zero.
 """
 
+import math
 import os
 import time
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import dbus
 from PySide6.QtCore import Property, QObject, QUrl, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
+from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient, to_dbus_options
 from netwarden.models import programs
 from netwarden.models.connections import RecentFlowsModel, flow_row
@@ -23,32 +30,73 @@ from netwarden.models.rules import user_name
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
 
-RANGES = {  # name: (seconds shown, bucket seconds)
-    "hour": (3600, 60),
-    "day": (86400, 3600),
-    "week": (7 * 86400, 3600),
-    "month": (30 * 86400, 86400),
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Range:
+    """How a range is asked for and drawn."""
+
+    span: int  # seconds shown, at least
+    query_bucket: int  # TrafficSeries bucket (seconds)
+    point: int  # seconds per point of the graph (whole days: local days)
+    tick: int  # seconds between the time axis's ticks (local clock)
+    label: str  # Qt date format of the tick labels
+
+
+RANGES = {
+    "hour": Range(3600, 60, 60, 600, "hh:mm"),
+    "day": Range(DAY, 3600, 3600, 3 * 3600, "ddd hh:mm"),
+    "week": Range(7 * DAY, 3600, 3600, DAY, "ddd d"),
+    "month": Range(30 * DAY, 3600, DAY, 5 * DAY, "d MMM"),
 }
 TOP_LIMIT = 10
 FLOWS_LIMIT = 100  # the range's latest connections listed under the graph
-UNITS = ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
+UNITS = ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1, "B"))  # as Format.bytes and the CLI
 
 
-def bucket_points(series: list[tuple[int, int, int]], since: float, until: float,
-                  bucket: int) -> list[dict]:  # fmt: skip
-    """One point per bucket from `since` to `until` ({time ms, sent, received} bytes)."""
-    by_start = {start: (out, received) for start, out, received in series}
-    first = int(since) // bucket * bucket
-    points = []
-    for start in range(first, int(until) + 1, bucket):
-        out, received = by_start.get(start, (0, 0))
-        points.append({"time": start * 1000.0, "sent": out, "received": received})
+def local_steps(since: float, until: float, step: int) -> list[float]:
+    """Times `step` seconds apart on the local clock, from `since` rounded down to a whole
+    `step` (counted from local midnight; whole days from midnight) up to the first at
+    or after `until`."""
+    midnight = datetime.fromtimestamp(since).replace(hour=0, minute=0, second=0, microsecond=0)
+    if step % DAY:
+        first = midnight.timestamp() + (since - midnight.timestamp()) // step * step
+        times = [first]
+        while times[-1] < until:
+            times.append(times[-1] + step)
+        return times
+    days, stamps = step // DAY, [midnight]
+    while stamps[-1].timestamp() < until:
+        stamps.append(stamps[-1] + timedelta(days=days))
+    return [stamp.timestamp() for stamp in stamps]
+
+
+def bucket_points(series: list[tuple[int, int, int]], starts: list[float]) -> list[dict]:
+    """One point per start of `starts` ({time ms, sent, received} bytes): the series'
+    buckets (start, bytes out, bytes in) summed into the point they fall in."""
+    points = [{"time": start * 1000.0, "sent": 0, "received": 0} for start in starts]
+    for start, out, received in series:
+        at = bisect_right(starts, start) - 1
+        if at >= 0:
+            points[at]["sent"] += out
+            points[at]["received"] += received
     return points
 
 
 def unit_for(peak: float) -> tuple[float, str]:
     """The divisor and name of the unit that shows `peak` bytes best."""
     return next(((size, name) for size, name in UNITS if peak >= size), (1, "B"))
+
+
+def scale_for(peak: float) -> tuple[float, float]:
+    """A round top for a value axis showing up to `peak`, and its step: at most 5 steps of
+    1, 2 or 5 times a power of ten."""
+    if peak <= 0:
+        return 1.0, 0.5
+    power = 10.0 ** math.floor(math.log10(peak / 5))
+    step = next(s * power for s in (1, 2, 5, 10) if peak / (s * power) <= 5)
+    return step * math.ceil(peak / step), step
 
 
 @QmlElement
@@ -71,12 +119,12 @@ class TopModel(RowModel):
 
 
 def top_program_row(entry: dict) -> dict:
-    exe = entry.get("exe", "")
-    name = programs.identity(exe)[0]
+    exe, forwarded_from = entry.get("exe", ""), entry.get("forwarded_from", "")
+    name = programs.identity(exe, "", forwarded_from)[0]
     return {
-        "key": f"{entry.get('uid')}:{exe}",
-        "name": f"{name} ({user_name(entry.get('uid'))})",
-        "detail": exe,
+        "key": f"{entry.get('uid')}:{exe}:{forwarded_from}",
+        "name": name if forwarded_from else f"{name} ({user_name(entry.get('uid'))})",
+        "detail": exe or forwarded_from,
         "exe": exe,
         "bytesIn": entry.get("bytes_in", 0),
         "bytesOut": entry.get("bytes_out", 0),
@@ -98,12 +146,14 @@ def top_host_row(entry: dict) -> dict:
 
 @QmlElement
 @QmlUncreatable("TrafficHistory is made by the app")
-class TrafficHistory(QObject):
-    """Traffic over `range` for all programs or for `exe`, and the range's top lists."""
+class TrafficHistory(HelperBound, QObject):
+    """Traffic over `range` for all programs or for `exe`, and the range's top lists.
+    Loaded when the helper appears (and on `refresh`); emptied when it goes."""
 
     changed = Signal()
     allUsersChanged = Signal()
     pointsChanged = Signal()
+    exportingChanged = Signal()
     failed = Signal(str)
     exported = Signal(int, str)  # flows written, into which file
 
@@ -114,11 +164,15 @@ class TrafficHistory(QObject):
         self._exe = ""
         self._all_users = False  # every user's traffic (an administrator's view)
         self._points: list[dict] = []
+        self._ticks: list[float] = []
+        self._tick_format = RANGES[self._range].label
         self._peak = 0.0
         self._totals = (0, 0)
+        self._exporting = False
         self._programs = TopModel(self)
         self._hosts = TopModel(self)
         self._flows = RecentFlowsModel(self)
+        self._bind_helper(client)
 
     # The read-write properties are made with `Property(type, getter, setter)`: mypy
     # takes a `@name.setter` of PySide's Property for a second definition of `name`.
@@ -162,7 +216,7 @@ class TrafficHistory(QObject):
 
     @Property(list, notify=pointsChanged)
     def points(self) -> list[dict]:
-        """{time (ms), sent, received} per bucket, in `unit`s."""
+        """{time (ms), sent, received (in `unit`s), sentBytes, receivedBytes} per point."""
         return self._points
 
     @Property(str, notify=pointsChanged)
@@ -171,8 +225,18 @@ class TrafficHistory(QObject):
 
     @Property(float, notify=pointsChanged)
     def peak(self) -> float:
-        """The largest bucket, in `unit`s."""
+        """The largest point, in `unit`s."""
         return self._peak / unit_for(self._peak)[0]
+
+    @Property(float, notify=pointsChanged)
+    def scaleMax(self) -> float:
+        """The top of the value axis: a round number at or above `peak`."""
+        return scale_for(self.peak)[0]
+
+    @Property(float, notify=pointsChanged)
+    def scaleStep(self) -> float:
+        """The value axis's step (4 or 5 of them up to `scaleMax`)."""
+        return scale_for(self.peak)[1]
 
     @Property(float, notify=pointsChanged)
     def totalReceived(self) -> float:
@@ -184,12 +248,28 @@ class TrafficHistory(QObject):
 
     @Property(float, notify=pointsChanged)
     def since(self) -> float:
-        """The range's start (ms), for the time axis."""
-        return self._points[0]["time"] if self._points else 0.0
+        """The time axis's start (ms): the range's first tick."""
+        return self._ticks[0] * 1000 if self._ticks else 0.0
 
     @Property(float, notify=pointsChanged)
     def until(self) -> float:
-        return self._points[-1]["time"] if self._points else 0.0
+        """The time axis's end (ms): the first tick after now."""
+        return self._ticks[-1] * 1000 if self._ticks else 0.0
+
+    @Property(int, notify=pointsChanged)
+    def tickCount(self) -> int:
+        """How many steps the time axis has from `since` to `until`."""
+        return max(1, len(self._ticks) - 1)
+
+    @Property(str, notify=pointsChanged)
+    def tickFormat(self) -> str:
+        """The Qt date format of the time axis's labels (of the range the points are of)."""
+        return self._tick_format
+
+    @Property(bool, notify=exportingChanged)
+    def exporting(self) -> bool:
+        """An export is being written."""
+        return self._exporting
 
     @Property(QObject, constant=True)
     def programs(self) -> TopModel:
@@ -213,21 +293,27 @@ class TrafficHistory(QObject):
             choices.append({"name": programs.identity(self._exe)[0], "exe": self._exe})
         return choices
 
-    def _window(self) -> tuple[float, float, int]:
-        span, bucket = RANGES[self._range]
+    def _window(self) -> tuple[float, float, list[float]]:
+        """The range's start and end (now), and the time axis's ticks."""
         until = time.time()
-        return until - span, until, bucket
+        ticks = local_steps(until - RANGES[self._range].span, until, RANGES[self._range].tick)
+        return ticks[0], until, ticks
 
     @Slot()
     def refresh(self) -> None:
         """Ask the helper for the range's series, top lists and latest connections."""
-        since, until, bucket = self._window()
+        if not self._helper_running:
+            return
+        since, until, ticks = self._window()
+        chosen_range = RANGES[self._range]
         scope = {"all_users": True} if self._all_users else {}
         chosen = {"since": since, "until": until, **scope,
                   **({"exe": self._exe} if self._exe else {})}  # fmt: skip
+        bucket = {"bucket": chosen_range.query_bucket}
+        starts = [t for t in local_steps(since, until, chosen_range.point) if t < until]
         self._client.call(
-            "TrafficSeries", "a{sv}", (to_dbus_options({**chosen, "bucket": bucket}),),
-            lambda series: self._plot(series, since, until, bucket), self._failed,
+            "TrafficSeries", "a{sv}", (to_dbus_options({**chosen, **bucket}),),
+            lambda series: self._plot(series, starts, ticks, chosen_range.label), self._failed,
         )  # fmt: skip
         top = to_dbus_options({"since": since, "until": until, "limit": TOP_LIMIT, **scope})
         self._client.call("TopTraffic", "a{sv}", (top,), self._top, self._failed)
@@ -243,7 +329,7 @@ class TrafficHistory(QObject):
         if not os.path.isabs(path) or os.path.basename(path).startswith("."):
             self.failed.emit(f"Choose a file name to export to (not {url.toString()!r}).")
             return
-        since, until, _bucket = self._window()
+        since, until, _ticks = self._window()
         options: dict[str, object] = {"format": fmt, "since": since, "until": until}
         if self._exe:
             options["exe"] = self._exe
@@ -257,23 +343,32 @@ class TrafficHistory(QObject):
 
         def written(count: int) -> None:
             file.close()
+            self._set_exporting(False)
             self.exported.emit(count, os.path.basename(path))
 
         def refused(error: HelperCallError) -> None:
             file.close()
+            self._set_exporting(False)
             self._failed(error)
 
+        self._set_exporting(True)
         self._client.call("ExportHistory", "ha{sv}",
                           (dbus.types.UnixFd(file), to_dbus_options(options)), written,
                           refused)  # fmt: skip
 
-    def _plot(self, series: list, since: float, until: float, bucket: int) -> None:
-        raw = bucket_points(series, since, until, bucket)
+    def _set_exporting(self, exporting: bool) -> None:
+        self._exporting = exporting
+        self.exportingChanged.emit()
+
+    def _plot(self, series: list, starts: list[float], ticks: list[float], label: str) -> None:
+        raw = bucket_points(series, starts)
         self._peak = float(max((max(p["sent"], p["received"]) for p in raw), default=0))
         self._totals = (sum(p["sent"] for p in raw), sum(p["received"] for p in raw))
+        self._ticks, self._tick_format = ticks, label
         size = unit_for(self._peak)[0]
         self._points = [{"time": p["time"], "sent": p["sent"] / size,
-                         "received": p["received"] / size} for p in raw]  # fmt: skip
+                         "received": p["received"] / size, "sentBytes": p["sent"],
+                         "receivedBytes": p["received"]} for p in raw]  # fmt: skip
         self.pointsChanged.emit()
 
     def _top(self, top: dict) -> None:
@@ -282,6 +377,16 @@ class TrafficHistory(QObject):
         self.changed.emit()
 
     def _failed(self, error: HelperCallError) -> None:
+        if error.helper_absent:  # the page says so in its own words
+            return
         self.failed.emit(error.message)
         if error.not_authorized and self._all_users:  # back to this user's own view
             self._set_all_users(False)
+
+    def _helper_appeared(self) -> None:
+        self.refresh()
+
+    def _helper_gone(self) -> None:
+        self._plot([], [], [], self._tick_format)
+        self._top({})
+        self._flows.sync([])

@@ -5,6 +5,7 @@ and time, and made from sockets carrying the helper's own mark, so they never wa
 own queue. Copies are written atomically (temporary file, fsync, rename), mode 0600.
 """
 
+import functools
 import http.client
 import socket
 import ssl
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from netwarden_helper.blocklists.locations import MAX_BYTES, SourceError
 
@@ -98,10 +100,10 @@ def _marked(base: type[http.client.HTTPConnection], mark: int) -> type[http.clie
     """`base` connecting from sockets marked `mark`."""
 
     class Marked(base):  # type: ignore[valid-type,misc]
-        def _create_connection(
-            self, address: tuple[str, int], timeout: float | None = None, source: object = None
-        ) -> socket.socket:
-            return _marked_connection(mark, address, timeout, source)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # http.client sets _create_connection on each instance: a method is shadowed.
+            self._create_connection = functools.partial(_marked_connection, mark)
 
     return Marked
 

@@ -6,7 +6,7 @@ docs/blocklists.md.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,14 @@ class Blocklist:
     checked_at: float | None = None  # the last update attempt
     updated_at: float | None = None  # the last time the list's content was taken in
     domains: int = 0  # names in the list in use
-    skipped: int = 0  # lines of it that were not names
+    skipped: int = 0  # lines neither taken nor comments (rejected, and ignored but comments)
     error: str = ""  # why the last attempt failed ("" when it did not)
+    # Of the list in use, counted when it is read (at each start too), not stored:
+    format: str = ""  # formats.FORMATS
+    networks: int = 0  # address ranges in the list in use
+    accepted: int = 0  # lines
+    ignored: Mapping[str, int] = field(default_factory=dict)  # lines by kind
+    rejected: int = 0  # lines
 
 
 def new_subscription(values: Mapping[str, Any], local_dirs: tuple[Path, ...]) -> dict[str, Any]:

@@ -6,11 +6,15 @@ the copies (`<state dir>/blocklists/<id>.list`), merging the names into one
 where the matcher replaces the old one in one assignment (`on_matcher`) and the statuses
 are stored: the packet path never waits for a list and never sees half of one. A list
 that cannot be read, downloaded or parsed keeps its previous names; its status says why.
+Lists are parsed into compact entries (`formats.py`, `domain_lists.py`), and once a new
+matcher is in use the memory freed (the old matcher, a refused list's parse) goes back to
+the system.
 
 At start, lists load from what is at hand (local files, the copies of URL lists) and URL
 lists not checked for `UPDATE_S` are downloaded; staleness is checked every `CHECK_S`.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -22,11 +26,13 @@ from queue import SimpleQueue
 from typing import Any
 
 from netwarden_common.files import write_private
+from netwarden_helper.blocklists.formats import ParsedList, parse_list
 from netwarden_helper.blocklists.locations import SourceError, is_url, read_local
 from netwarden_helper.blocklists.sources import download
 from netwarden_helper.blocklists.subscriptions import Blocklist, BlocklistError, new_subscription
-from netwarden_helper.policy.domain_lists import DomainMatcher, ParsedList, parse_list
+from netwarden_helper.policy.domain_lists import DomainMatcher, ListEntries
 from netwarden_helper.runtime.loop import Loop
+from netwarden_helper.runtime.memory import release_memory
 from netwarden_helper.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,9 +62,9 @@ class BlocklistUpdates:
         self._on_matcher = on_matcher
         self._clock = clock
         self._subscriptions = {b.id: b for b in store.blocklists()}
-        self._names: dict[int, frozenset[str]] = {}  # the worker's alone
+        self._entries: dict[int, ListEntries] = {}  # the worker's alone
         # A daemon thread: a download in progress must not hold up the helper's exit.
-        self._jobs: SimpleQueue[tuple | None] = SimpleQueue()
+        self._jobs: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
         threading.Thread(target=self._run_jobs, name="blocklists", daemon=True).start()
         self._timer = loop.call_every(CHECK_S, self.update_stale)
         self._submit([(b, self._stale(b)) for b in self._subscriptions.values()])
@@ -119,11 +125,12 @@ class BlocklistUpdates:
         done: Future[list[Blocklist]] = Future()
         enabled = frozenset(b.id for b in self._subscriptions.values() if b.enabled)
         wanted = [(b, fetch) for b, fetch in blocklists if b.enabled]
-        self._jobs.put((wanted, enabled, forget, done))
+        self._jobs.put(functools.partial(self._work, wanted, enabled, forget, done))
         return done
 
     def _apply(self, matcher: DomainMatcher, statuses: list[Blocklist], done: Future) -> None:
         self._on_matcher(matcher)
+        self._jobs.put(release_memory)  # the old matcher is freed: give its pages back
         try:
             for status in statuses:
                 if status.id in self._subscriptions:  # not removed meanwhile
@@ -139,7 +146,7 @@ class BlocklistUpdates:
 
     def _run_jobs(self) -> None:
         while (job := self._jobs.get()) is not None:
-            self._work(*job)
+            job()
 
     def _work(
         self,
@@ -152,10 +159,10 @@ class BlocklistUpdates:
             if forget is not None:
                 self._copy(forget).unlink(missing_ok=True)
             statuses = [self._refresh(blocklist, fetch) for blocklist, fetch in blocklists]
-            for gone in set(self._names) - enabled:
-                del self._names[gone]
+            for gone in set(self._entries) - enabled:
+                del self._entries[gone]
             began = time.monotonic()
-            matcher = DomainMatcher.merged(self._names)
+            matcher = DomainMatcher.merged(self._entries)
             log.debug("blocklists: %d names merged in %.3f s", len(matcher),
                       time.monotonic() - began)  # fmt: skip
         except Exception as exc:  # a bug must not leave the caller waiting
@@ -186,11 +193,11 @@ class BlocklistUpdates:
 
     def _refresh_url(self, blocklist: Blocklist, fetch: bool, now: float) -> Blocklist:
         copy = self._copy(blocklist.id)
-        if blocklist.id not in self._names and copy.exists():
+        if blocklist.id not in self._entries and copy.exists():
             blocklist = self._take(blocklist, self._parsed(copy.read_bytes()), now=None)
         if not fetch:
             return blocklist
-        known = blocklist.id in self._names
+        known = blocklist.id in self._entries
         got = download(blocklist.source, blocklist.etag if known else "",
                        blocklist.last_modified if known else "", self._own_mark)  # fmt: skip
         if got.data is None:
@@ -198,24 +205,36 @@ class BlocklistUpdates:
             return blocklist
         parsed = self._parsed(got.data)
         write_private(copy, got.data)
-        log.info("blocklist %d (%s) downloaded: %d names", blocklist.id, blocklist.source,
-                 len(parsed.domains))  # fmt: skip
+        log.info("blocklist %d (%s) downloaded: %s, %d names, %d networks", blocklist.id,
+                 blocklist.source, parsed.format, len(parsed.entries.names),
+                 parsed.entries.network_count)  # fmt: skip
         return replace(self._take(blocklist, parsed, now), etag=got.etag,
                        last_modified=got.last_modified)  # fmt: skip
 
     def _take(self, blocklist: Blocklist, parsed: ParsedList, now: float | None) -> Blocklist:
-        self._names[blocklist.id] = parsed.domains
+        self._entries[blocklist.id] = entries = parsed.entries
         updated_at = blocklist.updated_at if now is None else now
-        return replace(blocklist, domains=len(parsed.domains), skipped=parsed.skipped,
-                       updated_at=updated_at)  # fmt: skip
+        return replace(
+            blocklist,
+            domains=len(entries.names),
+            networks=entries.network_count,
+            format=parsed.format,
+            accepted=parsed.accepted,
+            ignored=parsed.ignored,
+            rejected=parsed.rejected,
+            skipped=parsed.skipped,
+            updated_at=updated_at,
+        )
 
     @staticmethod
     def _parsed(data: bytes) -> ParsedList:
         if b"\0" in data:
             raise SourceError("not a text file")
-        parsed = parse_list(data.decode("utf-8", errors="replace"))
-        if not parsed.domains and parsed.skipped:
-            raise SourceError(f"no host names in it ({parsed.skipped} lines not understood)")
+        parsed = parse_list(data)
+        if not parsed.accepted and parsed.skipped:
+            raise SourceError(
+                f"no host names or networks in it (read as {parsed.format}: {parsed.summary()})"
+            )
         return parsed
 
     def _copy(self, blocklist_id: int) -> Path:

@@ -1,4 +1,4 @@
-"""Hash-change alerts over the bus: ListAlerts, ResolveAlert, and their signals.
+"""Alerts over the bus: ListAlerts, ResolveAlert, and their signals.
 
 AlertRaised and AlertResolved go to prompt agents and connection watchers (unicast).
 Resolving needs what changing the affected rules needs.
@@ -13,21 +13,18 @@ from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import BusPeers, Signals
 from netwarden_helper.bus.records import alert_record
 from netwarden_helper.bus.rules import for_rules
-from netwarden_helper.pinning.alerts import RESOLUTIONS, Alert, block_rule
+from netwarden_helper.pinning.alerts import OPEN, RESOLUTIONS, Alert, block_rule
 from netwarden_helper.pinning.pins import PinGuard
-from netwarden_helper.policy.rule_book import RuleBook
 
 
 class AlertMethods:
     def __init__(
         self,
         pins: PinGuard,
-        rule_book: RuleBook,
         audiences: tuple[BusPeers, ...],
         signals: Signals,
     ) -> None:
         self._pins = pins
-        self._book = rule_book
         self._audiences = audiences
         self._signals = signals
 
@@ -42,7 +39,9 @@ class AlertMethods:
         alert = next((a for a in self._pins.alerts() if a.id == alert_id), None)
         if alert is None:
             raise Missing(f"there is no alert {alert_id}")
-        rules = [rule for rule in self._book.rules() if rule.id in alert.rules]
+        if alert.state != OPEN:  # nothing will change: the refusal needs no more
+            return ACTION_MONITOR
+        rules = self._pins.affected(alert)
         return for_rules(caller, *rules, block_rule(alert, rules))
 
     @authorized_method(

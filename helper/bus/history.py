@@ -32,7 +32,8 @@ MAX_PAGE = 1000
 MAX_POINTS = 10_000
 MAX_TOP = 100
 SAMPLE_S = 1.0
-_FILTER_OPTIONS = {"since": float, "until": float, "exe": str, "host": str, "verdict": str}
+_FILTER_OPTIONS = {"since": float, "until": float, "exe": str, "host": str, "verdict": str,
+                   "forwarded_from": str}  # fmt: skip
 _ALL_USERS = {"all_users": bool}
 
 
@@ -54,8 +55,8 @@ def history_filter(values: Mapping[str, Any], uid: int | None = None) -> History
         raise BadValue("since: must not be after until")
     if selected.verdict not in ("", "allow", "deny"):
         raise BadValue("verdict: must be allow or deny")
-    if len(selected.exe) > 4096 or len(selected.host) > 1024:
-        raise BadValue("exe or host: too long")
+    if len(selected.exe) > 4096 or len(selected.host) > 1024 or len(selected.forwarded_from) > 64:
+        raise BadValue("exe, host or forwarded_from: too long")
     return selected
 
 
@@ -82,7 +83,8 @@ class HistoryMethods:
         self._signals = signals
         # each watcher with the uid whose flows it sees (None: everyone's)
         self.watchers: BusPeers[int | None] = BusPeers(signals.connection)
-        self._bytes: Counter[tuple[str, int, str]] = Counter()
+        # (exe, uid, forwarded_from, "out" or "in") -> bytes since the last sample
+        self._bytes: Counter[tuple[str, int, str, str]] = Counter()
 
     @authorized_method(lambda self, caller, watch: monitor_action(watch), in_signature="a{sv}")
     def WatchConnections(self, caller: Caller, watch: dbus.Dictionary) -> None:
@@ -215,9 +217,9 @@ class HistoryMethods:
 
     def bytes_counted(self, samples: list[BytesSample]) -> None:
         for sample in samples:
-            exe, uid = sample.program.exe, sample.program.uid
-            self._bytes[(exe, uid, "out")] += sample.bytes_out
-            self._bytes[(exe, uid, "in")] += sample.bytes_in
+            program = (sample.program.exe, sample.program.uid, sample.program.forwarded_from)
+            self._bytes[(*program, "out")] += sample.bytes_out
+            self._bytes[(*program, "in")] += sample.bytes_in
 
     def send_sample(self) -> None:
         """Tell watchers the bytes moved since the last sample (every `SAMPLE_S`)."""
@@ -226,12 +228,13 @@ class HistoryMethods:
         moved, self._bytes = self._bytes, Counter()
         if not self.watchers:
             return
-        programs = sorted({(exe, uid) for exe, uid, _direction in moved})
+        programs = sorted({program[:3] for program in moved})
         now = self._history.clock()
         for name, seen in self.watchers.items():
-            mine = [{"exe": exe, "uid": uid, "bytes_out": moved[(exe, uid, "out")],
-                     "bytes_in": moved[(exe, uid, "in")]}
-                    for exe, uid in programs if seen is None or uid == seen]  # fmt: skip
+            mine = [{"exe": exe, "uid": uid, "forwarded_from": forwarded,
+                     "bytes_out": moved[(exe, uid, forwarded, "out")],
+                     "bytes_in": moved[(exe, uid, forwarded, "in")]}
+                    for exe, uid, forwarded in programs if seen is None or uid == seen]  # fmt: skip
             if mine:
                 sample = dictionary({"time": now, "programs": mine})
                 self._signals.send("TrafficSample", "a{sv}", sample, to=name)

@@ -99,6 +99,10 @@ class PromptMethods:
             told.add(name)
             self._signals.send("PromptRaised", "a{sv}", dictionary(prompt_record(prompt)), to=name)
 
+    def prompt_changed(self, prompt: Prompt) -> None:
+        for name in self._told.get(prompt.id, set()):
+            self._signals.send("PromptChanged", "a{sv}", dictionary(prompt_record(prompt)), to=name)
+
     def prompt_closed(self, prompt_id: int, outcome: str) -> None:
         for name in self._told.pop(prompt_id, set()):
             self._signals.send("PromptClosed", "ts", dbus.UInt64(prompt_id), outcome, to=name)

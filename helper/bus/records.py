@@ -13,6 +13,7 @@ from netwarden_common.rules import RULE_FIELDS, Rule
 from netwarden_helper.blocklists.subscriptions import Blocklist
 from netwarden_helper.packet_path.held_flows import Prompt
 from netwarden_helper.pinning.alerts import Alert
+from netwarden_helper.policy.public_suffix import registrable_domain
 from netwarden_helper.policy.settings import Settings
 from netwarden_helper.records.accounting import TrackedFlow
 from netwarden_helper.records.flows import FlowRecord
@@ -37,18 +38,21 @@ def prompt_record(prompt: Prompt) -> dict[str, Any]:
         "uid": flow.uid,
         "destination": flow.dst,
         "hosts": list(flow.hosts),
+        "domain": registrable_domain(flow.hosts[0]) if flow.hosts else None,  # "this domain"
         "port": flow.dport,
         "protocol": flow.protocol,
         "unit": flow.unit,
         "flatpak": flow.flatpak,
         "script": flow.script,
         "script_sha256": flow.script_sha256,
+        "forwarded_from": flow.forwarded_from,
         "pid": process.pid if process else None,
         "user": process.user if process else None,
         "cmdline": list(process.cmdline) if process else [],
         "exe_deleted": process.exe_deleted if process else False,
         "parents": [f"{pid} {exe}" for pid, exe in process.parents] if process else [],
         "pinned_rule": prompt.pinned_rule.id if prompt.pinned_rule else None,
+        "gave_up": prompt.gave_up,
     }
 
 
@@ -68,6 +72,7 @@ def flow_record(record: FlowRecord) -> dict[str, Any]:
         "flatpak": program.flatpak,
         "uid": program.uid,
         "script": program.script,
+        "forwarded_from": program.forwarded_from,
         "destination": record.destination,
         "host": record.host,
         "port": record.port,
@@ -89,8 +94,10 @@ def alert_record(alert: Alert) -> dict[str, Any]:
     return {
         "id": alert.id,
         "created": alert.created,
-        "kind": "hash_changed",
+        "kind": alert.kind,
         "exe": alert.exe,
+        "pid": alert.pid,
+        "uid": alert.uid,
         "old_sha256": alert.old_sha256,
         "new_sha256": alert.new_sha256,
         "changed_at": facts.changed_at,
@@ -116,6 +123,11 @@ def blocklist_record(blocklist: Blocklist) -> dict[str, Any]:
         "checked_at": blocklist.checked_at,
         "updated_at": blocklist.updated_at,
         "domains": blocklist.domains,
+        "networks": blocklist.networks,
+        "format": blocklist.format,
+        "accepted": blocklist.accepted,
+        "ignored": dict(blocklist.ignored),
+        "rejected": blocklist.rejected,
         "skipped": blocklist.skipped,
         "error": blocklist.error,
     }

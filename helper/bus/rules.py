@@ -4,7 +4,8 @@ A rule only for the caller's own programs needs `manage-own-rules`; any other ru
 everyone, for another user) needs `manage-rules`. The administrator's rules (rules.d) are
 listed with their `source` file and cannot be changed here. `RulesChanged` is broadcast
 after every change, whoever made it (a call, an answer, expiry, the administrator's
-files).
+files). `RuleHitsChanged` is broadcast every few seconds while rules are hit: their new
+hit counts and last-hit times.
 """
 
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from netwarden_common.rules import Rule, validate
 from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.records import rule_record
+from netwarden_helper.policy.resolvers import BUILTIN_SOURCE
 from netwarden_helper.policy.rule_book import RuleBook
 
 
@@ -42,12 +44,16 @@ class RulesMethods:
     def rules_changed(self) -> None:
         self._signals.send("RulesChanged", "")
 
+    def hits_changed(self, totals: dict[int, tuple[int, float]]) -> None:
+        counts = [(rule_id, hits, last) for rule_id, (hits, last) in totals.items()]
+        self._signals.send("RuleHitsChanged", "a(txd)", dbus.Array(counts, signature="(txd)"))
+
     @authorized_method(ACTION_MONITOR, out_signature="aa{sv}")
     def ListRules(self, caller: Caller) -> dbus.Array:
         """Every rule, in precedence order: the administrator's (with their `source`
         file), then the user's."""
         book = self._book
-        return dbus.Array([dictionary(rule_record(r, book.admin_source(r.id or 0)))
+        return dbus.Array([dictionary(rule_record(book.counted(r), book.admin_source(r.id or 0)))
                            for r in book.rules()], signature="a{sv}")  # fmt: skip
 
     @authorized_method(
@@ -65,6 +71,9 @@ class RulesMethods:
         if rule is None:
             raise Missing(f"there is no rule {rule_id}")
         source = self._book.admin_source(rule_id)
+        if source == BUILTIN_SOURCE:
+            raise BadValue(f"rule {rule_id} is built in (DNS to this computer's DNS "
+                           "servers); turn it off with the setting dns_to_resolvers")  # fmt: skip
         if source:
             raise BadValue(f"rule {rule_id} is managed by the administrator in "
                            f"{self._admin_folder}/{source}; it cannot be changed here")  # fmt: skip
@@ -105,7 +114,7 @@ class RulesMethods:
     def ExportRules(self, caller: Caller) -> str:
         """Every rule of the user's (not the administrator's) as a Netwarden rules file
         (JSON, see docs/dbus-api.md)."""
-        return dump_rules(self._book.user_rules())
+        return dump_rules([self._book.counted(rule) for rule in self._book.user_rules()])
 
     @authorized_method(ACTION_MANAGE_RULES, in_signature="sa{sv}", out_signature="a{sv}")
     def ImportRules(

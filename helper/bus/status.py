@@ -12,6 +12,7 @@ from netwarden_helper import __version__
 from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.records import settings_record
+from netwarden_helper.data_plane.plane import Attribution
 from netwarden_helper.packet_path.netfilter import Backend, Interception
 from netwarden_helper.policy.live_settings import LiveSettings
 
@@ -31,6 +32,7 @@ class Running(Protocol):
 
     backend: Backend
     interception: Interception
+    attribution: Attribution
     settings: LiveSettings
 
     def status(self) -> dict[str, Any]: ...
@@ -44,7 +46,8 @@ class StatusMethods:
 
     @authorized_method(ACTION_MONITOR, out_signature="a{sv}")
     def GetStatus(self, caller: Caller) -> dbus.Dictionary:
-        """Version, start time, uptime, netfilter backend, failure mode, counters."""
+        """Version, start time, uptime, netfilter backend, failure mode, attribution
+        ("ebpf" or "procfs", and why not eBPF), counters."""
         helper = self._helper
         return dictionary(
             {
@@ -53,6 +56,8 @@ class StatusMethods:
                 "uptime": time.time() - self._started_at,
                 "backend": helper.backend.name,
                 "fail_closed": helper.interception.fail_closed,
+                "attribution": helper.attribution.mode,
+                "attribution_reason": helper.attribution.reason,
                 "counters": helper.status(),
                 "footprint": footprint(),
             }

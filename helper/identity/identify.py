@@ -5,18 +5,33 @@ socket -> (inode, uid) by sock_diag, inode -> pid by the fd map, and the process
 details if they are cached (same pid and start time), the binary's sha256 if the hash
 cache knows it, the names DNS answers gave the destination. A process not seen before is
 read off the loop (`fetch`, a worker of its own: `read_process` opens files the process
-named), and its packets wait for it (`HeldFlows.wait`).
+named), and its packets wait for it (`HeldFlows.wait`). A packet routed through this
+host (a container's, a VM's) has no local process: its flow names the interface and the
+address it came from (`forwarded`).
+
+With the eBPF data plane (`data_plane/`) the owner comes from the kernel's record of who
+created or last used the socket, looked up by exact tuple: the process's details are
+read from /proc only while it still runs the program that used the socket; a process
+that is gone (or has exec'd another program since) is what the kernel recorded
+(`_recorded`: pid, executable path, uid, comm; `exited` set). Without it, sock_diag and
+the /proc fd map, as before.
 """
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+from netwarden_common.users import user_name
+from netwarden_helper.data_plane.plane import DataPlane
+from netwarden_helper.data_plane.records import SocketOwner
 from netwarden_helper.identity.attribution import SocketOwners, SocketTable
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.hashing import BinaryHasher, file_key
 from netwarden_helper.identity.process_info import ProcessInfo, read_process, start_time
-from netwarden_helper.packet_path.packet import Packet
+from netwarden_helper.packet_path.packet import TCP, UDP, UDPLITE, Packet
 from netwarden_helper.policy.engine import Flow
 from netwarden_helper.runtime.loop import Loop
 
@@ -26,8 +41,13 @@ MAX_CACHED_PROCESSES = 4096
 
 
 class Identifier:
-    def __init__(self, loop: Loop, hasher: BinaryHasher, dns: DnsNames) -> None:
+    def __init__(
+        self, loop: Loop, hasher: BinaryHasher, dns: DnsNames, data_plane: DataPlane | None
+    ) -> None:
         self._loop = loop
+        self._data_plane = data_plane
+        own_root = os.stat("/proc/self/root")
+        self._root = (own_root.st_dev, own_root.st_ino)
         self._hasher = hasher
         self._dns = dns
         self._sockets = SocketTable()
@@ -40,22 +60,45 @@ class Identifier:
         self._reader.shutdown(wait=False, cancel_futures=True)
         self._sockets.close()
 
-    def owner(self, packet: Packet) -> tuple[int, int | None]:
-        """(uid, pid) of the socket that sent `packet`: (-1, None) when it has none, a uid
-        and None when its process cannot be found."""
+    def owner(self, packet: Packet) -> tuple[int, int | None, SocketOwner | None]:
+        """(uid, pid, the kernel's record) of the socket that sent `packet`: the data
+        plane's record when it has one, else sock_diag and /proc (no record): (-1, None,
+        None) when it has none, a uid and None when its process cannot be found."""
+        recorded = self._data_plane.owner(packet) if self._data_plane is not None else None
+        if recorded is not None:
+            return recorded.socket_uid, recorded.tgid or None, recorded
         owner = self._sockets.owner(packet)
         if owner is None:
-            return -1, None
+            return -1, None, None
         inode, uid = owner
-        return uid, self._owners.pid_of(inode)
+        return uid, self._owners.pid_of(inode), None
 
-    def cached(self, pid: int) -> ProcessInfo | None:
-        """The details of `pid` if they are known and it is still the same process."""
-        process = self._processes.get(pid)
-        return process if process is not None and process.start_time == start_time(pid) else None
+    def socket_open(self, five_tuple: tuple) -> bool | None:
+        """Whether a local socket still owns flow `five_tuple` (protocol, source, port,
+        destination, port); None where sock_diag cannot tell (ICMP, other protocols)."""
+        protocol, src, sport, dst, dport = five_tuple
+        if protocol not in (TCP, UDP, UDPLITE):
+            return None
+        version = 6 if ":" in src else 4
+        return self._sockets.owner(Packet(version, protocol, src, dst, sport, dport)) is not None
 
-    def fetch(self, pid: int, on_done: Callable[[ProcessInfo | None], None]) -> None:
-        """Read `pid`'s details off the loop; `on_done(details or None)` runs on the loop."""
+    def cached(self, pid: int | None, recorded: SocketOwner | None) -> ProcessInfo | None:
+        """The details of `pid` if they are known and it is still the same process, running
+        the program the kernel recorded; what the kernel recorded if the process is gone."""
+        if recorded is not None and (pid is None or start_time(pid) != recorded.start_ticks):
+            return self._recorded(recorded)
+        process = self._processes.get(pid) if pid is not None else None
+        if process is None or process.start_time != start_time(process.pid):
+            return None
+        return self._checked(process, recorded)
+
+    def fetch(
+        self, pid: int, recorded: SocketOwner | None, on_done: Callable[[ProcessInfo | None], None]
+    ) -> None:
+        """Read `pid`'s details off the loop; `on_done(details or None)` runs on the loop
+        (what the kernel recorded, if there is a record and the process is gone by then)."""
+        if recorded is not None:
+            on_done = partial(self._fetched_checked, recorded, on_done)
         if pid in self._fetching:
             self._fetching[pid].append(on_done)
             return
@@ -79,10 +122,56 @@ class Identifier:
         for on_done in self._fetching.pop(pid, []):
             on_done(process)
 
+    def _fetched_checked(
+        self,
+        recorded: SocketOwner,
+        on_done: Callable[[ProcessInfo | None], None],
+        process: ProcessInfo | None,
+    ) -> None:
+        on_done(self._checked(process, recorded) if process else self._recorded(recorded))
+
+    def _checked(self, process: ProcessInfo, recorded: SocketOwner | None) -> ProcessInfo:
+        """`process`, unless it runs another program than the one that used the socket
+        (it exec'd since): then what the kernel recorded."""
+        if recorded is None or process.start_time != recorded.start_ticks:
+            return process if recorded is None else self._recorded(recorded)
+        exe = self._data_plane.exe(recorded) if self._data_plane is not None else None
+        return process if exe is None or exe[0] == process.exe else self._recorded(recorded)
+
+    def _recorded(self, recorded: SocketOwner) -> ProcessInfo:
+        """The process as the kernel recorded it when it used the socket: no command line,
+        parents, unit or hash are known (see docs/packet-path.md)."""
+        exe = self._data_plane.exe(recorded) if self._data_plane is not None else None
+        return ProcessInfo(
+            pid=recorded.tgid,
+            exe=exe[0] if exe else "",
+            exe_deleted=exe[1] if exe else False,
+            cmdline=(),
+            uid=recorded.uid,
+            user=user_name(recorded.uid),
+            start_time=recorded.start_ticks,
+            parents=(),
+            unit="",
+            flatpak="",
+            foreign_root=recorded.root != self._root,
+            exited=True,
+            comm=recorded.comm,
+        )
+
+    def forwarded(self, packet: Packet, interface_index: int) -> Flow:
+        """The flow of `packet`, routed through this host from interface `interface_index`."""
+        try:
+            interface = socket.if_indextoname(interface_index)
+        except OSError:  # gone meanwhile: its number still tells the flows apart
+            interface = f"if{interface_index}"
+        return Flow(exe="", dst=packet.dst, protocol=packet.protocol_name, dport=packet.dport,
+                    hosts=self._dns.names_for(packet.dst),
+                    forwarded_from=f"{interface} {packet.src}")  # fmt: skip
+
     def flow(self, packet: Packet, uid: int, process: ProcessInfo | None) -> Flow:
         """The flow of `packet` from `process` (None: not known) of user `uid`."""
         sha256 = None
-        if process is not None:
+        if process is not None and not process.exited:  # a gone pid may be another's now
             key = file_key(process.pid)
             sha256 = self._hasher.cached(key) if key else None
         return Flow(

@@ -48,6 +48,10 @@ class ProcessInfo:
     foreign_root: bool  # runs in another mount namespace (container, Flatpak)
     script: str = ""  # the script an interpreter runs, as the process sees its path
     script_sha256: str = ""  # its hash ("" when unknown, unreadable or too large)
+    # gone (or running another program) when its flow was attributed: only what the
+    # kernel recorded at the socket's use is known (identify.py, docs/packet-path.md)
+    exited: bool = False
+    comm: str = ""  # the kernel's command name, for a process known only by that record
 
 
 def read_process(pid: int) -> ProcessInfo | None:
@@ -57,7 +61,7 @@ def read_process(pid: int) -> ProcessInfo | None:
         with process.oneshot():
             uid = process.uids().real
             cmdline = tuple(process.cmdline())
-            parents = tuple((parent.pid, _exe(parent.pid)[0])
+            parents = tuple((parent.pid, executable(parent.pid)[0])
                             for parent in process.parents()[:_MAX_PARENTS])  # fmt: skip
     except psutil.Error:
         return None
@@ -65,7 +69,7 @@ def read_process(pid: int) -> ProcessInfo | None:
     credentials = Credentials.of_process(pid)
     if started is None or credentials is None:
         return None
-    exe, deleted = _exe(pid)
+    exe, deleted = executable(pid)
     unit, flatpak = _cgroup_identity(pid)
     script = script_of(exe, cmdline, _own_path(pid, "cwd")) if interpreter_kind(exe) else ""
     return ProcessInfo(
@@ -98,7 +102,7 @@ def _read(path: str) -> str:
         return file.read()
 
 
-def _exe(pid: int) -> tuple[str, bool]:
+def executable(pid: int) -> tuple[str, bool]:
     """The executable's path as `pid` itself sees it, and whether it was deleted."""
     target = _own_path(pid, "exe")
     deleted = target.endswith(_DELETED)

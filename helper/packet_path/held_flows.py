@@ -8,8 +8,12 @@ count too; past it a flow gets the default action at once) and by the prompt tim
 the flows get what an unanswered prompt gets (the default action; deny for a binary that
 no longer matches its pin). With nobody to answer for the program's user (no app
 running), that applies at once. A prompt is raised once the binary's hash is known, so
-an answer can pin it. Prompts are told through `raised` and `closed`. Runs on the loop's
-thread.
+an answer can pin it. Prompts are told through `raised`, `changed` and `closed`.
+
+A prompt whose program gave up (it exited, or closed every socket the prompt's flows came
+from) stays open, marked `gave_up` (`changed`): its held packets are dropped (nobody is
+left to receive an answer), and answering it still makes the rule for the next time.
+Looked at every `GAVE_UP_CHECK_S`. Runs on the loop's thread.
 """
 
 import itertools
@@ -23,7 +27,7 @@ from typing import Any, TypeVar
 from netwarden_common.errors import Missing
 from netwarden_common.rules import Rule
 from netwarden_helper.identity.hashing import BinaryHasher, file_key
-from netwarden_helper.identity.process_info import ProcessInfo
+from netwarden_helper.identity.process_info import ProcessInfo, start_time
 from netwarden_helper.packet_path.prompt_agents import PromptAgents
 from netwarden_helper.packet_path.verdicts import Verdicts
 from netwarden_helper.policy import answers
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_HELD_PACKETS = 16384  # the default bound, half the flow queue's length
 WAIT_LIMIT_S = 10.0  # the longest a flow waits for its process's details or hash
+GAVE_UP_CHECK_S = 1.0
 T = TypeVar("T")
 
 
@@ -55,6 +60,7 @@ class Prompt:
     created: float
     deadline: float
     pinned_rule: Rule | None = None  # the rule whose pin the binary no longer matches
+    gave_up: bool = False  # the program stopped waiting (exited, or closed its sockets)
 
 
 @dataclass
@@ -86,6 +92,7 @@ class HeldFlows:
         settings: LiveSettings,
         agents: PromptAgents,
         counters: Counter[str],
+        socket_open: Callable[[tuple], bool | None],
         clock: Callable[[], float] = time.time,
         max_held: int = MAX_HELD_PACKETS,
     ) -> None:
@@ -98,7 +105,9 @@ class HeldFlows:
         self.agents = agents
         self._counters = counters
         self.clock = clock
+        self._socket_open = socket_open
         self.raised: Event[[Prompt]] = Event()
+        self.changed: Event[[Prompt]] = Event()
         self.closed: Event[[int, str]] = Event()
         self._groups: dict[int, _Group] = {}
         self._group_by_key: dict[tuple, _Group] = {}
@@ -106,10 +115,12 @@ class HeldFlows:
         self._pending: dict[tuple, _Pending] = {}
         self.held_packets = 0
         self._prompt_ids = itertools.count(1)
+        self._gave_up_timer = loop.call_every(GAVE_UP_CHECK_S, self._look_for_gave_up)
 
     def close(self) -> None:
         """Let every held packet go by what an unanswered prompt gets (the default action;
         deny for a binary no pin matches)."""
+        Loop.cancel(self._gave_up_timer)
         for group in list(self._groups.values()):
             action = self._unanswered_action(group.prompt.reason)
             self._close_group(group, action, drop=False, outcome="shutdown")
@@ -202,7 +213,8 @@ class HeldFlows:
     ) -> bool:
         """Hold `packets` until the binary is hashed, then call `then(flow with its hash,
         the packets)`; False (nothing held) when the process is gone."""
-        key = file_key(process.pid) if process else None
+        # a process known only by the kernel's record is gone: its pid may be another's
+        key = file_key(process.pid) if process and not process.exited else None
         if process is None or key is None:
             return False
         pid = process.pid
@@ -234,8 +246,8 @@ class HeldFlows:
             decided_by = "pin_mismatch" if reason == "pin_mismatch" else "default"
             self._verdicts.decide(flow, five_tuple, packets, action, decided_by)
             return
-        key = (flow.exe or f"pid:{process.pid if process else '?'}", flow.uid, flow.dst,
-               flow.dport, flow.protocol, reason)  # fmt: skip
+        program = flow.exe or flow.forwarded_from or f"pid:{process.pid if process else '?'}"
+        key = (program, flow.uid, flow.dst, flow.dport, flow.protocol, reason)
         group = self._group_by_key.get(key)
         if group is None:
             group = self._new_group(key, flow, process, reason, pinned_rule)
@@ -267,7 +279,8 @@ class HeldFlows:
 
     def _raise_when_hashed(self, group: _Group) -> None:
         process = group.prompt.process
-        key = file_key(process.pid) if process and not group.prompt.flow.sha256 else None
+        hashable = process is not None and not process.exited and not group.prompt.flow.sha256
+        key = file_key(process.pid) if process is not None and hashable else None
         if process is None or key is None:
             self.raised.emit(group.prompt)
             return
@@ -310,6 +323,26 @@ class HeldFlows:
             self._verdicts.apply(packet, action, drop)
         self.held_packets -= len(group.packets)
         self.closed.emit(group.prompt.id, outcome)
+
+    def _look_for_gave_up(self) -> None:
+        for group in list(self._groups.values()):
+            if not group.prompt.gave_up and self._gave_up(group):
+                self._counters["gave_up"] += 1
+                for packet in group.packets:
+                    self._verdicts.apply(packet, "deny", drop=True)
+                self.held_packets -= len(group.packets)
+                group.packets = []
+                group.prompt = replace(group.prompt, gave_up=True)
+                self.changed.emit(group.prompt)
+
+    def _gave_up(self, group: _Group) -> bool:
+        """Whether the program behind `group` stopped waiting: it exited, or no socket of
+        its flows is open any more (None from `socket_open`: cannot be told)."""
+        process = group.prompt.process
+        if process is not None and start_time(process.pid) != process.start_time:
+            return True
+        open_now = [self._socket_open(five_tuple) for five_tuple in group.tuples]
+        return bool(open_now) and all(state is False for state in open_now)
 
     # Prompts and answers
 

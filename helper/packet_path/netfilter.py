@@ -16,9 +16,12 @@ back. Both:
   answers coming in on those conversations only (source port 53, conntrack state
   established: nothing unsolicited) to `dns_queue`, always with bypass (names are a
   convenience, never a reason to block);
+- queue the same kinds of packet routed through this host (containers on a bridge, VMs,
+  a shared connection: the forward hook) to `flow_queue` too (the packet path tells them
+  apart by their hook), and the DNS queries and answers they carry to `dns_queue`;
 - skip packets carrying the run's own mark (the helper's own sockets);
 - reject packets that the helper gave the run's reject mark (TCP reset, ICMP port
-  unreachable), in a filter-output chain after the queue;
+  unreachable), in filter-output and filter-forward chains after the queue;
 - fail open (queue bypass: the network keeps working while nobody reads the queue)
   unless `fail_closed`.
 
@@ -89,15 +92,22 @@ def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> bool:
 
 
 class IptablesBackend:
-    """Chains NETWARDEN_QUERIES (raw), NETWARDEN_OUT, NETWARDEN_DNS (mangle) and
-    NETWARDEN_REJECT (filter)."""
+    """Chains NETWARDEN_QUERIES (raw), NETWARDEN_OUT, NETWARDEN_DNS, NETWARDEN_ROUTED,
+    NETWARDEN_FWD (mangle) and NETWARDEN_REJECT (filter).
+
+    A queue verdict ends the packet's way through its table, so the forwarded DNS
+    messages are queued in mangle PREROUTING (NETWARDEN_ROUTED: not addressed to this
+    host) and the forwarded flows in mangle FORWARD."""
 
     name = "iptables"
     _JUMPS = (
         ("raw", "OUTPUT", "NETWARDEN_QUERIES"),
         ("mangle", "OUTPUT", "NETWARDEN_OUT"),
         ("mangle", "INPUT", "NETWARDEN_DNS"),
+        ("mangle", "PREROUTING", "NETWARDEN_ROUTED"),
+        ("mangle", "FORWARD", "NETWARDEN_FWD"),
         ("filter", "OUTPUT", "NETWARDEN_REJECT"),
+        ("filter", "FORWARD", "NETWARDEN_REJECT"),
     )
 
     def install(self, interception: Interception) -> None:
@@ -110,6 +120,7 @@ class IptablesBackend:
             for table, parent, chain in self._JUMPS:
                 while _run([command, "-w", "-t", table, "-D", parent, "-j", chain], check=False):
                     pass
+            for table, _parent, chain in self._JUMPS:
                 _run([command, "-w", "-t", table, "-F", chain], check=False)
                 _run([command, "-w", "-t", table, "-X", chain], check=False)
 
@@ -136,14 +147,30 @@ class IptablesBackend:
                 "*mangle",
                 ":NETWARDEN_OUT - [0:0]",
                 ":NETWARDEN_DNS - [0:0]",
+                ":NETWARDEN_ROUTED - [0:0]",
+                ":NETWARDEN_FWD - [0:0]",
                 f"-A NETWARDEN_OUT -m mark --mark {marks.own:#x} -j RETURN",
-                f"-A NETWARDEN_OUT -p tcp --syn {queue}",
-                f"-A NETWARDEN_OUT {icmp} {new} {queue}",
-                f"-A NETWARDEN_OUT {unknown} {queue}",
+                *(
+                    f"-A {chain} {match} {queue}"
+                    for chain in ("NETWARDEN_OUT", "NETWARDEN_FWD")
+                    for match in ("-p tcp --syn", f"{icmp} {new}", unknown)
+                ),
                 f"-A NETWARDEN_DNS -p udp --sport 53 {answer} {dns}",
                 f"-A NETWARDEN_DNS -p tcp --sport 53 {answer} {dns}",
+                "-A NETWARDEN_ROUTED -m addrtype --dst-type LOCAL -j RETURN",
+                *(
+                    f"-A NETWARDEN_ROUTED {match} {dns}"
+                    for match in (
+                        "-p udp --dport 53",
+                        "-p tcp --dport 53",
+                        f"-p udp --sport 53 {answer}",
+                        f"-p tcp --sport 53 {answer}",
+                    )
+                ),
                 "-I OUTPUT 1 -j NETWARDEN_OUT",
                 "-I INPUT 1 -j NETWARDEN_DNS",
+                "-I PREROUTING 1 -j NETWARDEN_ROUTED",
+                "-I FORWARD 1 -j NETWARDEN_FWD",
                 "COMMIT",
                 "*filter",
                 ":NETWARDEN_REJECT - [0:0]",
@@ -152,6 +179,7 @@ class IptablesBackend:
                 f"-A NETWARDEN_REJECT -m mark --mark {marks.reject:#x} -j REJECT "
                 f"--reject-with {unreachable}",
                 "-I OUTPUT 1 -j NETWARDEN_REJECT",
+                "-I FORWARD 1 -j NETWARDEN_REJECT",
                 "COMMIT",
                 "",
             ]
@@ -180,6 +208,16 @@ class NftablesBackend:
         queue = f"queue num {interception.flow_queue}{bypass}"
         dns = f"queue num {interception.dns_queue} bypass"
         marks = interception.marks
+        new_flows = "\n        ".join((
+            f"tcp flags & (fin | syn | rst | ack) == syn {queue}",
+            f"icmp type echo-request ct state new {queue}",
+            f"icmpv6 type echo-request ct state new {queue}",
+            f"ct state {{ new, invalid }} {queue}",
+        ))  # fmt: skip
+        rejects = "\n        ".join((
+            f"meta mark {marks.reject:#x} meta l4proto tcp reject with tcp reset",
+            f"meta mark {marks.reject:#x} reject",
+        ))  # fmt: skip
         # Declaring the table first makes the delete succeed when there is none.
         return f"""table {self.TABLE}
 delete table {self.TABLE}
@@ -187,10 +225,18 @@ table {self.TABLE} {{
     chain flows {{
         type filter hook output priority mangle; policy accept;
         meta mark {marks.own:#x} return
-        tcp flags & (fin | syn | rst | ack) == syn {queue}
-        icmp type echo-request ct state new {queue}
-        icmpv6 type echo-request ct state new {queue}
-        ct state {{ new, invalid }} {queue}
+        {new_flows}
+    }}
+    chain forwarded {{
+        type filter hook forward priority mangle; policy accept;
+        {new_flows}
+    }}
+    chain forwarded_dns {{
+        type filter hook forward priority mangle - 10; policy accept;
+        udp dport 53 {dns}
+        tcp dport 53 {dns}
+        ct state established udp sport 53 {dns}
+        ct state established tcp sport 53 {dns}
     }}
     chain queries {{
         type filter hook output priority raw; policy accept;
@@ -204,8 +250,11 @@ table {self.TABLE} {{
     }}
     chain verdicts {{
         type filter hook output priority filter; policy accept;
-        meta mark {marks.reject:#x} meta l4proto tcp reject with tcp reset
-        meta mark {marks.reject:#x} reject
+        {rejects}
+    }}
+    chain forwarded_verdicts {{
+        type filter hook forward priority filter; policy accept;
+        {rejects}
     }}
 }}
 """

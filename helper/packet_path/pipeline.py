@@ -2,14 +2,17 @@
 
 `Pipeline.on_flow_packet` is the whole path of a new outbound flow's first packet, in one
 straight function; `on_dns_packet` takes DNS queries and answers. Both run on the loop's
-thread, called by the queues. Two kinds of work happen off the loop while the packets
-wait (`HeldFlows.wait`): reading a process not seen before, and hashing a binary that a
-pinned rule must judge; each comes back to `decide_flow`. A binary that no pin matches
-is told through `binary_mismatch` (the pin guard listens).
+thread, called by the queues. A flow routed through this host (a container's, a VM's;
+queued from the forward hook) has no local process: rules for forwarded traffic decide
+it, else the `forwarded` setting (allow, ask or deny). Two kinds of work happen off the
+loop while the packets wait (`HeldFlows.wait`): reading a process not seen before, and
+hashing a binary that a pinned rule must judge; each comes back to `decide_flow`. A
+binary that no pin matches is told through `binary_mismatch` (the pin guard listens).
 """
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,6 +28,8 @@ from netwarden_helper.runtime.events import Event
 
 log = logging.getLogger(__name__)
 
+NF_INET_FORWARD = 2  # the netfilter hook of packets routed through this host
+
 
 class Pipeline:
     def __init__(
@@ -35,6 +40,7 @@ class Pipeline:
         held_flows: HeldFlows,
         verdicts: Verdicts,
         counters: Counter[str],
+        forwarded_action: Callable[[], str],
     ) -> None:
         self._identifier = identifier
         self._dns = dns
@@ -42,6 +48,7 @@ class Pipeline:
         self._held = held_flows
         self._verdicts = verdicts
         self._counters = counters
+        self._forwarded_action = forwarded_action
         # exe, and the sha256 of the binary it runs, which no rule of that exe pins
         self.binary_mismatch: Event[[str, str | None]] = Event()
 
@@ -57,12 +64,17 @@ class Pipeline:
             five_tuple = (parsed.protocol, parsed.src, parsed.sport, parsed.dst, parsed.dport)
             if self._held.take_retransmit(five_tuple, packet):
                 return
-            uid, pid = self._identifier.owner(parsed)
-            process = self._identifier.cached(pid) if pid is not None else None
+            if packet.hook == NF_INET_FORWARD:
+                self._counters["forwarded"] += 1
+                flow = self._identifier.forwarded(parsed, packet.indev)
+                self.decide_flow(flow, None, [packet], five_tuple)
+                return
+            uid, pid, recorded = self._identifier.owner(parsed)
+            process = self._identifier.cached(pid, recorded)
             if pid is not None and process is None:  # not seen before: read off the loop
                 unknown = self._identifier.flow(parsed, uid, None)
                 self._held.wait(unknown, five_tuple, [packet],
-                                partial(self._identifier.fetch, pid),
+                                partial(self._identifier.fetch, pid, recorded),
                                 partial(self._identified, parsed, uid, five_tuple))  # fmt: skip
                 return
             self._identified(parsed, uid, five_tuple, process, [packet])
@@ -107,6 +119,11 @@ class Pipeline:
                 return
             verdict = Verdict.PIN_MISMATCH  # the process is gone: its binary cannot be checked
             rule = None
+        if verdict is Verdict.NO_RULE and flow.forwarded_from:
+            action = self._forwarded_action()
+            if action != "ask":
+                self._verdicts.decide(flow, five_tuple, packets, action, "forwarded")
+                return
         if verdict is Verdict.PIN_MISMATCH:
             self.binary_mismatch.emit(flow.exe, flow.sha256)
             self._held.hold(flow, process, packets, five_tuple, "pin_mismatch", rule)

@@ -1,4 +1,5 @@
-"""`PinGuard`: notices when a pinned program's binary changes, and raises the alert.
+"""`PinGuard`: notices when a pinned program's binary changes, and raises the alert;
+keeps every alert (also those of `PacketSocketWatch`) and resolves them.
 
 Two ways in. At a connection: the packet path found a binary that no rule's pin matches
 (`binary_mismatch`). On disk: the folders of pinned programs are watched (inotify), so a
@@ -17,18 +18,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from netwarden_common.errors import BadValue, Missing
-from netwarden_common.rules import SHA256
+from netwarden_common.rules import SHA256, Rule
 from netwarden_helper.identity.hashing import BinaryHasher, FileKey, sha256_of, stat_key
 from netwarden_helper.pinning import packages
 from netwarden_helper.pinning.alerts import (
     AUTO_TRUSTED,
+    HASH_CHANGED,
     OPEN,
+    PACKET_SOCKET,
     RESOLUTIONS,
     TRUSTED,
     Alert,
     FileFacts,
     affected_rules,
     block_rule,
+    pinned_to_old,
 )
 from netwarden_helper.policy.live_settings import LiveSettings
 from netwarden_helper.policy.rule_book import RuleBook
@@ -155,9 +159,21 @@ class PinGuard:
         log.warning("the binary of %s changed (%s -> %s), package %s %s: alert %d",
                     exe, alert.old_sha256[:12], new[:12], facts.package or "none",
                     "verified" if facts.verified else "not verified", alert.id)  # fmt: skip
-        if (facts.verified and self.settings.current.trust_package_updates
-                and not self._admin_rules(alert)):  # fmt: skip
-            alert = self._apply(alert, AUTO_TRUSTED)
+        mine = [rule for rule in affected if rule.id is not None and rule.id < ADMIN_IDS]
+        if facts.verified and self.settings.current.trust_package_updates and mine == affected:
+            alert = self._apply(alert, AUTO_TRUSTED, affected)
+        self.raised.emit(alert)
+
+    def packet_socket(self, exe: str, sha256: str, pid: int, uid: int, facts: FileFacts) -> None:
+        """Process `pid` of user `uid`, running binary `sha256` of `exe`, holds a packet
+        socket: alert once per binary (a trusted or blocked one is not alerted again)."""
+        if self.store.alert_for(exe, sha256, PACKET_SOCKET) is not None:
+            return
+        alert = Alert(0, self.clock(), exe, "", sha256, facts, (), kind=PACKET_SOCKET, pid=pid,
+                      uid=uid)  # fmt: skip
+        alert = self.store.add_alert(alert)
+        log.warning("%s (pid %d, uid %d) opened a packet socket: alert %d", exe, pid, uid,
+                    alert.id)  # fmt: skip
         self.raised.emit(alert)
 
     # Alerts
@@ -173,24 +189,32 @@ class PinGuard:
             raise UnknownAlert(f"there is no alert {alert_id}")
         if alert.state != OPEN:
             raise AlertResolved(f"alert {alert_id} was resolved already ({alert.state})")
-        admin = self._admin_rules(alert)
+        affected = self.affected(alert)
+        admin = [rule.id for rule in affected if rule.id is not None and rule.id >= ADMIN_IDS]
         if resolution == "trust" and admin:
             raise AlertResolved(
                 f"alert {alert_id} concerns the administrator's rules {admin}: the new "
                 "binary is trusted by updating their sha256 in /etc/netwarden/rules.d"
             )
-        alert = self._apply(alert, RESOLUTIONS[resolution])
+        if resolution == "trust" and alert.kind == HASH_CHANGED and not affected:
+            raise AlertResolved(
+                f"no rule pins {alert.exe} to its old binary any more (the rules were "
+                "replaced or changed since the alert): nothing to re-pin. Add a rule for "
+                "the new binary, or block it"
+            )
+        alert = self._apply(alert, RESOLUTIONS[resolution], affected)
         self.resolved.emit(alert)
         return alert
 
-    @staticmethod
-    def _admin_rules(alert: Alert) -> list[int]:
-        return [rule_id for rule_id in alert.rules if rule_id >= ADMIN_IDS]
+    def affected(self, alert: Alert) -> list[Rule]:
+        """The rules resolving `alert` changes: those pinning its program's old binary."""
+        return pinned_to_old(self.rule_book.rules(), alert)
 
-    def _apply(self, alert: Alert, state: str) -> Alert:
-        rules = [rule for rule in self.rule_book.rules() if rule.id in alert.rules]
+    def _apply(self, alert: Alert, state: str, rules: list[Rule]) -> Alert:
         if state in (TRUSTED, AUTO_TRUSTED):
-            self.rule_book.repin_rules([r.id for r in rules if r.id is not None], alert.new_sha256)
+            if rules:  # a packet socket's alert has none: trusting it only ends the alert
+                self.rule_book.repin_rules([r.id for r in rules if r.id is not None],
+                                           alert.new_sha256)  # fmt: skip
         else:
             self.rule_book.add_rule(block_rule(alert, rules))
         return self.store.resolve_alert(alert, state, self.clock())

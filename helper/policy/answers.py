@@ -1,10 +1,12 @@
-"""A person's answer to a prompt, and the rule it makes. Pure: no I/O.
+"""A person's answer to a prompt, and the rule it makes. Pure: no I/O but the Public Suffix
+List's, read once (`public_suffix.py`: "this domain" is the host's registrable domain).
 
 Choices: allow or deny x this host / this domain / this port / any destination x once /
 until the program quits / for an hour / forever. "Once" makes no rule: it decides the
 held connections of that prompt only. A rule made from an answer names the program (its
 path, pinned to the running binary's sha256 unless the person chose any version) and
-its user, so one user's answer never decides for another's programs.
+its user, so one user's answer never decides for another's programs. A rule made for a
+forwarded flow names the interface and the address it came from instead.
 """
 
 from collections.abc import Mapping
@@ -14,6 +16,7 @@ from typing import Any
 from netwarden_common.errors import BadValue
 from netwarden_common.rules import Rule, validate
 from netwarden_helper.policy.engine import Flow
+from netwarden_helper.policy.public_suffix import registrable_domain
 
 SCOPES = ("host", "domain", "port", "any")
 LIFETIMES = ("once", "until_quit", "hour", "forever")
@@ -47,24 +50,19 @@ class Answer:
             raise AnswerError(f"lifetime must be one of {', '.join(LIFETIMES)}")
 
 
-def registrable_domain(host: str) -> str:
-    """The domain a host belongs to: www.mozilla.org -> mozilla.org, a.b.co.uk -> b.co.uk.
-
-    A heuristic without the public suffix list: a short second-level label under a
-    two-letter country code (co.uk, com.au) counts as part of the suffix.
-    """
-    labels = host.split(".")
-    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3 else 2
-    return ".".join(labels[-keep:])
-
-
 def rule_for(answer: Answer, flow: Flow, pid: int, pid_start: int, now: float) -> Rule | None:
     """The rule `answer` makes for `flow` (None for "once")."""
     if answer.lifetime == "once":
         return None
-    if not flow.exe:
+    values: dict = {"action": answer.action, "protocol": flow.protocol}
+    if flow.forwarded_from:
+        if answer.lifetime == "until_quit":
+            raise AnswerError("a forwarded connection has no program here to quit")
+        values["forwarded_from"] = flow.forwarded_from
+    elif not flow.exe:
         raise AnswerError("the program is unknown: only a once-only answer is possible")
-    values: dict = {"action": answer.action, "exe": flow.exe, "protocol": flow.protocol}
+    else:
+        values["exe"] = flow.exe
     if flow.uid >= 0:
         values["uid"] = flow.uid
     if flow.foreign_root and not flow.sha256:
@@ -82,7 +80,10 @@ def rule_for(answer: Answer, flow: Flow, pid: int, pid_start: int, now: float) -
     elif answer.scope == "domain":
         if not flow.hosts:
             raise AnswerError("no host name is known for this address: choose host or port")
-        values["destination"] = "*." + registrable_domain(flow.hosts[0])
+        domain = registrable_domain(flow.hosts[0])
+        if domain is None:
+            raise AnswerError(f"{flow.hosts[0]} is a public suffix, not a domain: choose host")
+        values["destination"] = "*." + domain
     elif answer.scope == "port":
         values["ports"] = str(flow.dport) if flow.dport else ""
     if answer.lifetime == "until_quit":

@@ -1,22 +1,26 @@
 """`RuleBook`: the rules in force, in their bands, and every change made to them.
 
 Bands, in the order tried: the administrator's rules (`rules_dir.py`, read-only), then the
-user's (the store). A flow no rule decides is denied if a blocklist lists one of its host
-names. Every change goes to the store first, then the prepared `RuleSet` is rebuilt in one
-assignment, then `policy_changed` is emitted for any change that can decide a flow
+user's (the store), then the built-in ones (`resolvers.py`: DNS to the system's servers).
+A flow no rule decides is denied if a blocklist lists one of its host names or its
+address. Every change goes to the store first, then the prepared `RuleSet` is rebuilt in
+one assignment, then `policy_changed` is emitted for any change that can decide a flow
 differently, blocklists included (held flows are decided again), and `rules_changed` for
-a change of the rules (the pins, the bus). Hit counts gather in memory and are written
-every few seconds. Runs on the loop's thread.
+a change of the rules (the pins, the bus). Hit counts gather in memory, are written every
+few seconds and then told (`hits_changed`); `counted` gives a rule with them. Runs on the
+loop's thread.
 """
 
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from netwarden_common.rules import Rule, is_expired
 from netwarden_helper.identity.process_info import start_time
 from netwarden_helper.policy.domain_lists import DomainMatcher
 from netwarden_helper.policy.engine import Decision, Flow, RuleSet, Verdict
+from netwarden_helper.policy.resolvers import BUILTIN_IDS, BUILTIN_SOURCE
 from netwarden_helper.policy.rules_dir import ADMIN_IDS, AdminRules
 from netwarden_helper.runtime.events import Event
 from netwarden_helper.runtime.loop import Loop
@@ -36,9 +40,15 @@ class RuleBook:
         self.policy_changed: Event[[]] = Event()
         self._user_rules: list[Rule] = store.rules()
         self._admin = AdminRules()
+        self._builtin: tuple[Rule, ...] = ()
         self.blocklist = DomainMatcher()
-        self._rule_set = RuleSet(self._user_rules)
-        self._hits: dict[int, tuple[int, float]] = {}
+        self._rule_set: RuleSet
+        self._by_id: dict[int, Rule]
+        self._rebuild()  # nobody listens yet
+        self._hits: dict[int, tuple[int, float]] = {}  # counted, not yet stored
+        self._stored_hits: dict[int, tuple[int, float]] = {}  # stored since the last load
+        # {rule id: (hits, last hit)} of the rules hit since the last time, once stored
+        self.hits_changed: Event[[dict[int, tuple[int, float]]]] = Event()
         self._batch_depth = 0
         self._batch_changed = False
         self._timers = [
@@ -54,7 +64,10 @@ class RuleBook:
     def decide(self, flow: Flow) -> Decision:
         """What the rules say of `flow`, then the blocklist for a flow no rule decides."""
         decision = self._rule_set.decide(flow, self.clock())
-        if decision.verdict is Verdict.NO_RULE and self.blocklist.listed_by(flow.hosts) is not None:
+        if (
+            decision.verdict is Verdict.NO_RULE
+            and self.blocklist.listed_by(flow.hosts, flow.dst) is not None
+        ):
             return Decision(Verdict.BLOCKLIST)
         return decision
 
@@ -67,10 +80,13 @@ class RuleBook:
         return sorted(self._user_rules, key=lambda rule: rule.id or 0)
 
     def rule(self, rule_id: int) -> Rule | None:
-        return next((rule for rule in self._rule_set.rules if rule.id == rule_id), None)
+        return self._by_id.get(rule_id)
 
     def admin_source(self, rule_id: int) -> str:
-        """The file an administrator's rule comes from ("" for the user's rules)."""
+        """The file an administrator's rule comes from, "built-in" for a built-in rule,
+        "" for the user's rules."""
+        if rule_id >= BUILTIN_IDS:
+            return BUILTIN_SOURCE
         return self._admin.sources.get(rule_id, "")
 
     def counts(self) -> dict[str, int]:
@@ -82,6 +98,11 @@ class RuleBook:
     def set_admin_rules(self, admin: AdminRules) -> None:
         """Use these administrator's rules from now on (they replace the previous ones)."""
         self._admin = admin
+        self._rebuild()
+
+    def set_builtin_rules(self, rules: tuple[Rule, ...]) -> None:
+        """Use these built-in rules from now on (they replace the previous ones)."""
+        self._builtin = rules
         self._rebuild()
 
     def set_blocklist(self, matcher: DomainMatcher) -> None:
@@ -150,10 +171,12 @@ class RuleBook:
             return
         self.flush_hits()
         self._user_rules = self._store.rules()
+        self._stored_hits = {}  # the rules just read carry them
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self._rule_set = RuleSet(self._admin.rules, self._user_rules)
+        self._rule_set = RuleSet(self._admin.rules, self._user_rules, self._builtin)
+        self._by_id = {rule.id: rule for rule in self._rule_set.rules if rule.id is not None}
         self.policy_changed.emit()  # held flows first: what the rules now decide is released
         self.rules_changed.emit()
 
@@ -165,8 +188,30 @@ class RuleBook:
         count, _last = self._hits.get(rule.id, (0, 0.0))
         self._hits[rule.id] = (count + 1, self.clock())
 
+    def counted(self, rule: Rule) -> Rule:
+        """`rule` with its hit count and last hit as of now (the rules in force carry them
+        as they were when the rules were last read)."""
+        extra, last = self._stored_hits.get(rule.id or 0, (0, None))
+        pending, pending_last = self._hits.get(rule.id or 0, (0, None))
+        if not extra and not pending:
+            return rule
+        last_hit = pending_last or last
+        return replace(rule, hits=rule.hits + extra + pending, last_hit=last_hit)
+
     def flush_hits(self) -> None:
-        """Write the rules' hit counts gathered since the last flush (one transaction)."""
-        if self._hits:
-            hits, self._hits = self._hits, {}
-            self._store.record_hits(hits)
+        """Write the rules' hit counts gathered since the last flush (one transaction),
+        then tell their new totals (`hits_changed`)."""
+        if not self._hits:
+            return
+        hits, self._hits = self._hits, {}
+        self._store.record_hits(hits)
+        for rule_id, (count, last) in hits.items():
+            stored, _ = self._stored_hits.get(rule_id, (0, last))
+            self._stored_hits[rule_id] = (stored + count, last)
+        totals = {}
+        for rule_id in hits:
+            rule = self.rule(rule_id)
+            if rule is not None:
+                now = self.counted(rule)
+                totals[rule_id] = (now.hits, now.last_hit or 0.0)
+        self.hits_changed.emit(totals)

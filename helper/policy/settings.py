@@ -18,11 +18,15 @@ class Settings:
     fail_closed: bool = False  # block new connections while the helper is not running
     history_days: int = 30  # how long connection history and traffic are kept
     trust_package_updates: bool = True  # re-pin binaries the package manager vouches for
+    # what happens to a forwarded flow (a container's, a VM's) that no rule decides
+    forwarded: str = "allow"  # "allow", "ask" or "deny"
+    dns_to_resolvers: bool = True  # the built-in rule: DNS to the system's own DNS servers
 
 
 _DEFAULTS = Settings()
 _RANGES = {
     "default_action": (lambda v: v in ("allow", "deny"), "must be allow or deny"),
+    "forwarded": (lambda v: v in ("allow", "ask", "deny"), "must be allow, ask or deny"),
     "prompt_timeout": (lambda v: 5 <= v <= 3600, "must be between 5 and 3600 seconds"),
     "history_days": (lambda v: 1 <= v <= 3650, "must be between 1 and 3650 days"),
 }

@@ -13,6 +13,7 @@ class Program:
     flatpak: str
     uid: int
     script: str = ""  # the script an interpreter runs
+    forwarded_from: str = ""  # routed through this host: "<interface> <source address>"
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,13 @@ class History:
             id=self._next_id,
             time=self.clock(),
             program=Program(
-                flow.exe, flow.sha256 or "", flow.unit, flow.flatpak, flow.uid, flow.script
+                flow.exe,
+                flow.sha256 or "",
+                flow.unit,
+                flow.flatpak,
+                flow.uid,
+                flow.script,
+                flow.forwarded_from,
             ),
             destination=flow.dst,
             host=flow.hosts[0] if flow.hosts else "",

@@ -33,18 +33,22 @@ from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "history.db"
 MINUTE, HOUR = 60, 3600
 COMPACT_AFTER_S = 7 * 86400
 
-_SCHEMA = """
+_PROGRAMS = """
     CREATE TABLE programs (
         id INTEGER PRIMARY KEY,
         exe TEXT NOT NULL, sha256 TEXT NOT NULL, unit TEXT NOT NULL,
         flatpak TEXT NOT NULL, uid INTEGER NOT NULL, script TEXT NOT NULL,
-        UNIQUE (exe, sha256, unit, flatpak, uid, script)
-    );
+        forwarded_from TEXT NOT NULL DEFAULT '',
+        UNIQUE (exe, sha256, unit, flatpak, uid, script, forwarded_from)
+    )
+"""
+_SCHEMA = f"""
+    {_PROGRAMS};
     CREATE TABLE flows (
         id INTEGER PRIMARY KEY,
         time REAL NOT NULL,
@@ -69,9 +73,19 @@ _SCHEMA = """
         PRIMARY KEY (hour, host)
     ) WITHOUT ROWID
 """
+# From each version to the next; the programs table is made anew (its key changed).
+_MIGRATIONS = {
+    2: f"""
+        ALTER TABLE programs RENAME TO programs_1;
+        {_PROGRAMS};
+        INSERT INTO programs (id, exe, sha256, unit, flatpak, uid, script)
+            SELECT id, exe, sha256, unit, flatpak, uid, script FROM programs_1;
+        DROP TABLE programs_1
+    """,
+}
 _FLOW_COLUMNS = (
-    "flows.id, time, exe, sha256, unit, flatpak, uid, script, destination, host, port, protocol, "
-    "verdict, decided_by, rule_id, bytes_out, bytes_in"
+    "flows.id, time, exe, sha256, unit, flatpak, uid, script, forwarded_from, destination, host, "
+    "port, protocol, verdict, decided_by, rule_id, bytes_out, bytes_in"
 )
 EXPORT_FIELDS = tuple(column.split(".")[-1] for column in _FLOW_COLUMNS.split(", "))
 
@@ -86,6 +100,7 @@ class HistoryFilter:
     host: str = ""  # exact host name, or destination address
     verdict: str = ""
     uid: int | None = None  # one user's programs only (None: everyone's)
+    forwarded_from: str = ""  # exact "<interface> <source address>" of forwarded flows
 
 
 def _is_address(text: str) -> bool:
@@ -125,10 +140,14 @@ class HistoryDb:
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a power cut may lose the last commits, never consistency.
             db.execute("PRAGMA synchronous=NORMAL")
-            if version == 0:
+            if version < SCHEMA_VERSION:
                 db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    db.execute(statement)
+                steps = [_SCHEMA] if version == 0 else [
+                    _MIGRATIONS[target] for target in range(version + 1, SCHEMA_VERSION + 1)
+                ]  # fmt: skip
+                for statement in ";".join(steps).split(";"):
+                    if statement.strip():
+                        db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 db.execute("COMMIT")
         except sqlite3.DatabaseError:
@@ -185,13 +204,13 @@ class HistoryDb:
             return known
         values = astuple(program)
         self._db.execute(
-            "INSERT OR IGNORE INTO programs (exe, sha256, unit, flatpak, uid, script) "
-            "VALUES (?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO programs (exe, sha256, unit, flatpak, uid, script, "
+            "forwarded_from) VALUES (?,?,?,?,?,?,?)",
             values,
         )
         program_id = self._db.execute(
             "SELECT id FROM programs WHERE exe = ? AND sha256 = ? AND unit = ? AND flatpak = ? "
-            "AND uid = ? AND script = ?",
+            "AND uid = ? AND script = ? AND forwarded_from = ?",
             values,
         ).fetchone()[0]
         self._program_ids[program] = program_id
@@ -260,6 +279,9 @@ class HistoryDb:
         if selected.uid is not None:
             clauses.append("program IN (SELECT id FROM programs WHERE uid = ?)")
             values.append(selected.uid)
+        if selected.forwarded_from:
+            clauses.append("program IN (SELECT id FROM programs WHERE forwarded_from = ?)")
+            values.append(selected.forwarded_from)
         if selected.verdict:
             clauses.append("verdict = ?")
             values.append(selected.verdict)
@@ -313,14 +335,15 @@ class HistoryDb:
         user or everyone."""
         users = "" if uid is None else "WHERE programs.uid = ? "
         rows = self._db.execute(
-            "SELECT exe, uid, sum(t.bytes_out) AS o, sum(t.bytes_in) AS i FROM "
+            "SELECT exe, uid, forwarded_from, sum(t.bytes_out) AS o, sum(t.bytes_in) AS i FROM "
             "(SELECT program, sum(bytes_out) AS bytes_out, sum(bytes_in) AS bytes_in "
             " FROM traffic WHERE bucket >= ? AND bucket < ? GROUP BY program) AS t "
-            f"JOIN programs ON programs.id = t.program {users}GROUP BY exe, uid "
+            f"JOIN programs ON programs.id = t.program {users}GROUP BY exe, uid, forwarded_from "
             "ORDER BY o + i DESC LIMIT ?",
             (since, until, *([] if uid is None else [uid]), limit),
         )
-        return [{"exe": exe, "uid": uid, "bytes_out": o, "bytes_in": i} for exe, uid, o, i in rows]
+        return [{"exe": exe, "uid": uid, "forwarded_from": forwarded, "bytes_out": o,
+                 "bytes_in": i} for exe, uid, forwarded, o, i in rows]  # fmt: skip
 
     def top_hosts(
         self, since: float, until: float, limit: int, uid: int | None = None

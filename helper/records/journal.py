@@ -41,8 +41,12 @@ def decision_fields(
     host = flow.hosts[0] if flow.hosts else ""
     where = f"{host} ({flow.dst})" if host else flow.dst
     port = f":{flow.dport}" if flow.dport else ""
+    if flow.forwarded_from:
+        who = f"forwarded from {flow.forwarded_from}"
+    else:
+        who = f"{flow.exe or 'unknown program'} (uid {flow.uid})"
     fields = {
-        "MESSAGE": f"{action} {flow.exe or 'unknown program'} (uid {flow.uid}) -> "
+        "MESSAGE": f"{action} {who} -> "
         f"{where}{port} {flow.protocol}, decided by {decided_by}",
         "PRIORITY": str(_NOTICE if action == "deny" else _INFO),
         "SYSLOG_IDENTIFIER": IDENTIFIER,
@@ -58,6 +62,7 @@ def decision_fields(
         "NETWARDEN_UNIT": flow.unit,
         "NETWARDEN_FLATPAK": flow.flatpak,
         "NETWARDEN_SCRIPT": flow.script,
+        "NETWARDEN_FORWARDED_FROM": flow.forwarded_from,
     }
     return {key: value for key, value in fields.items() if value}
 

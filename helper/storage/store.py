@@ -26,12 +26,12 @@ from netwarden_common.rules import (
     with_id,
 )
 from netwarden_helper.blocklists.subscriptions import Blocklist
-from netwarden_helper.pinning.alerts import Alert, FileFacts
+from netwarden_helper.pinning.alerts import HASH_CHANGED, Alert, FileFacts
 from netwarden_helper.policy.settings import Settings, SettingsError, updated
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "netwarden.db"
 
 _MIGRATIONS = {
@@ -96,6 +96,36 @@ _MIGRATIONS = {
             skipped INTEGER NOT NULL DEFAULT 0,
             error TEXT NOT NULL DEFAULT ''
         );
+    """,
+    4: """
+        ALTER TABLE rules ADD COLUMN forwarded_from TEXT NOT NULL DEFAULT '';
+        CREATE TABLE alerts_4 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created REAL NOT NULL,
+            kind TEXT NOT NULL,
+            exe TEXT NOT NULL,
+            old_sha256 TEXT NOT NULL,
+            new_sha256 TEXT NOT NULL,
+            changed_at REAL NOT NULL,
+            modified_at REAL NOT NULL,
+            size INTEGER NOT NULL,
+            owner INTEGER NOT NULL,
+            package TEXT NOT NULL,
+            verified INTEGER NOT NULL,
+            rules TEXT NOT NULL,
+            state TEXT NOT NULL,
+            resolved_at REAL,
+            pid INTEGER NOT NULL DEFAULT 0,
+            uid INTEGER NOT NULL DEFAULT -1,
+            UNIQUE (kind, exe, new_sha256)
+        );
+        INSERT INTO alerts_4 (id, created, kind, exe, old_sha256, new_sha256, changed_at,
+            modified_at, size, owner, package, verified, rules, state, resolved_at)
+            SELECT id, created, 'hash_changed', exe, old_sha256, new_sha256, changed_at,
+            modified_at, size, owner, package, verified, rules, state, resolved_at
+            FROM alerts;
+        DROP TABLE alerts;
+        ALTER TABLE alerts_4 RENAME TO alerts;
     """,
 }
 _BLOCKLIST_STATUS = ("etag", "last_modified", "checked_at", "updated_at", "domains", "skipped",
@@ -256,9 +286,10 @@ class Store:
         return [self._alert(row) for row in self._db.execute(
             "SELECT * FROM alerts ORDER BY id DESC")]  # fmt: skip
 
-    def alert_for(self, exe: str, new_sha256: str) -> Alert | None:
+    def alert_for(self, exe: str, new_sha256: str, kind: str = HASH_CHANGED) -> Alert | None:
         row = self._db.execute(
-            "SELECT * FROM alerts WHERE exe = ? AND new_sha256 = ?", (exe, new_sha256)
+            "SELECT * FROM alerts WHERE kind = ? AND exe = ? AND new_sha256 = ?",
+            (kind, exe, new_sha256),
         ).fetchone()
         return self._alert(row) if row else None
 
@@ -267,13 +298,13 @@ class Store:
         facts = alert.facts
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO alerts (created, exe, old_sha256, new_sha256, changed_at, "
-                "modified_at, size, owner, package, verified, rules, state, resolved_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (alert.created, alert.exe, alert.old_sha256, alert.new_sha256,
+                "INSERT INTO alerts (created, kind, exe, old_sha256, new_sha256, changed_at, "
+                "modified_at, size, owner, package, verified, rules, state, resolved_at, "
+                "pid, uid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (alert.created, alert.kind, alert.exe, alert.old_sha256, alert.new_sha256,
                  facts.changed_at, facts.modified_at, facts.size, facts.owner, facts.package,
                  int(facts.verified), json.dumps(list(alert.rules)), alert.state,
-                 alert.resolved_at),
+                 alert.resolved_at, alert.pid, alert.uid),
             )  # fmt: skip
         return replace(alert, id=_row_id(cursor))
 
@@ -290,7 +321,7 @@ class Store:
                           row["package"], bool(row["verified"]))  # fmt: skip
         return Alert(row["id"], row["created"], row["exe"], row["old_sha256"],
                      row["new_sha256"], facts, tuple(json.loads(row["rules"])), row["state"],
-                     row["resolved_at"])  # fmt: skip
+                     row["resolved_at"], row["kind"], row["pid"], row["uid"])  # fmt: skip
 
     # Blocklists
 

@@ -15,8 +15,10 @@ Kirigami.ApplicationWindow {
     property TrafficHistory history: null
     property SettingsModel settings: null
     property AlertModel alerts: null
+    property BlocklistModel blocklists: null
     property Preferences preferences: null
-    // The page shown: "monitor", "rules", "history", "settings", "alerts" or "status".
+    // The page shown: "monitor", "rules", "history", "settings", "alerts", "blocklists"
+    // or "status".
     property string currentPage: ""
 
     title: qsTr("Netwarden")
@@ -32,6 +34,7 @@ Kirigami.ApplicationWindow {
             "history": [historyPage, root.history],
             "settings": [settingsPage, root.settings],
             "alerts": [alertsPage, root.alerts],
+            "blocklists": [blocklistsPage, root.blocklists],
             "status": [statusPage, root.helper],
         }
         const [component, model] = pages[name] || pages["status"]
@@ -81,6 +84,14 @@ Kirigami.ApplicationWindow {
                 onTriggered: root.showPage("alerts")
             },
             Kirigami.Action {
+                objectName: "blocklistsAction"
+                text: qsTr("Blocklists")
+                icon.name: "view-filter"
+                visible: root.blocklists !== null
+                checked: root.currentPage === "blocklists"
+                onTriggered: root.showPage("blocklists")
+            },
+            Kirigami.Action {
                 objectName: "historyAction"
                 text: qsTr("History")
                 icon.name: "view-statistics"
@@ -107,9 +118,10 @@ Kirigami.ApplicationWindow {
     }
 
     Component { id: statusPage; StatusPage { helper: root.helper } }
-    Component { id: monitorPage; MonitorPage { connections: root.connections; rules: root.rules } }
-    Component { id: rulesPage; RulesPage { rules: root.rules } }
-    Component { id: historyPage; HistoryPage { history: root.history } }
-    Component { id: settingsPage; SettingsPage { settings: root.settings; preferences: root.preferences } }
-    Component { id: alertsPage; AlertsPage { alerts: root.alerts } }
+    Component { id: monitorPage; MonitorPage { connections: root.connections; rules: root.rules; helper: root.helper } }
+    Component { id: rulesPage; RulesPage { rules: root.rules; helper: root.helper } }
+    Component { id: historyPage; HistoryPage { history: root.history; helper: root.helper } }
+    Component { id: settingsPage; SettingsPage { settings: root.settings; preferences: root.preferences; helper: root.helper } }
+    Component { id: alertsPage; AlertsPage { alerts: root.alerts; helper: root.helper } }
+    Component { id: blocklistsPage; BlocklistsPage { blocklists: root.blocklists; helper: root.helper } }
 }

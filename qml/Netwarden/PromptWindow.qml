@@ -15,8 +15,16 @@ Kirigami.AbstractApplicationWindow {
     required property PromptModel prompts
     property Preferences preferences: null
     readonly property bool pinByDefault: preferences ? preferences.pinByDefault : true
-    readonly property var current: prompts.count > 0 ? prompts.get(0) : ({})
+    // The first pending prompt, read again when the prompts or its values change.
+    property int revision: 0
+    readonly property var current: {
+        window.revision  // a dependency: dataChanged bumps it
+        return prompts.count > 0 ? prompts.get(0) : ({})
+    }
     property int secondsLeft: 0
+    // Long paths, command lines and names elide at this width instead of widening the
+    // form past the window.
+    readonly property real fieldWidth: Kirigami.Units.gridUnit * 22
     // False while the window shows without keyboard focus, until it is clicked.
     property bool focusable: false
 
@@ -34,6 +42,7 @@ Kirigami.AbstractApplicationWindow {
 
     Connections {
         target: window.prompts
+        function onDataChanged() { window.revision++ }
         function onCountChanged() {
             scopeBox.currentIndex = 0
             lifetimeBox.currentIndex = 0
@@ -85,14 +94,24 @@ Kirigami.AbstractApplicationWindow {
             }
         }
 
+        Kirigami.InlineMessage {
+            objectName: "promptGaveUp"
+            Layout.fillWidth: true
+            visible: !!window.current.gaveUp
+            type: Kirigami.MessageType.Information
+            text: qsTr("%1 stopped waiting (it exited or gave up the connection). Your answer still makes the rule for next time.").arg(window.current.program || qsTr("The program"))
+        }
+
         Kirigami.FormLayout {
             Layout.fillWidth: true
             Controls.Label {
                 objectName: "promptProgram"
+                visible: !window.current.forwardedFrom
                 Kirigami.FormData.label: qsTr("Program:")
                 text: window.current.exe || qsTr("unknown")
                 elide: Text.ElideMiddle
                 Layout.fillWidth: true
+                Layout.preferredWidth: window.fieldWidth
             }
             Controls.Label {
                 objectName: "promptScript"
@@ -101,14 +120,18 @@ Kirigami.AbstractApplicationWindow {
                 text: window.current.script || ""
                 elide: Text.ElideMiddle
                 Layout.fillWidth: true
+                Layout.preferredWidth: window.fieldWidth
             }
             Controls.Label {
+                visible: !window.current.forwardedFrom
                 Kirigami.FormData.label: qsTr("Command line:")
                 text: window.current.commandLine || ""
                 elide: Text.ElideRight
                 Layout.fillWidth: true
+                Layout.preferredWidth: window.fieldWidth
             }
             Controls.Label {
+                visible: !window.current.forwardedFrom
                 Kirigami.FormData.label: qsTr("User:")
                 text: window.current.user || ""
             }
@@ -117,6 +140,7 @@ Kirigami.AbstractApplicationWindow {
                 Kirigami.FormData.label: qsTr("Destination:")
                 elide: Text.ElideRight
                 Layout.fillWidth: true
+                Layout.preferredWidth: window.fieldWidth
                 text: (window.current.host === window.current.address
                        ? window.current.address
                        : qsTr("%1 (%2)").arg(window.current.host).arg(window.current.address))
@@ -134,7 +158,8 @@ Kirigami.AbstractApplicationWindow {
                 valueRole: "value"
                 model: [
                     { text: qsTr("This host"), value: "host" },
-                    { text: qsTr("This domain"), value: "domain" },
+                    { text: window.current.domain ? qsTr("This domain (%1)").arg(window.current.domain)
+                                                  : qsTr("This domain"), value: "domain" },
                     { text: qsTr("This port, any host"), value: "port" },
                     { text: qsTr("Any destination"), value: "any" }
                 ]
@@ -145,21 +170,24 @@ Kirigami.AbstractApplicationWindow {
                 Kirigami.FormData.label: qsTr("How long:")
                 textRole: "text"
                 valueRole: "value"
+                // Forwarded traffic has no program here that could quit.
                 model: [
                     { text: qsTr("Once"), value: "once" },
                     { text: qsTr("Until the program quits"), value: "until_quit" },
                     { text: qsTr("For one hour"), value: "hour" },
                     { text: qsTr("Forever"), value: "forever" }
-                ]
+                ].filter(choice => !(window.current.forwardedFrom && choice.value === "until_quit"))
             }
             Controls.CheckBox {
                 id: pinBox
                 objectName: "pinBox"
+                visible: !window.current.forwardedFrom
                 text: qsTr("&Only this version of the program")
                 checked: window.pinByDefault
                 enabled: lifetimeBox.currentValue !== "once"  // "once" makes no rule
                 Controls.ToolTip.text: qsTr("The rule holds for this binary (its SHA-256); an updated or replaced program is asked about again.")
                 Controls.ToolTip.visible: hovered
+                Controls.ToolTip.delay: Kirigami.Units.toolTipDelay
             }
         }
 

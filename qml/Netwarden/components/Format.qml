@@ -1,10 +1,10 @@
-// Formatting shared by the pages: byte counts and rates.
+// Formatting shared by the pages: byte counts (kB, MB: powers of 1000) and rates.
 pragma Singleton
 import QtQuick
 
 QtObject {
     function bytes(count) {
-        const units = ["B", "KB", "MB", "GB", "TB"]
+        const units = ["B", "kB", "MB", "GB", "TB"]  // powers of 1000, as the CLI
         let value = Number(count) || 0
         let unit = 0
         while (value >= 1000 && unit < units.length - 1) {

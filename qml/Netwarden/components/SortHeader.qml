@@ -10,7 +10,8 @@ Controls.ToolButton {
     required property SortFilterModel view
     required property string role
 
-    readonly property bool active: view.sortRoleName === role
+    // `view` is null for a moment while the page is made
+    readonly property bool active: view !== null && view.sortRoleName === role
 
     objectName: "sort-" + role
     font.bold: active

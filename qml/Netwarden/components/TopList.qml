@@ -6,14 +6,14 @@ import org.kde.kirigami as Kirigami
 import Netwarden
 
 ColumnLayout {
-    id: top
+    id: topList
 
     property string title
     property var model
 
     spacing: Kirigami.Units.smallSpacing
 
-    Kirigami.ListSectionHeader { text: top.title; Layout.fillWidth: true }
+    Kirigami.ListSectionHeader { text: topList.title; Layout.fillWidth: true }
     Controls.Label {
         visible: repeater.count === 0
         text: qsTr("Nothing in this range")
@@ -21,7 +21,7 @@ ColumnLayout {
     }
     Repeater {
         id: repeater
-        model: top.model
+        model: topList.model
         delegate: ColumnLayout {
             required property string name
             required property string exe
@@ -44,7 +44,7 @@ ColumnLayout {
                 Layout.fillWidth: true
                 received: bytesIn
                 sent: bytesOut
-                largest: top.model ? top.model.largest : 1
+                largest: topList.model ? topList.model.largest : 1
             }
         }
     }

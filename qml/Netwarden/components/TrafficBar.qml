@@ -18,6 +18,7 @@ Item {
         color: Qt.alpha(Kirigami.Theme.textColor, 0.1)
     }
     Rectangle {
+        objectName: "barFill"
         height: parent.height
         radius: height / 2
         width: parent.width * Math.min(1, (bar.received + bar.sent) / Math.max(1, bar.largest))

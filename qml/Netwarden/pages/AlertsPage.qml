@@ -1,20 +1,25 @@
-// Hash-change alerts, newest first: what changed, whether the package manager vouches
-// for it, and the choices (trust the new binary, keep blocking it, decide later).
+// Alerts, newest first. A pinned program changed on disk: what changed, whether the
+// package manager vouches for it, and the choices (trust the new binary, keep blocking it,
+// decide later). A program opened a packet socket (its frames pass below the firewall):
+// who, and the choices (allow it, block every connection it makes, decide later).
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
+import Netwarden
 import Netwarden.Backend
 
 Kirigami.ScrollablePage {
     id: page
 
     required property AlertModel alerts
+    required property HelperState helper
 
     title: qsTr("Alerts")
 
     header: ColumnLayout {
         spacing: 0
+        visible: page.helper.state === "running"
         Kirigami.InlineMessage {
             id: problem
             objectName: "alertsProblem"
@@ -56,19 +61,26 @@ Kirigami.ScrollablePage {
         model: page.alerts
         spacing: Kirigami.Units.largeSpacing
 
+        NotConnected {
+            anchors.centerIn: parent
+            width: parent.width - Kirigami.Units.gridUnit * 4
+            helper: page.helper
+        }
+
         Kirigami.PlaceholderMessage {
             anchors.centerIn: parent
             width: parent.width - Kirigami.Units.gridUnit * 4
-            visible: list.count === 0
+            visible: list.count === 0 && page.helper.state === "running"
             icon.name: "security-high"
             text: qsTr("No alerts")
-            explanation: qsTr("When a program you allowed changes on disk, it shows up here.")
+            explanation: qsTr("When a program you allowed changes on disk, or a program sends frames past the firewall, it shows up here.")
         }
 
         delegate: Kirigami.AbstractCard {
             id: card
 
             required property int alertId
+            required property string kind
             required property string program
             required property string exe
             required property string oldHash
@@ -79,19 +91,25 @@ Kirigami.ScrollablePage {
             required property bool verified
             required property string state
             required property int ruleCount
+            required property int pid
+            required property string user
             required property string lookup
+            readonly property bool packetSocket: kind === "packet_socket"
 
             objectName: "alert-" + alertId
             width: ListView.view.width
 
             contentItem: ColumnLayout {
                 Kirigami.Heading {
+                    objectName: "alertHeading"
                     level: 3
                     Layout.fillWidth: true
                     wrapMode: Text.Wrap
-                    text: card.state === "auto_trusted"
-                          ? qsTr("%1 was updated by its package").arg(card.program)
-                          : qsTr("%1 changed on disk").arg(card.program)
+                    text: card.packetSocket
+                          ? qsTr("%1 opened a packet socket").arg(card.program)
+                          : card.state === "auto_trusted"
+                            ? qsTr("%1 was updated by its package").arg(card.program)
+                            : qsTr("%1 changed on disk").arg(card.program)
                 }
                 Kirigami.FormLayout {
                     Layout.fillWidth: true
@@ -100,7 +118,20 @@ Kirigami.ScrollablePage {
                         text: card.exe
                     }
                     Controls.Label {
-                        Kirigami.FormData.label: qsTr("Changed:")
+                        objectName: "packetSocketExplanation"
+                        visible: card.packetSocket
+                        Kirigami.FormData.label: qsTr("Why:")
+                        Layout.maximumWidth: Kirigami.Units.gridUnit * 24
+                        wrapMode: Text.Wrap
+                        text: qsTr("Frames sent on a packet socket pass below the firewall: no rule sees them. Network tools (DHCP clients, packet capture) use them; other programs rarely do.")
+                    }
+                    Controls.Label {
+                        visible: card.packetSocket
+                        Kirigami.FormData.label: qsTr("Process:")
+                        text: qsTr("%1, run by %2").arg(card.pid).arg(card.user)
+                    }
+                    Controls.Label {
+                        Kirigami.FormData.label: card.packetSocket ? qsTr("Binary:") : qsTr("Changed:")
                         text: qsTr("%1, %2 bytes").arg(card.changedAt).arg(card.size)
                     }
                     Controls.Label {
@@ -112,27 +143,31 @@ Kirigami.ScrollablePage {
                     }
                     Controls.Label {
                         objectName: "oldHash"
+                        visible: !card.packetSocket
                         Kirigami.FormData.label: qsTr("Allowed binary:")
                         font.family: "monospace"
                         text: card.oldHash
                     }
                     Controls.Label {
                         objectName: "newHash"
-                        Kirigami.FormData.label: qsTr("New binary:")
+                        Kirigami.FormData.label: card.packetSocket ? qsTr("Hash:") : qsTr("New binary:")
                         font.family: "monospace"
                         text: card.newHash
                     }
                     Controls.Label {
+                        visible: !card.packetSocket
                         Kirigami.FormData.label: qsTr("Rules:")
-                        text: qsTr("%n rule(s) allowed the old binary", "", card.ruleCount)
+                        text: qsTr("%n rules allowed the old binary", "", card.ruleCount)
                     }
                     Controls.Label {
                         objectName: "alertState"
                         Kirigami.FormData.label: qsTr("Decision:")
                         text: ({
-                            "open": qsTr("Blocked until you decide"),
-                            "trusted": qsTr("Trusted"),
-                            "blocked": qsTr("Blocked"),
+                            "open": card.packetSocket ? qsTr("Not decided: its frames still pass")
+                                                      : qsTr("Blocked until you decide"),
+                            "trusted": card.packetSocket ? qsTr("Allowed") : qsTr("Trusted"),
+                            "blocked": card.packetSocket ? qsTr("Blocked: every connection it makes is refused")
+                                                         : qsTr("Blocked"),
                             "auto_trusted": qsTr("Trusted automatically (verified package update)")
                         })[card.state] || card.state
                     }
@@ -155,14 +190,14 @@ Kirigami.ScrollablePage {
                     Controls.Button {
                         objectName: "trustButton"
                         visible: card.state === "open"
-                        text: qsTr("&Trust the new binary")
+                        text: card.packetSocket ? qsTr("&Allow it") : qsTr("&Trust the new binary")
                         icon.name: "dialog-ok"
                         onClicked: page.alerts.resolve(card.alertId, "trust")
                     }
                     Controls.Button {
                         objectName: "blockButton"
                         visible: card.state === "open"
-                        text: qsTr("&Keep blocking")
+                        text: card.packetSocket ? qsTr("&Block all its connections") : qsTr("&Keep blocking")
                         icon.name: "dialog-cancel"
                         highlighted: true
                         onClicked: page.alerts.resolve(card.alertId, "block")

@@ -12,6 +12,7 @@ Kirigami.ScrollablePage {
 
     required property ConnectionsModel connections
     property RulesModel rules: null
+    required property HelperState helper
 
     title: qsTr("Network Monitor")
 
@@ -51,6 +52,7 @@ Kirigami.ScrollablePage {
 
     header: ColumnLayout {
         spacing: 0
+        visible: page.helper.state === "running"
         Kirigami.InlineMessage {
             id: problem
             objectName: "monitorProblem"
@@ -77,10 +79,16 @@ Kirigami.ScrollablePage {
             filterRoles: ["program", "exe", "user", "destinationsText"]
         }
 
+        NotConnected {
+            anchors.centerIn: parent
+            width: parent.width - Kirigami.Units.gridUnit * 4
+            helper: page.helper
+        }
+
         Kirigami.PlaceholderMessage {
             anchors.centerIn: parent
             width: parent.width - Kirigami.Units.gridUnit * 4
-            visible: list.count === 0
+            visible: list.count === 0 && page.helper.state === "running"
             icon.name: "network-connect"
             text: page.connections.count === 0 ? qsTr("No open connections")
                                                : qsTr("No program matches the filter")
@@ -126,7 +134,7 @@ Kirigami.ScrollablePage {
                         }
                         Controls.Label {
                             Layout.fillWidth: true
-                            text: qsTr("%1 · %n connection(s)", "", card.connectionCount).arg(card.user)
+                            text: qsTr("%1 · %n connections", "", card.connectionCount).arg(card.user)
                             opacity: 0.7
                             elide: Text.ElideRight
                         }

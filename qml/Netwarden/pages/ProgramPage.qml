@@ -24,7 +24,8 @@ Kirigami.ScrollablePage {
         const row = connections.rowOf(programKey)
         if (row >= 0)
             program = connections.get(row)
-        applying = rules && program.exe ? rules.rulesFor(program.exe) : []
+        applying = rules && (program.exe || program.forwardedFrom)
+                   ? rules.rulesFor(program.exe, program.forwardedFrom || "") : []
     }
 
     Component.onCompleted: update()
@@ -34,7 +35,7 @@ Kirigami.ScrollablePage {
         repeat: true
         running: page.program.exe !== undefined
         triggeredOnStart: true
-        onTriggered: page.connections.loadHistory(page.program.exe)
+        onTriggered: page.connections.loadHistory(page.program.exe, page.program.forwardedFrom || "")
     }
     Connections {
         target: page.connections
@@ -54,13 +55,23 @@ Kirigami.ScrollablePage {
             Layout.fillWidth: true
             Controls.Label {
                 objectName: "programPath"
+                visible: !page.program.forwardedFrom
                 Kirigami.FormData.label: qsTr("Path:")
                 text: page.program.exe || ""
                 wrapMode: Text.WrapAnywhere
                 Layout.fillWidth: true
             }
             Controls.Label {
+                objectName: "forwardedFrom"
+                visible: !!page.program.forwardedFrom
+                Kirigami.FormData.label: qsTr("Routed from:")
+                text: qsTr("%1: a container, a virtual machine or another computer whose traffic this computer forwards").arg(page.program.forwardedFrom || "")
+                wrapMode: Text.Wrap
+                Layout.fillWidth: true
+            }
+            Controls.Label {
                 objectName: "programHash"
+                visible: !page.program.forwardedFrom
                 Kirigami.FormData.label: qsTr("SHA-256:")
                 text: page.program.sha256 || qsTr("not known: the helper hashes a program when a rule pins it")
                 font.family: page.program.sha256 ? "monospace" : Kirigami.Theme.defaultFont.family
@@ -68,6 +79,7 @@ Kirigami.ScrollablePage {
                 Layout.fillWidth: true
             }
             Controls.Label {
+                visible: !page.program.forwardedFrom
                 Kirigami.FormData.label: qsTr("User:")
                 text: page.program.user || ""
             }
@@ -93,9 +105,9 @@ Kirigami.ScrollablePage {
                 VerdictBadge { verdict: modelData.ruleAction }
                 Controls.Label {
                     Layout.fillWidth: true
-                    text: qsTr("%1 to %2 %3 (%n hit(s))", "", modelData.hits)
-                          .arg(modelData.program).arg(modelData.destination || qsTr("anywhere"))
-                          .arg(modelData.ports ? qsTr("port %1").arg(modelData.ports) : "")
+                    text: qsTr("%1 to %2 %3 (%n hits)", "", modelData.hits)
+                          .arg(modelData.program).arg(modelData.destinationSummary || qsTr("anywhere"))
+                          .arg(modelData.ports ? qsTr("port %1").arg(modelData.portsSummary) : "")
                     opacity: modelData.ruleEnabled ? 1 : 0.6
                     elide: Text.ElideRight
                 }

@@ -88,7 +88,7 @@ FormCard.FormCardPage {
         FormCard.FormTextFieldDelegate {
             id: destinationField
             objectName: "destinationField"
-            label: qsTr("Destination (host, *.domain, IP or network; empty: anywhere)")
+            label: qsTr("Destination (host, *.domain, IP or network; several separated by commas; empty: anywhere)")
             text: form.original.destination || ""
             placeholderText: "*.example.org"
             status: Kirigami.MessageType.Error
@@ -98,7 +98,7 @@ FormCard.FormCardPage {
         FormCard.FormTextFieldDelegate {
             id: portsField
             objectName: "portsField"
-            label: qsTr("Port or range (empty: any)")
+            label: qsTr("Port or range (several separated by commas; empty: any)")
             text: form.original.ports || ""
             placeholderText: "443"
             status: Kirigami.MessageType.Error

@@ -11,6 +11,7 @@ Kirigami.ScrollablePage {
     id: page
 
     required property RulesModel rules
+    required property HelperState helper
 
     readonly property real programWidth: Kirigami.Units.gridUnit * 6
     readonly property real destinationWidth: Kirigami.Units.gridUnit * 6
@@ -34,6 +35,7 @@ Kirigami.ScrollablePage {
             text: qsTr("Add Rule…")
             icon.name: "list-add"
             shortcut: StandardKey.New
+            enabled: page.helper.state === "running"
             onTriggered: page.openForm(-1)
         }
     ]
@@ -57,6 +59,7 @@ Kirigami.ScrollablePage {
 
     header: ColumnLayout {
         spacing: 0
+        visible: page.helper.state === "running"
         Kirigami.InlineMessage {
             id: problem
             objectName: "rulesProblem"
@@ -116,10 +119,16 @@ Kirigami.ScrollablePage {
             filterRoles: ["program", "exe", "destination", "ports", "protocol", "ruleAction", "user", "note", "lifetime"]
         }
 
+        NotConnected {
+            anchors.centerIn: parent
+            width: parent.width - Kirigami.Units.gridUnit * 4
+            helper: page.helper
+        }
+
         Kirigami.PlaceholderMessage {
             anchors.centerIn: parent
             width: parent.width - Kirigami.Units.gridUnit * 4
-            visible: list.count === 0
+            visible: list.count === 0 && page.helper.state === "running"
             icon.name: "view-list-details"
             text: page.rules.count === 0 ? qsTr("No rules yet") : qsTr("No rule matches the filter")
             explanation: page.rules.count === 0
@@ -135,7 +144,10 @@ Kirigami.ScrollablePage {
             required property string exe
             required property string user
             required property string destination
+            required property string destinationSummary
+            required property string destinationTip
             required property string ports
+            required property string portsSummary
             required property string protocol
             required property string lifetime
             required property int priority
@@ -145,7 +157,7 @@ Kirigami.ScrollablePage {
             required property string pinnedHash
             required property bool ruleEnabled
             required property string note
-            required property string managedBy  // the administrator's rules.d file, or ""
+            required property string managedBy  // the administrator's rules.d file, "built-in" or ""
 
             readonly property bool editable: managedBy === ""
 
@@ -202,7 +214,9 @@ Kirigami.ScrollablePage {
                         Layout.fillWidth: true
                         text: row.editable
                               ? (row.user === "every user" ? qsTr("every user") : row.user)
-                              : qsTr("set by your administrator (%1)").arg(row.managedBy)
+                              : row.managedBy === "built-in"
+                                ? qsTr("built in: your DNS servers (Settings turns it off)")
+                                : qsTr("set by your administrator (%1)").arg(row.managedBy)
                         font: Kirigami.Theme.smallFont
                         opacity: 0.7
                         elide: Text.ElideRight
@@ -212,12 +226,16 @@ Kirigami.ScrollablePage {
                     objectName: "ruleDestination"
                     Layout.fillWidth: true
                     Layout.preferredWidth: page.destinationWidth
-                    text: row.destination || qsTr("anywhere")
+                    text: row.destinationSummary || qsTr("anywhere")
                     elide: Text.ElideRight
+                    Controls.ToolTip.text: row.destinationTip
+                    Controls.ToolTip.visible: destinationHover.hovered && row.destinationTip !== ""
+                    HoverHandler { id: destinationHover }
                 }
                 Controls.Label {
+                    objectName: "rulePorts"
                     Layout.preferredWidth: page.portsWidth
-                    text: [row.ports || qsTr("any"), row.protocol.toUpperCase()].filter(s => s).join(" ")
+                    text: [row.portsSummary || qsTr("any"), row.protocol.toUpperCase()].filter(s => s).join(" ")
                     elide: Text.ElideRight
                 }
                 Controls.Label {
@@ -235,6 +253,7 @@ Kirigami.ScrollablePage {
                     text: row.hits
                 }
                 Controls.Label {
+                    objectName: "ruleLastHit"
                     Layout.preferredWidth: page.lastHitWidth
                     text: row.lastHit || qsTr("never")
                     opacity: row.lastHit ? 1 : 0.6

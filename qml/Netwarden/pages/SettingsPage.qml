@@ -6,6 +6,7 @@ import QtQuick.Controls as Controls
 import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
 import org.kde.kirigamiaddons.formcard as FormCard
+import Netwarden
 import Netwarden.Backend
 
 FormCard.FormCardPage {
@@ -13,6 +14,7 @@ FormCard.FormCardPage {
 
     required property SettingsModel settings
     required property Preferences preferences
+    required property HelperState helper
 
     objectName: "settingsPage"
     title: qsTr("Settings")
@@ -29,6 +31,8 @@ FormCard.FormCardPage {
             "fail_closed": page.settings.failClosed,
             "history_days": page.settings.historyDays,
             "trust_package_updates": page.settings.trustPackageUpdates,
+            "forwarded": page.settings.forwarded,
+            "dns_to_resolvers": page.settings.dnsToResolvers,
         }
     }
 
@@ -39,6 +43,8 @@ FormCard.FormCardPage {
             "fail_closed": failClosedField.checked,
             "history_days": historyDaysField.value,
             "trust_package_updates": trustUpdatesField.checked,
+            "forwarded": forwardedField.currentValue,
+            "dns_to_resolvers": dnsField.checked,
         }
     }
 
@@ -52,6 +58,8 @@ FormCard.FormCardPage {
         failClosedField.checked = value("fail_closed")
         historyDaysField.value = value("history_days")
         trustUpdatesField.checked = value("trust_package_updates")
+        forwardedField.currentIndex = forwardedField.indexOfValue(value("forwarded"))
+        dnsField.checked = value("dns_to_resolvers")
         page.shown = now
     }
 
@@ -117,67 +125,102 @@ FormCard.FormCardPage {
         }
     }
 
-    FormCard.FormHeader { title: qsTr("Connections nobody answers") }
-    FormCard.FormCard {
-        FormCard.FormComboBoxDelegate {
-            id: defaultActionField
-            objectName: "defaultActionField"
-            text: qsTr("Default action")
-            description: qsTr("For a connection no rule covers when no prompt is answered in time.")
-            model: [{"value": "allow", "text": qsTr("Allow")}, {"value": "deny", "text": qsTr("Deny")}]
-            textRole: "text"
-            valueRole: "value"
-        }
-        FormCard.FormDelegateSeparator {}
-        FormCard.FormSpinBoxDelegate {
-            id: timeoutField
-            objectName: "promptTimeoutField"
-            label: qsTr("Prompt timeout (seconds)")
-            from: 5
-            to: 3600
-        }
+    NotConnected {
+        id: notConnected
+        Layout.fillWidth: true
+        Layout.margins: Kirigami.Units.gridUnit * 2
+        helper: page.helper
     }
 
-    FormCard.FormHeader { title: qsTr("When the helper is not running") }
-    FormCard.FormCard {
-        FormCard.FormSwitchDelegate {
-            id: failClosedField
-            objectName: "failClosedField"
-            text: qsTr("Block new connections (fail closed)")
-            description: qsTr("Off: the network keeps working without Netwarden (fail open).")
-        }
-    }
+    // The helper's settings, while it can be asked.
+    ColumnLayout {
+        Layout.fillWidth: true
+        spacing: 0
+        visible: notConnected.connected
 
-    FormCard.FormHeader { title: qsTr("History and updates") }
-    FormCard.FormCard {
-        FormCard.FormSpinBoxDelegate {
-            id: historyDaysField
-            objectName: "historyDaysField"
-            label: qsTr("Keep history (days)")
-            from: 1
-            to: 3650
+        FormCard.FormHeader { title: qsTr("Connections nobody answers") }
+        FormCard.FormCard {
+            FormCard.FormComboBoxDelegate {
+                id: defaultActionField
+                objectName: "defaultActionField"
+                text: qsTr("Default action")
+                description: qsTr("For a connection no rule covers when no prompt is answered in time.")
+                model: [{"value": "allow", "text": qsTr("Allow")}, {"value": "deny", "text": qsTr("Deny")}]
+                textRole: "text"
+                valueRole: "value"
+            }
+            FormCard.FormDelegateSeparator {}
+            FormCard.FormSwitchDelegate {
+                id: dnsField
+                objectName: "dnsToResolversField"
+                text: qsTr("Allow name lookups to your DNS servers")
+                description: qsTr("A built-in rule: programs may ask the DNS servers this computer uses, so their prompts name the host they want. Your own rules still come first.")
+            }
+            FormCard.FormDelegateSeparator {}
+            FormCard.FormSpinBoxDelegate {
+                id: timeoutField
+                objectName: "promptTimeoutField"
+                label: qsTr("Prompt timeout (seconds)")
+                from: 5
+                to: 3600
+            }
         }
-        FormCard.FormDelegateSeparator {}
-        FormCard.FormSwitchDelegate {
-            id: trustUpdatesField
-            objectName: "trustUpdatesField"
-            text: qsTr("Trust verified package updates")
-            description: qsTr("A changed binary that dpkg vouches for keeps its rules.")
-        }
-    }
 
-    FormCard.FormCard {
-        Layout.topMargin: Kirigami.Units.largeSpacing
-        FormCard.FormButtonDelegate {
-            objectName: "saveSettingsButton"
-            text: qsTr("Save (needs an administrator)")
-            icon.name: "document-save"
-            onClicked: page.settings.save(page.edited())
+        FormCard.FormHeader { title: qsTr("Containers and virtual machines") }
+        FormCard.FormCard {
+            FormCard.FormComboBoxDelegate {
+                id: forwardedField
+                objectName: "forwardedField"
+                text: qsTr("Connections this computer forwards")
+                description: qsTr("For a container's, a virtual machine's or a shared connection's new connection that no rule covers. Allow keeps them working.")
+                model: [{"value": "allow", "text": qsTr("Allow")}, {"value": "ask", "text": qsTr("Ask")},
+                        {"value": "deny", "text": qsTr("Deny")}]
+                textRole: "text"
+                valueRole: "value"
+            }
         }
-        FormCard.FormButtonDelegate {
-            text: qsTr("Revert")
-            icon.name: "edit-undo"
-            onClicked: page.reset(true)
+
+        FormCard.FormHeader { title: qsTr("When the helper is not running") }
+        FormCard.FormCard {
+            FormCard.FormSwitchDelegate {
+                id: failClosedField
+                objectName: "failClosedField"
+                text: qsTr("Block new connections (fail closed)")
+                description: qsTr("Off: the network keeps working without Netwarden (fail open).")
+            }
+        }
+
+        FormCard.FormHeader { title: qsTr("History and updates") }
+        FormCard.FormCard {
+            FormCard.FormSpinBoxDelegate {
+                id: historyDaysField
+                objectName: "historyDaysField"
+                label: qsTr("Keep history (days)")
+                from: 1
+                to: 3650
+            }
+            FormCard.FormDelegateSeparator {}
+            FormCard.FormSwitchDelegate {
+                id: trustUpdatesField
+                objectName: "trustUpdatesField"
+                text: qsTr("Trust verified package updates")
+                description: qsTr("A changed binary that dpkg vouches for keeps its rules.")
+            }
+        }
+
+        FormCard.FormCard {
+            Layout.topMargin: Kirigami.Units.largeSpacing
+            FormCard.FormButtonDelegate {
+                objectName: "saveSettingsButton"
+                text: qsTr("Save (needs an administrator)")
+                icon.name: "document-save"
+                onClicked: page.settings.save(page.edited())
+            }
+            FormCard.FormButtonDelegate {
+                text: qsTr("Revert")
+                icon.name: "edit-undo"
+                onClicked: page.reset(true)
+            }
         }
     }
 }

@@ -1,0 +1,109 @@
+"""`DataPlane`: the BPF object loaded and attached, and the owner of a queued packet.
+
+Started by the composition root with the cgroup to watch (the cgroup2 root by default:
+every process; tests give a child cgroup of their own) and the netfilter hook of the
+helper's network namespace. Where it cannot start (no object, no BTF, no CAP_BPF, an
+old kernel) the helper attributes by sock_diag and /proc instead, and says why
+(`Attribution`).
+"""
+
+import ctypes
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from netwarden_helper.data_plane.libbpf import BpfError, BpfObject
+from netwarden_helper.data_plane.records import (
+    EXE_SIZE,
+    FLOW_OWNER_SIZE,
+    SocketOwner,
+    config,
+    exe_path,
+    flow_key,
+)
+from netwarden_helper.packet_path.packet import Packet
+
+log = logging.getLogger(__name__)
+
+OBJECT = Path(__file__).with_name("netwarden.bpf.o")  # built by `make bpf`, packaged here
+NF_INET_LOCAL_OUT = 3
+# After conntrack (-200: the program reads the flow's state), before mangle (-150), where
+# Netwarden's queue rule sends the flow to the helper.
+PRIORITY = -199
+CGROUP_PROGRAMS = ("sock_create", "sock_release", "connect4", "connect6", "sendmsg4", "sendmsg6")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How flows are attributed: "ebpf" or "procfs", and why not eBPF when it is not."""
+
+    mode: str
+    reason: str = ""
+
+
+def cgroup2_root(mountinfo: Path = Path("/proc/self/mountinfo")) -> Path | None:
+    """Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified
+    on a hybrid system); None when it is not."""
+    for line in mountinfo.read_text().splitlines():
+        fields = line.split(" - ", 1)
+        if len(fields) == 2 and fields[1].split()[0] == "cgroup2":
+            return Path(fields[0].split()[4])
+    return None
+
+
+class DataPlane:
+    """The loaded programs; `owner` reads the kernel's record of a packet's socket."""
+
+    def __init__(self, object_path: Path, cgroup: Path) -> None:
+        self._object = BpfObject(object_path)
+        try:
+            own_pids = os.stat("/proc/self/ns/pid")
+            self._object.update(self._object.map_fd("settings"), bytes(4), config(own_pids))
+            cgroup_fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                for name in CGROUP_PROGRAMS:
+                    self._object.attach_cgroup(name, cgroup_fd)
+            finally:
+                os.close(cgroup_fd)
+            for family in (socket.AF_INET, socket.AF_INET6):
+                self._object.attach_netfilter("local_out", family, NF_INET_LOCAL_OUT, PRIORITY)
+            self._flows = self._object.map_fd("flows")
+            self._exes = self._object.map_fd("exes")
+        except BaseException:
+            self._object.close()
+            raise
+        self._owner = ctypes.create_string_buffer(FLOW_OWNER_SIZE)
+        self._exe = ctypes.create_string_buffer(EXE_SIZE)
+        log.info("attribution: eBPF (programs attached to cgroup %s)", cgroup)
+
+    def owner(self, packet: Packet) -> SocketOwner | None:
+        """Who owned `packet`'s socket when it was sent; None when the kernel did not
+        record it (a socket older than the helper, outside the cgroup, the kernel's)."""
+        if not self._object.lookup(self._flows, flow_key(packet), self._owner):
+            return None
+        return SocketOwner.unpack(self._owner.raw)
+
+    def exe(self, owner: SocketOwner) -> tuple[str, bool] | None:
+        """(path, deleted) of the executable `owner` ran, as the process saw it."""
+        if not self._object.lookup(self._exes, owner.exe_key, self._exe):
+            return None
+        return exe_path(self._exe.raw)
+
+    def close(self) -> None:
+        """Detach every program (the kernel does the same if the helper dies)."""
+        self._object.close()
+
+
+def start(object_path: Path | None, cgroup: Path | None) -> tuple[DataPlane | None, Attribution]:
+    """The data plane, or None and why the helper attributes by /proc instead."""
+    if object_path is None or cgroup is None:
+        reason = "disabled" if object_path is None else "no cgroup2 hierarchy"
+        log.info("attribution: sock_diag and /proc (%s)", reason)
+        return None, Attribution("procfs", reason)
+    try:
+        return DataPlane(object_path, cgroup), Attribution("ebpf")
+    except (BpfError, OSError) as exc:
+        log.warning("attribution: sock_diag and /proc; the eBPF data plane cannot start: %s", exc)
+        return None, Attribution("procfs", str(exc))
