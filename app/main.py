@@ -20,13 +20,16 @@ from netwarden.desktop.prompt_window import PromptWindowController
 from netwarden.desktop.tray import Tray
 from netwarden.models.alerts import AlertModel
 from netwarden.models.blocklists import BlocklistModel
+from netwarden.models.connection_map import ConnectionMap
 from netwarden.models.connections import ConnectionsModel
 from netwarden.models.preferences import Preferences
+from netwarden.models.profiles import ProfilesModel
 from netwarden.models.prompts import PromptModel
 from netwarden.models.rules import RulesModel
 from netwarden.models.settings import SettingsModel
+from netwarden.models.silent import SilentModel
 from netwarden.models.sort_filter import SortFilterModel  # noqa: F401 (a QML type the pages use)
-from netwarden.models.traffic import TrafficHistory
+from netwarden.models.traffic import TrafficHistory, TrafficTimeline
 
 APP_ID = "io.github.netwarden"
 
@@ -75,13 +78,17 @@ def page_models(
     client: HelperClient, parent: QObject, preferences: Preferences | None = None
 ) -> dict[str, QObject]:
     """The models of the main window's pages, by the window's property names."""
+    connections = ConnectionsModel(client, parent)
     return {
-        "connections": ConnectionsModel(client, parent),
+        "connections": connections,
+        "connectionMap": ConnectionMap(client, connections, parent),
+        "timeline": TrafficTimeline(client, parent),
         "rules": RulesModel(client, parent),
         "history": TrafficHistory(client, parent),
         "settings": SettingsModel(client, parent),
         "alerts": AlertModel(client, parent),
         "blocklists": BlocklistModel(client, parent),
+        "silent": SilentModel(client, parent),
         "preferences": preferences or Preferences(parent),
     }
 
@@ -138,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     preferences = Preferences(app)
     engine = QQmlApplicationEngine()
     try:
-        window = load_main_window(engine, helper, page_models(client, app, preferences))
+        models = {**page_models(client, app, preferences), "prompts": prompts}
+        window = load_main_window(engine, helper, models)
         open_prompt_window(engine, prompts, preferences)
     except RuntimeError as exc:
         print(f"netwarden: {exc}", file=sys.stderr)
@@ -152,12 +160,23 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.raise_()
 
-    Tray(helper, prompts, show_window, app.quit, parent=app)
-    # With a tray, closing the window keeps the app there to ask about connections.
+    settings = models["settings"]
+    assert isinstance(settings, SettingsModel)
+    profiles = ProfilesModel(client, app)
+    Tray(helper, prompts, settings, show_window, app.quit, parent=app, profiles=profiles)
+    show_main_window(app, window, args.hidden)
+    return app.exec()
+
+
+def show_main_window(app: QApplication, window: QObject, hidden: bool) -> None:
+    """Show `window`, unless `hidden` and the desktop shows tray icons. With a tray,
+    closing the window keeps the app there to ask about connections; without one (GNOME
+    without the AppIndicator extension) closing the window quits, and the window itself
+    offers what the tray's menu would (pause prompts, quit)."""
     has_tray = QSystemTrayIcon.isSystemTrayAvailable()
+    window.setProperty("hasTray", has_tray)
     app.setQuitOnLastWindowClosed(not has_tray)
-    if args.hidden and has_tray:
+    if hidden and has_tray:
         window.hide()
     else:
         window.show()
-    return app.exec()

@@ -10,14 +10,16 @@ precedence order (the engine before the index).
 """
 
 import argparse
+import ipaddress
 import random
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
-from netwarden_common.rules import Rule
-from netwarden_helper.policy.engine import Decision, Flow, RuleSet, decide_among
+from netwarden_common.rules import Rule, normalize_host
+from netwarden_helper.policy.engine import Decision, Flow, Matcher, RuleSet, decide_among
 
 SIZES = (10, 1_000, 10_000)
 REPEAT = 5
@@ -60,10 +62,32 @@ def flows(count: int) -> dict[str, Flow]:
     }  # fmt: skip
 
 
+def destination_matches(matcher: Matcher, flow: Flow) -> bool:
+    """One of the rule's destinations (or any) is the flow's, entry by entry: how the
+    engine matched destinations before the index."""
+    if not matcher.destinations:
+        return True
+    try:
+        address: Any = ipaddress.ip_address(flow.dst)
+    except ValueError:
+        address = None
+    hosts = [normalize_host(h) for h in flow.hosts]
+    for kind, value in matcher.destinations:
+        if kind == "ip" and address == value:
+            return True
+        if kind == "network" and address is not None and address in value:
+            return True
+        if kind == "host" and value in hosts:
+            return True
+        if kind == "domain" and any(h == value or h.endswith("." + value) for h in hosts):
+            return True
+    return False
+
+
 def linear(rule_set: RuleSet, flow: Flow, now: float) -> Decision:
     """The reference: every rule tried in precedence order, its destination last (as the
     engine did before the index)."""
-    tried = (m for m in rule_set.matchers if m.holds(flow) and m.destination_matches(flow))
+    tried = (m for m in rule_set.matchers if m.holds(flow) and destination_matches(m, flow))
     return decide_among(tried, flow, now)
 
 

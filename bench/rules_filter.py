@@ -38,7 +38,7 @@ from netwarden.models.rules import RulesModel
 from netwarden.models.sort_filter import SortFilterModel
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model_flood import FloodClient, run_for  # noqa: E402 (the same stand-in, with rules)
+from model_flood import FloodClient, run_for
 
 KEYS = "host123"  # "h" keeps all 10,000 rules, "host1" 1,111, "host123" 11
 
@@ -139,7 +139,7 @@ def keystrokes(engine: QQmlApplicationEngine, count: int) -> list[tuple[str, int
     return results
 
 
-def QMetaObjectInvoke(action: QObject) -> None:  # noqa: N802 (reads like Qt's)
+def QMetaObjectInvoke(action: QObject) -> None:
     from PySide6.QtCore import QMetaObject
 
     QMetaObject.invokeMethod(action, "trigger")

@@ -34,5 +34,6 @@ METHOD_SIGNATURES = {
     "QueryHistory": "a{sv}", "TrafficSeries": "a{sv}", "TopTraffic": "a{sv}",
     "ExportHistory": "ha{sv}", "ListAlerts": "", "ResolveAlert": "ts",
     "ListBlocklists": "", "AddBlocklist": "a{sv}", "RemoveBlocklist": "t",
-    "UpdateBlocklists": "",
+    "UpdateBlocklists": "", "ListProfiles": "", "AddProfile": "a{sv}",
+    "UpdateProfile": "sa{sv}", "RemoveProfile": "sa{sv}", "SetActiveProfile": "s",
 }  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from netwarden_common.errors import BadValue
 from netwarden_common.host_names import ascii_name
+from netwarden_common.profiles import name_problem
 
 ACTIONS = ("allow", "deny")
 LIFETIMES = ("once", "until_quit", "until", "forever")
@@ -61,6 +62,7 @@ class Rule:
     enabled: bool = True
     drop: bool = False  # deny silently instead of rejecting
     note: str = ""
+    profile: str = ""  # the profile it belongs to; "" = every profile
     id: int | None = None
     hits: int = 0
     last_hit: float | None = None
@@ -101,7 +103,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "uid": (int, type(None)), "destination": (str,), "ports": (str,), "protocol": (str,),
     "lifetime": (str,), "expires_at": (int, float, type(None)), "pid": (int, type(None)),
     "pid_start": (int, type(None)), "priority": (int,), "enabled": (bool,), "drop": (bool,),
-    "note": (str,),
+    "note": (str,), "profile": (str,),
 }  # fmt: skip
 
 
@@ -154,6 +156,8 @@ def _check_values(rule: Rule) -> None:
         raise RuleError("pid", "lifetime 'until_quit' needs the process and its start time")
     if not -MAX_PRIORITY <= rule.priority <= MAX_PRIORITY:
         raise RuleError("priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
+    if rule.profile and name_problem(rule.profile):
+        raise RuleError("profile", f"{name_problem(rule.profile)} (or empty: every profile)")
 
 
 def _check_forwarded(rule: Rule) -> None:

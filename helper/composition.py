@@ -27,6 +27,7 @@ from netwarden_helper.bus.blocklists import BlocklistMethods
 from netwarden_helper.bus.history import SAMPLE_S, HistoryMethods
 from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.polkit import PolkitAuthority
+from netwarden_helper.bus.profiles import ProfileMethods
 from netwarden_helper.bus.prompts import PromptMethods
 from netwarden_helper.bus.rules import RulesMethods
 from netwarden_helper.bus.service import HelperObject
@@ -45,6 +46,7 @@ from netwarden_helper.pinning.packet_socket_watch import PacketSocketWatch
 from netwarden_helper.pinning.pins import PinGuard
 from netwarden_helper.policy import public_suffix
 from netwarden_helper.policy.live_settings import LiveSettings
+from netwarden_helper.policy.profiles import Profiles
 from netwarden_helper.policy.resolvers import RESOLVER_FILES, SystemResolvers
 from netwarden_helper.policy.rule_book import RuleBook
 from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER, RulesDir
@@ -52,6 +54,7 @@ from netwarden_helper.policy.settings import Settings
 from netwarden_helper.records.history import History
 from netwarden_helper.records.journal import JOURNAL_SOCKET, JournalWriter
 from netwarden_helper.runtime.loop import Loop
+from netwarden_helper.runtime.network_manager import NetworkWatch
 from netwarden_helper.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ class Helper:
         self.identifier = Identifier(loop, self.hasher, self.dns, self.data_plane)
         # policy
         self.rule_book = RuleBook(loop, self.store)
+        self.profiles = Profiles(self.store, self.rule_book)
         # packet path
         self.verdicts = Verdicts(self.counters, lambda: self.settings.current.default_action,
                                  self.interception.marks.reject)  # fmt: skip
@@ -111,6 +115,7 @@ class Helper:
         self.rule_book.rules_changed.connect(self.pins.rules_changed)
         self.pipeline.binary_mismatch.connect(self.pins.binary_mismatch)
         self.settings.changed.connect(self._settings_changed)
+        self.settings.changed.connect(self.held_flows.settings_changed)
         public_suffix.preload()  # for "this domain" in prompts and answers, off the loop
         # sources of rules from outside: the administrator's folder, the system's DNS
         # servers, blocklists
@@ -174,17 +179,20 @@ class Served:
     def __init__(self, bus: dbus.Bus, authority: PolkitAuthority, helper: Helper) -> None:
         loop, signals = helper.loop, Signals(bus)
         status = StatusMethods(helper, signals)
-        rules = RulesMethods(helper.rule_book, str(helper.rules_dir.folder.parent), signals)
+        rules = RulesMethods(helper.rule_book, helper.profiles,
+                             str(helper.rules_dir.folder.parent), signals)  # fmt: skip
+        profiles = ProfileMethods(helper.profiles, signals)
         prompts = PromptMethods(helper.held_flows, signals)
         history = HistoryMethods(helper.history, signals)
         alerts = AlertMethods(helper.pins, (prompts.agents, history.watchers), signals)
         blocklists = BlocklistMethods(helper.blocklists)
         self.object = HelperObject(
-            bus, authority, loop, [status, rules, prompts, alerts, history, blocklists]
+            bus, authority, loop, [status, rules, prompts, alerts, history, blocklists, profiles]
         )
         self._listening: list[tuple[Any, Any]] = [
             (helper.rule_book.rules_changed, rules.rules_changed),
             (helper.rule_book.hits_changed, rules.hits_changed),
+            (helper.profiles.changed, profiles.profiles_changed),
             (helper.held_flows.raised, prompts.prompt_raised),
             (helper.held_flows.changed, prompts.prompt_changed),
             (helper.held_flows.closed, prompts.prompt_closed),
@@ -197,10 +205,12 @@ class Served:
         for event, listener in self._listening:
             event.connect(listener)
         self._sample_timer = loop.call_every(SAMPLE_S, history.send_sample)
+        self._network = NetworkWatch(bus, helper.profiles.network_changed)
 
     def close(self) -> None:
         """Stop serving: no more prompts or traffic signals, the object leaves the bus."""
         Loop.cancel(self._sample_timer)
+        self._network.close()
         for event, listener in self._listening:
             event.disconnect(listener)
         self.object.remove_from_connection()

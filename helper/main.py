@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=OBJECT,
         help="the eBPF data plane's object (exact attribution at the syscall); 'none' "
         "attributes by sock_diag and /proc instead, as does a helper that cannot load it "
-        f"(default: {OBJECT})",
+        "(default: netwarden.bpf.o, installed with the netwarden_helper.data_plane package)",
     )
     parser.add_argument(
         "--bpf-cgroup",

@@ -127,8 +127,9 @@ def helper_thread(
         store = Store(state_dir)
         store.save_settings(updated(store.settings(), settings))
         store.close()
-        thread = HelperThread(netns.host, state_dir, prompter, resolv_conf, bpf_cgroup,
-                              bpf_object).start()
+        thread = HelperThread(
+            netns.host, state_dir, prompter, resolv_conf, bpf_cgroup, bpf_object
+        ).start()
         started.append(thread)
         return thread
 

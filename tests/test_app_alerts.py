@@ -5,6 +5,7 @@ sees who and blocks every connection it makes."""
 import os
 import shutil
 
+from netwarden.client.helper_state import HelperState
 from netwarden.main import qml_import_dir
 from netwarden.models.alerts import AlertModel
 from netwarden.models.prompts import PromptModel
@@ -28,17 +29,19 @@ import Netwarden
 Kirigami.ApplicationWindow {
     id: root
     required property var alerts
+    required property var helper
     width: 900
     height: 640
     visible: true
-    pageStack.initialPage: AlertsPage { alerts: root.alerts }
+    pageStack.initialPage: AlertsPage { alerts: root.alerts; helper: root.helper }
 }
 """
 
 
-def alerts_window(qml_engine, alerts: AlertModel):
+def alerts_window(qml_engine, alerts: AlertModel, client):
     qml_engine.addImportPath(os.fspath(qml_import_dir()))
-    qml_engine.setInitialProperties({"alerts": alerts})
+    helper = HelperState(client, parent=qml_engine)
+    qml_engine.setInitialProperties({"alerts": alerts, "helper": helper})
     qml_engine.loadData(WINDOW)
     return qml_engine.rootObjects()[-1]
 
@@ -62,7 +65,7 @@ def test_a_changed_binary_shows_both_hashes_and_trusting_repins_the_rule(
     client = app_client()
     prompts = PromptModel(client, parent=qml_engine)  # the app is a prompt agent
     alerts = AlertModel(client, parent=qml_engine)
-    window = alerts_window(qml_engine, alerts)
+    window = alerts_window(qml_engine, alerts, client)
     qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
 
     with open(program, "ab") as file:
@@ -89,7 +92,7 @@ def test_a_packet_socket_names_the_program_and_blocking_refuses_its_connections(
     client = app_client()
     prompts = PromptModel(client, parent=qml_engine)
     alerts = AlertModel(client, parent=qml_engine)
-    window = alerts_window(qml_engine, alerts)
+    window = alerts_window(qml_engine, alerts, client)
     qtbot.waitUntil(lambda: prompts.registered, timeout=10_000)
 
     with frame_sender(netns, hold_s=5):

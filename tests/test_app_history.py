@@ -13,9 +13,11 @@ from PySide6.QtTest import QTest
 from netwarden_common.api import ACTION_MONITOR
 from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
 from netwarden_helper.records.history_db import HistoryDb
+from tests import test_app_pages as pages
 from tests.fixtures.qml import click, find_all, find_item, text_of
 from tests.fixtures.users import NOBODY
-from tests.test_app_pages import main_window, save_screenshot, shown_top_down  # noqa: F401
+
+main_window = pages.main_window  # the fixture: the app's window on a page
 
 FIREFOX = Program("/usr/bin/firefox", "", "", "", NOBODY)
 CURL = Program("/usr/bin/curl", "", "", "", NOBODY)
@@ -47,9 +49,9 @@ def week_of_traffic(tmp_path):
 
 def tick_labels(graph):
     """The time axis's labels, left to right, and their centres' x."""
-    labels = find_all(graph, "i => i.visible && typeof i.text === 'string' && i.text !== ''"
-                             " && i.opacity > 0 && /^[A-Z][a-z][a-z] (\\d+|\\d\\d:\\d\\d)$|^\\d\\d:\\d\\d$|^\\d+ [A-Z]/"
-                             ".test(i.text)")  # fmt: skip
+    labels = find_all(graph, "i => i.visible && typeof i.text === 'string' && i.opacity > 0"
+                             " && /^[A-Z][a-z][a-z] (\\d+|\\d\\d:\\d\\d)$|^\\d\\d:\\d\\d$|"
+                             "^\\d+ [A-Z]/.test(i.text)")  # fmt: skip
     labels.sort(key=lambda i: i.mapToScene(QPointF(0, 0)).x())
     return [(text_of(i), i.mapToScene(QPointF(i.width() / 2, 0)).x()) for i in labels]
 
@@ -80,7 +82,7 @@ def test_the_week_spreads_its_traffic_over_days_labelled_once_each(
     # the value axis ends on a round number above the busiest hour (65 MB: 70)
     assert history.unit == "MB" and history.scaleMax in (70, 80)
 
-    legend = shown_top_down(content, "legendLabel")
+    legend = pages.shown_top_down(content, "legendLabel")
     assert sorted(legend) == ["Received", "Sent"]
 
     # the bars compare: curl (30 MB) is under half of firefox (210 MB)
@@ -91,7 +93,7 @@ def test_the_week_spreads_its_traffic_over_days_labelled_once_each(
     assert firefox > 100 and 0.1 * firefox < curl < 0.2 * firefox
 
     # the busiest hour's value shows where the pointer rests on it
-    (first, x0), (_last, x1) = labels[0], labels[-1]
+    (_first, x0), (_last, x1) = labels[0], labels[-1]
     since, until = history.property("since"), history.property("until")
     peak = max(range(received.count()), key=lambda i: received.at(i).y())
     x = x0 + (received.at(peak).x() - since) / (until - since) * (x1 - x0)
@@ -108,7 +110,7 @@ def test_the_week_spreads_its_traffic_over_days_labelled_once_each(
     qtbot.waitUntil(lambda: tip().property("visible"), timeout=5_000)
     assert re.fullmatch(r"\w{3} \d+ \w{3}, \d\d:00: received 65 MB, sent 110 kB",
                         text_of(tip())), text_of(tip())  # fmt: skip
-    save_screenshot(window, "history-week")
+    pages.save_screenshot(window, "history-week")
 
 
 @pytest.mark.parametrize("chosen, pattern, steps", [

@@ -10,8 +10,12 @@ PAGES = ("monitor", "rules", "alerts", "blocklists", "history", "settings")
 
 
 def shown_texts(item):
-    return [text_of(i) for i in find_all(item, "i => i.visible && i.width > 0 && "
-                                                "typeof i.text === 'string' && i.text !== ''")]
+    return [
+        text_of(i)
+        for i in find_all(
+            item, "i => i.visible && i.width > 0 && typeof i.text === 'string' && i.text !== ''"
+        )
+    ]
 
 
 def test_every_page_says_the_helper_is_not_running_and_how_to_start_it(
@@ -26,7 +30,7 @@ def test_every_page_says_the_helper_is_not_running_and_how_to_start_it(
     content = window.contentItem()
     for page in PAGES:
         trigger(window, f"{page}Action")
-        qtbot.waitUntil(lambda: window.property("currentPage") == page, timeout=5_000)
+        qtbot.waitUntil(lambda page=page: window.property("currentPage") == page, timeout=5_000)
         qtbot.wait(300)  # the page's own calls fail meanwhile
         messages = find_all(content, "i => i.objectName === 'notConnected' && i.visible")
         assert len(messages) == 1, page
@@ -34,6 +38,14 @@ def test_every_page_says_the_helper_is_not_running_and_how_to_start_it(
         assert text_of(message) == "Not connected: the Netwarden helper is not running"
         assert "systemctl start netwarden-helper" in message.property("explanation")
         texts = shown_texts(content)
-        for wrong in ("No rules yet", "No open connections", "No alerts", "No blocklists",
-                      "00:00", "org.freedesktop", "Nothing in this range", "Received 0 B"):
+        for wrong in (
+            "No rules yet",
+            "No open connections",
+            "No alerts",
+            "No blocklists",
+            "00:00",
+            "org.freedesktop",
+            "Nothing in this range",
+            "Received 0 B",
+        ):
             assert not any(wrong in text for text in texts), (page, wrong, texts)

@@ -124,6 +124,7 @@ def test_rules_page_shows_toggles_validates_edits_deletes_and_undoes(
     qtbot.waitUntil(lambda: find_item(content, "ruleForm") is not None, timeout=5_000)
     form = find_item(content, "ruleForm")
     qtbot.waitUntil(lambda: form.property("visible"), timeout=5_000)
+    qtbot.wait(600)  # the layer slides in
     type_into(window, find_item(form, "exeField"), "/usr/bin/wget")
     type_into(window, find_item(form, "destinationField"), "*.debian.org")
     ports = find_item(form, "portsField")
@@ -322,6 +323,39 @@ def test_monitor_names_a_containers_connection_by_where_it_came_from(
     assert flows.get(0)["program"] == "Forwarded from fw0 (198.51.100.2)"
 
 
+# -- Silent Mode -----------------------------------------------------------------------
+
+
+def test_silent_mode_lists_what_would_have_asked_and_makes_a_rule_from_it(
+    polkitd, root, netns, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS, ACTION_MANAGE_OWN_RULES])
+    window, models = main_window("silent")
+    content = window.contentItem()
+    page = find_item(content, "silentPage")
+    qtbot.waitUntil(lambda: models["settings"].loaded, timeout=10_000)
+    click(window, find_item(page, "silentSwitch"))
+    qtbot.waitUntil(lambda: root.call("GetSettings")["silent_mode"] == "allow", timeout=10_000)
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        client = start_client(netns.host, "tcp", netns.peer_v4, PORT, 20, uid=NOBODY)
+        assert json.loads(client.communicate(timeout=30)[0])["result"] == "connected"
+    row_name = f"silent-{PROGRAM}-{netns.peer_v4}:{PORT}/tcp"
+    qtbot.waitUntil(lambda: find_item(content, row_name) is not None, timeout=10_000)
+    row = find_item(content, row_name)
+    assert text_of(find_item(row, "silentWhat")) == f"{PROGRAM} to {netns.peer_v4}:{PORT}/tcp"
+    assert text_of(find_item(row, "silentWhen")).startswith("nobody · once, last ")
+    save_screenshot(window, "silent")
+
+    click(window, find_item(row, "silentDeny"))
+    qtbot.waitUntil(lambda: find_item(content, row_name) is None, timeout=10_000)
+    (rule,) = root.call("ListRules")
+    assert (rule["action"], rule["destination"], rule["ports"], rule["uid"]) == (
+        "deny", netns.peer_v4, str(PORT), NOBODY)  # fmt: skip
+    assert rule["exe"] == os.path.realpath(sys.executable)
+    click(window, find_item(page, "silentSwitch"))
+    qtbot.waitUntil(lambda: root.call("GetSettings")["silent_mode"] == "off", timeout=10_000)
+
+
 # -- History ---------------------------------------------------------------------------
 
 
@@ -350,7 +384,8 @@ def test_history_graphs_a_download_lists_its_program_and_exports_the_range(
     save_screenshot(window, "history")
 
     click(window, find_item(content, "range-day"))
-    qtbot.waitUntil(lambda: 24 <= received.count() <= 25, timeout=10_000)
+    # hourly points over the day, from the 3-hour tick before it to the one after now
+    qtbot.waitUntil(lambda: 24 <= received.count() <= 30, timeout=10_000)
 
     page = find_item(content, "historyPage")
     dialog = page.findChild(QObject, "exportDialog")

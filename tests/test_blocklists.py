@@ -104,6 +104,11 @@ FORMAT_FILES = {
         "2001:db8:4::/48\n"
         "0.0.0.0/0\n"
         "not-an-address\n"
+        "127.0.0.0/8\n"
+        "10.0.0.0/8\n"
+        "192.168.1.0/24\n"
+        "224.0.0.0/24\n"
+        "fe80::/10\n"
     ),
 }
 EXPECTED = {  # format: (blocked names, accepted, ignored by kind, rejected)
@@ -121,7 +126,7 @@ EXPECTED = {  # format: (blocked names, accepted, ignored by kind, rejected)
                 {"comment": 1, "not_blocking": 2, "directive": 1}, 1),
     "unbound": ({"ads.example.com", "tracker.example.net", "a.example.org", "b.example.org"},
                 4, {"directive": 2, "comment": 1, "not_blocking": 1}, 1),
-    "cidr": (set(), 3, {"comment": 2}, 2),
+    "cidr": (set(), 3, {"comment": 2, "local_network": 5}, 2),
 }  # fmt: skip
 UNLISTED = ["allowed.example.org", "third-party.example.org", "router.lan", "router.example",
             "corp.example", "host.corp.example", "localhost", "example.com"]  # fmt: skip
@@ -149,7 +154,8 @@ def test_a_cidr_list_blocks_the_addresses_in_its_networks():
     for address in ("192.0.2.0", "192.0.2.255", "198.51.100.7", "2001:db8:4::1",
                     "2001:db8:4:ffff::1"):  # fmt: skip
         assert matcher.listed_by([], address) == 4, address
-    for address in ("192.0.3.0", "198.51.100.8", "2001:db8:5::1", "203.0.113.1", "::1"):
+    for address in ("192.0.3.0", "198.51.100.8", "2001:db8:5::1", "203.0.113.1", "::1",
+                    "127.0.0.1", "10.1.2.3", "192.168.1.1", "224.0.0.251", "fe80::1"):  # fmt: skip
         assert matcher.listed_by(["some.example"], address) is None, address
 
 

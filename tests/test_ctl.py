@@ -224,6 +224,15 @@ def test_each_subcommand_is_refused_with_exit_3_and_changes_nothing(
     assert sorted(path.name for path in scratch.iterdir()) == ["opensnitch", "rules.json"]
 
 
+def test_version_is_the_one_the_app_and_the_running_helper_share(polkitd, root):
+    from netwarden import __version__
+
+    polkitd(grant=[ACTION_MONITOR])
+    done = ctl("--version")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"netwardenctl {__version__}\n", "")
+    assert ctl_json("status")["version"] == __version__
+
+
 def test_every_subcommand_has_help():
     commands = ["", "rules", "rules add", "rules edit", "rules rm", "rules enable", "export",
                 "import", "import-opensnitch", "monitor", "prompt answer", "settings set",
@@ -331,7 +340,9 @@ def test_rules_add_edit_and_list_show_every_field(system_bus, polkitd, root):
     assert "uid" not in listed and listed["ports"] == "" and bool(listed["drop"])
     assert changed["id"] == added["id"] == listed["id"]
     table = ctl("rules", "list", uid=0).stdout.splitlines()
-    header = "ID ON ACTION PROGRAM USER DESTINATION PORTS PROTO LIFETIME PRIO HITS NOTE FROM"
+    header = (
+        "ID ON ACTION PROGRAM USER DESTINATION PORTS PROTO LIFETIME PRIO HITS PROFILE NOTE FROM"
+    )
     assert table[0].split() == shlex.split(header)
     assert table[1].split()[:7] == [str(added["id"]), "yes", "allow", "(drop)", "/usr/bin/wget",
                                     "any", "10.0.0.0/8"]  # fmt: skip
@@ -598,7 +609,7 @@ def test_bash_completion_is_generated_from_the_parser(tmp_path):
     ).stdout.splitlines()
     assert lines == [
         "rules",
-        "--help --json list add edit rm enable disable",
+        "--help --json list show add edit rm enable disable",
         "domain",
         "--destination",
         "rules-folder",

@@ -3,10 +3,15 @@ answers nobody asked for."""
 
 import dns.message
 import dns.rrset
+from gi.repository import GLib
 from hypothesis import given
 from hypothesis import strategies as st
 
 from netwarden_helper.identity.dns_names import DnsNames
+from netwarden_helper.identity.hashing import BinaryHasher
+from netwarden_helper.identity.identify import Identifier
+from netwarden_helper.packet_path.packet import TCP, Packet
+from netwarden_helper.runtime.loop import Loop
 
 
 class Clock:
@@ -193,3 +198,21 @@ def test_a_tcp_segment_with_two_messages_is_read_whole():
     names.observe(framed[0][1] + framed[1][1], SERVER, CLIENT, over_tcp=True)
     assert names.names_for("198.51.100.41") == ("a.example",)
     assert names.names_for("2001:db8::41") == ("b.example",)
+
+
+def test_a_public_resolver_is_named_when_no_answer_named_its_address():
+    """Encrypted DNS to 9.9.9.9 asks nothing readable: the flow is shown under the
+    resolver's own name; a name learnt from an answer still comes first."""
+    names, loop = DnsNames(), Loop(GLib.MainContext.new())
+    hasher = BinaryHasher(loop)
+    identifier = Identifier(loop, hasher, names, data_plane=None)
+    try:
+        to_quad9 = Packet(4, TCP, "192.0.2.1", "9.9.9.9", 40000, 853)
+        assert identifier.flow(to_quad9, 1000, None).hosts == ("dns.quad9.net",)
+        nowhere = Packet(4, TCP, "192.0.2.1", "192.0.2.77", 40000, 443)
+        assert identifier.flow(nowhere, 1000, None).hosts == ()
+        asked_and_answered(names, "my.resolver.example", [("my.resolver.example", "A", "9.9.9.9")])
+        assert identifier.flow(to_quad9, 1000, None).hosts == ("my.resolver.example",)
+    finally:
+        identifier.close()
+        hasher.close()

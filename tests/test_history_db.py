@@ -165,6 +165,11 @@ def test_a_history_of_the_first_schema_keeps_its_flows_and_tells_forwarded_sourc
     only_two = db.flows(HistoryFilter(forwarded_from="docker0 172.17.0.3"))[0]
     assert [f["id"] for f in only_two] == [3]
     db.close()
+    upgraded = sqlite3.connect(tmp_path / DB_NAME)
+    flows_table = upgraded.execute("SELECT sql FROM sqlite_master WHERE name = 'flows'")
+    assert "REFERENCES programs (id)" in flows_table.fetchone()[0]
+    assert upgraded.execute("PRAGMA foreign_key_check").fetchall() == []
+    upgraded.close()
 
 
 V1_SCHEMA = """

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from netwarden.cli.opensnitch import convert_documents, convert_folder, convert_rule
+from netwarden.cli.opensnitch.regexps import RegexpError, alternatives
 from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR
 from netwarden_common.rule_files import load_rules
 from tests.fixtures.api import ApiClient
@@ -703,3 +704,12 @@ def test_ten_thousand_rule_files_import_whole(system_bus, polkitd, helper, tmp_p
     root.close()
     print(f"10,000 OpenSnitch rule files converted and imported in {elapsed:.1f} s")
     assert elapsed < 20
+
+
+def test_a_regexp_standing_for_too_many_alternatives_is_refused_before_it_is_expanded():
+    """`{8}` of ten letters stands for 10^8 strings: refused at once, not built."""
+    with pytest.raises(RegexpError, match="more than 4096 alternatives"):
+        alternatives("^(a|b|c|d|e|f|g|h|i|j){8}$")
+    with pytest.raises(RegexpError, match="more than 4096 alternatives"):
+        alternatives("^(a|b|c|d|e|f|g|h|i|j)(a|b|c|d|e|f|g|h|i|j)(a|b|c|d|e|f|g|h|i|j)"
+                     "(a|b|c|d|e|f|g|h|i|j)$")  # fmt: skip

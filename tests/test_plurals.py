@@ -33,6 +33,7 @@ QtObject {
 }""", "")  # fmt: skip
     item = component.create()
     assert item is not None, component.errorString()
+
     def written(n: int) -> str:
         return QMetaObject.invokeMethod(item, "written", Q_RETURN_ARG("QVariant"),
                                         Q_ARG("QVariant", n))  # fmt: skip

@@ -4,6 +4,10 @@ that runs it, never from one that merely starts a shell or an interpreter."""
 import pytest
 
 from netwarden.models import programs
+from netwarden.models.alerts import alert_row
+from netwarden.models.connections import program_row
+from netwarden.models.prompts import prompt_row
+from netwarden.models.rules import rule_program
 
 
 @pytest.fixture
@@ -33,3 +37,14 @@ def test_an_app_names_its_own_binary_but_not_the_shell_or_interpreter_it_starts(
     assert programs.identity("/usr/bin/python3.13") == ("python3.13", programs.GENERIC_ICON)
     assert programs.identity("/usr/bin/flatpak") == ("flatpak", programs.GENERIC_ICON)
     assert programs.identity("", "org.example.Chat") == ("Chat", "org.example.Chat")
+
+
+def test_every_page_names_a_program_the_same_way(applications):
+    """Monitor, Rules, Alerts, the prompt and notifications: "Firefox", not "firefox"."""
+    entry(applications, "Firefox", "/usr/lib/firefox/firefox %u", "firefox")
+    exe = "/usr/lib/firefox/firefox"
+    flows = [{"exe": exe, "uid": 1000, "verdict": "allow", "destination": "192.0.2.2"}]
+    assert program_row(exe, 1000, flows, (0, 0))["program"] == "Firefox"
+    assert rule_program({"exe": exe}) == "Firefox"
+    assert prompt_row({"id": 1, "exe": exe})["program"] == "Firefox"
+    assert alert_row({"id": 1, "exe": exe, "uid": -1})["program"] == "Firefox"

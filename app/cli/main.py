@@ -12,7 +12,17 @@ import sys
 from collections.abc import Callable, Sequence
 
 from netwarden import __version__
-from netwarden.cli import blocklists, completion, history, monitor, prompts, rules, settings
+from netwarden.cli import (
+    blocklists,
+    completion,
+    history,
+    monitor,
+    profiles,
+    prompts,
+    rules,
+    settings,
+    silent,
+)
 from netwarden.cli.bus import CliError, Helper, connect
 from netwarden.cli.opensnitch.report import import_opensnitch
 
@@ -44,6 +54,13 @@ class _Parsers:
         if run is not None:
             parser.set_defaults(run=run)
         return parser
+
+    def with_actions(self, name: str, help_text: str, run: Callable) -> "_Parsers":
+        """A command whose ACTION is optional (without one it runs `run`)."""
+        parser = self.add(name, help_text, run)
+        return _Parsers(
+            parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=False)
+        )
 
 
 def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
@@ -85,6 +102,11 @@ def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
     )
     drop.add_argument("--no-drop", dest="drop", action="store_const", const=False)
     fields.add_argument("--note", metavar="TEXT", help="a note shown with the rule")
+    fields.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="the profile the rule belongs to ('' for every profile, the default)",
+    )
 
 
 def object_id(text: str) -> int:
@@ -219,13 +241,10 @@ def _history_parsers(top: _Parsers) -> None:
 
 
 def _blocklist_parsers(top: _Parsers) -> None:
-    lists = top.add(
+    actions = top.with_actions(
         "blocklists",
         "blocklist subscriptions: host names denied for every program (below your rules)",
         blocklists.blocklists,
-    )
-    actions = _Parsers(
-        lists.add_subparsers(dest="blocklists_command", metavar="ACTION", required=False)
     )
     show = actions.add(
         "show",
@@ -255,6 +274,38 @@ def _blocklist_parsers(top: _Parsers) -> None:
     )
 
 
+def _profile_parsers(top: _Parsers) -> None:
+    actions = top.with_actions(
+        "profiles",
+        "named rule sets (Home, Work, ...): list them, add, remove, and switch",
+        profiles.profiles_list,
+    )
+    actions.add("list", "the profiles, the active one and the network", profiles.profiles_list)
+    add = actions.add("add", "add a profile", profiles.profiles_add)
+    edit = actions.add(
+        "edit", "change the network that switches to a profile", profiles.profiles_edit
+    )
+    for parser in (add, edit):
+        parser.add_argument("name", metavar="NAME", help="the profile's name (1-32 characters)")
+        network = parser.add_mutually_exclusive_group()
+        network.add_argument(
+            "--uuid", metavar="UUID", help="switch to it on this NetworkManager connection"
+        )
+        network.add_argument("--ssid", metavar="SSID", help="switch to it on this Wi-Fi network")
+    remove = actions.add("remove", "remove a profile", profiles.profiles_rm)
+    remove.add_argument("name", metavar="NAME", help="the profile's name")
+    remove.add_argument(
+        "--with-rules",
+        action="store_true",
+        help="also delete its rules (without it, a profile with rules is not removed)",
+    )
+    use = actions.add("use", "make a profile the active one", profiles.profiles_use)
+    use.add_argument("name", metavar="NAME", help="the profile's name")
+    use.set_defaults(command_name="use")
+    none = actions.add("none", "use no profile: only every profile's rules", profiles.profiles_use)
+    none.set_defaults(command_name="none")
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1")
@@ -270,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
-                        help="print the version of Netwarden (the app's and the helper's)")  # fmt: skip
+                        help="print Netwarden's version (the app's and the helper's)")  # fmt: skip
     top = _Parsers(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
 
     top.add("status", "the helper's version, uptime, backend and counters", settings.status)
@@ -328,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _history_parsers(top)
     _blocklist_parsers(top)
+    _profile_parsers(top)
 
     watch = top.add(
         "monitor",
@@ -379,6 +431,22 @@ def build_parser() -> argparse.ArgumentParser:
         dest="pin",
         action="store_false",
         help="any version of the program, not only this binary",
+    )
+
+    quiet = top.add(
+        "silent",
+        "Silent Mode: no prompts; show or set it, and list what would have asked",
+        silent.silent,
+    )
+    quiet.add_argument(
+        "mode",
+        nargs="?",
+        choices=("allow", "deny", "off"),
+        help="allow or deny what no rule covers without asking, or off (ask again); "
+        "without it, show the mode",
+    )
+    quiet.add_argument(
+        "--all-users", action="store_true", help="every user's programs (administrators)"
     )
 
     setting_commands = _Parsers(

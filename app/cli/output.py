@@ -88,6 +88,7 @@ RULE_COLUMNS: Sequence[Column] = (
     ("LIFETIME", lifetime),
     ("PRIO", lambda r: str(r.get("priority", 0))),
     ("HITS", lambda r: str(r.get("hits", 0))),
+    ("PROFILE", lambda r: str(r.get("profile") or "all")),
     ("NOTE", lambda r: str(r.get("note", ""))),
     ("FROM", lambda r: str(r.get("source") or "user")),
 )
@@ -198,7 +199,7 @@ _USER: Column = ("USER", lambda f: user(f.get("uid")))
 
 FLOW_COLUMNS: Sequence[Column] = (
     ("TIME", lambda f: when(f.get("time"))),
-    ("PROGRAM", lambda p: flow_program(p)),  # defined below, with the flow columns
+    ("PROGRAM", flow_program),
     _USER,
     ("DESTINATION", destination),
     ("VERDICT", lambda f: str(f.get("verdict", "?"))),
@@ -207,9 +208,18 @@ FLOW_COLUMNS: Sequence[Column] = (
     _BYTES_OUT,
 )
 
+SILENT_COLUMNS: Sequence[Column] = (
+    ("LAST", lambda f: when(f.get("time"))),
+    ("PROGRAM", flow_program),
+    _USER,
+    ("DESTINATION", destination),
+    ("GOT", lambda f: str(f.get("verdict", "?"))),
+    ("TIMES", lambda f: str(f.get("count", 1))),
+)
+
 CONNECTION_COLUMNS: Sequence[Column] = (
     ("SINCE", lambda f: when(f.get("time"))),
-    ("PROGRAM", lambda p: flow_program(p)),  # defined below, with the flow columns
+    ("PROGRAM", flow_program),
     _USER,
     ("DESTINATION", destination),
     _BYTES_IN,
@@ -263,6 +273,15 @@ BLOCKLIST_COLUMNS: Sequence[Column] = (
     ("SOURCE", lambda b: str(b.get("source", ""))),
     ("PROBLEM", lambda b: str(b.get("error", "")) or "-"),
 )
+
+
+PROFILE_COLUMNS: Sequence[Column] = (
+    ("ACTIVE", lambda p: "yes" if p.get("active") else "no"),
+    ("NAME", lambda p: str(p["name"])),
+    ("NETWORK", lambda p: f"uuid {p['uuid']}" if p.get("uuid")
+     else f"ssid {p['ssid']}" if p.get("ssid") else "-"),
+    ("RULES", lambda p: str(p.get("rules", 0))),
+)  # fmt: skip
 
 
 def blocklists_table(blocklists: Iterable[Mapping[str, Any]]) -> str:

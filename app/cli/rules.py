@@ -18,7 +18,7 @@ from netwarden_common.dbus_values import dictionary
 from netwarden_common.rules import SETTABLE_FIELDS
 
 TEXT_FIELDS = ("action", "exe", "sha256", "script", "unit", "flatpak", "forwarded_from",
-               "destination", "ports", "note")  # fmt: skip
+               "destination", "ports", "note", "profile")  # fmt: skip
 _RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
 
 

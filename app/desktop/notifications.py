@@ -16,6 +16,7 @@ import dbus.mainloop.glib
 from PySide6.QtCore import QObject
 
 from netwarden.client.helper_client import HelperClient
+from netwarden.models import programs
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class Notifier(QObject):
         prompt = self._prompts.pop(prompt_id, None)
         if prompt is None or outcome not in UNANSWERED:
             return
-        program = os.path.basename(prompt.get("exe", "")) or "An unknown program"
+        exe = prompt.get("exe", "")
+        program = programs.identity(exe)[0] if exe else "An unknown program"
         hosts = prompt.get("hosts") or [prompt.get("destination", "")]
         self.notify(
             f"{program} wanted to connect to {hosts[0]}",
@@ -70,7 +72,7 @@ class Notifier(QObject):
         )
 
     def _alert(self, alert: dict) -> None:
-        program = os.path.basename(alert.get("exe", ""))
+        program = programs.identity(alert.get("exe", ""))[0]
         if alert.get("kind") == "packet_socket":
             self.notify(f"{program} opened a packet socket",
                         "Its frames pass below the firewall. Allow it, or block every "

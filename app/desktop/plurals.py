@@ -14,6 +14,7 @@ SINGULAR = {  # source text (plural) -> its singular
     "%n rules allowed the old binary": "%n rule allowed the old binary",
     "%1 to %2 %3 (%n hits)": "%1 to %2 %3 (%n hit)",
     "%1 · %n connections": "%1 · %n connection",
+    "%n times, last %1": "once, last %1",
 }
 
 

@@ -7,7 +7,6 @@ top, AlertResolved updates its row in place. Trusting or blocking is a ResolveAl
 thread of its own, only when the person asks, with the key from their keyring.
 """
 
-import os
 import threading
 from datetime import datetime
 
@@ -18,6 +17,7 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 from netwarden.client import reputation
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient
+from netwarden.models import programs
 from netwarden.models.row_model import RowModel
 from netwarden_common.users import user_name
 
@@ -25,13 +25,14 @@ QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
 
 
-def _row(alert: dict) -> dict:
+def alert_row(alert: dict) -> dict:
+    """An alert from the helper as the card the Alerts page shows."""
     exe = alert.get("exe", "")
     changed = datetime.fromtimestamp(alert.get("changed_at", 0.0))
     return {
         "alertId": alert["id"],
         "kind": alert.get("kind", "hash_changed"),
-        "program": os.path.basename(exe),
+        "program": programs.identity(exe)[0],
         "exe": exe,
         "oldHash": alert.get("old_sha256", ""),
         "newHash": alert.get("new_sha256", ""),
@@ -146,14 +147,14 @@ class AlertModel(HelperBound, RowModel):
         self._load([])
 
     def _load(self, alerts: list[dict]) -> None:
-        self.sync([_row(alert) for alert in alerts])
+        self.sync([alert_row(alert) for alert in alerts])
         self.openCountChanged.emit()
 
     def _upsert(self, alert: dict) -> None:
         if self.find(alert["id"]) is None:
-            self.sync([_row(alert), *self._rows])
+            self.sync([alert_row(alert), *self._rows])
         else:
-            fresh = _row(alert)
+            fresh = alert_row(alert)
             self._update(alert["id"], {k: v for k, v in fresh.items() if k != "lookup"})
         self.openCountChanged.emit()
 

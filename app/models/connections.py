@@ -9,6 +9,10 @@ rows of the programs whose flows or rates changed are rebuilt, and applied a sli
 (`APPLY_MS`) per loop turn, so 10,000 live rows keep the window responsive
 (bench/model_flood.py).
 `recentFlows` holds a program's recent history (QueryHistory) for its details page.
+
+With a `period` set (a range picked on the traffic diagram) the rows are that period's
+flows from the history instead (QueryHistory pages, up to `PERIOD_LIMIT` flows, newest
+first); events and samples are ignored until the period is cleared.
 """
 
 import time
@@ -32,6 +36,8 @@ RATE_SECONDS = 2.5  # a traffic sample older than this no longer counts as a rat
 HISTORY_LIMIT = 50
 UPDATE_MS = 100  # the shortest time between two regroupings of the rows (see `_schedule`)
 APPLY_MS = 8  # the longest the rows are changed for in one loop turn (`_apply_pending`)
+PAGE = 1000  # flows per QueryHistory call (the helper's largest page)
+PERIOD_LIMIT = 5000  # the most flows of a past period shown (the latest)
 
 Group = tuple[str, int]  # (program key, uid): see `program_key`
 FORWARDED = "forwarded:"  # program keys of forwarded traffic (exe paths start with "/")
@@ -44,9 +50,14 @@ def program_key(flow: dict) -> str:
     return FORWARDED + forwarded if forwarded else flow.get("exe", "")
 
 
+def host_of(flow: dict) -> str:
+    """The flow's remote host: its name when the helper saw one, else its address."""
+    return flow.get("host") or flow.get("destination", "")
+
+
 def destination_text(flow: dict) -> str:
     """ "host:port/protocol" (the address when no name is known)."""
-    where = flow.get("host") or flow.get("destination", "")
+    where = host_of(flow)
     if ":" in where:  # an IPv6 address
         where = f"[{where}]"
     port = f":{flow['port']}" if flow.get("port") else ""
@@ -58,8 +69,8 @@ def destination_rows(flows: list[dict]) -> list[dict]:
     merged: dict[str, dict] = {}
     for flow in flows:
         text = destination_text(flow)
-        entry = merged.setdefault(text, {"text": text, "verdict": "allow", "bytesIn": 0,
-                                         "bytesOut": 0, "count": 0})  # fmt: skip
+        entry = merged.setdefault(text, {"text": text, "host": host_of(flow), "verdict": "allow",
+                                         "bytesIn": 0, "bytesOut": 0, "count": 0})  # fmt: skip
         entry["bytesIn"] += flow.get("bytes_in", 0)
         entry["bytesOut"] += flow.get("bytes_out", 0)
         entry["count"] += 1
@@ -157,12 +168,16 @@ class ConnectionsModel(HelperBound, RowModel):
     activeChanged = Signal()
     largestChanged = Signal()
     allUsersChanged = Signal()
+    periodChanged = Signal()
     failed = Signal(str)
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._viewers = 0  # pages showing the connections
         self._all_users = False  # every user's connections (an administrator's view)
+        self._period: tuple[float, float] | None = None  # (since, until): the history's
+        self._period_flows: list[dict] = []  # the period's flows read so far
+        self._period_more = False  # the period has more flows than `PERIOD_LIMIT`
         self._open: dict[Group, list[dict]] = {}  # ListConnections' flows by program
         self._open_ids: set[int] = set()
         self._recent: dict[int, tuple[dict, float]] = {}
@@ -236,6 +251,42 @@ class ConnectionsModel(HelperBound, RowModel):
     def _scope(self) -> dict[str, bool]:
         return {"all_users": True} if self._all_users else {}
 
+    @Property(float, notify=periodChanged)
+    def periodSince(self) -> float:
+        """The start of the period shown (seconds since the epoch; 0: live connections)."""
+        return self._period[0] if self._period else 0.0
+
+    @Property(float, notify=periodChanged)
+    def periodUntil(self) -> float:
+        """The end of the period shown (0: live connections)."""
+        return self._period[1] if self._period else 0.0
+
+    @Property(bool, notify=periodChanged)
+    def periodTruncated(self) -> bool:
+        """The period had more flows than are shown (its latest `PERIOD_LIMIT`)."""
+        return self._period_more
+
+    @Slot(float, float)
+    def showPeriod(self, since: float, until: float) -> None:
+        """Show the flows of the history from `since` to `until` (seconds) instead of the
+        live connections."""
+        self._period, self._period_more = (min(since, until), max(since, until)), False
+        self._timer.stop()
+        self._rates = {}
+        self.periodChanged.emit()
+        if self._viewers and self._helper_running:
+            self.refresh()
+
+    @Slot()
+    def showLive(self) -> None:
+        """Show the live connections again."""
+        if self._period is None:
+            return
+        self._period, self._period_more = None, False
+        self.periodChanged.emit()
+        if self._viewers and self._helper_running:
+            self._watch()
+
     @Property(float, notify=largestChanged)
     def largest(self) -> float:
         """The most bytes any row has (the full length of the traffic bars)."""
@@ -247,9 +298,38 @@ class ConnectionsModel(HelperBound, RowModel):
 
     @Slot()
     def refresh(self) -> None:
-        """Read the open connections again."""
+        """Read the open connections (or the period's flows) again."""
+        if self._period:
+            self._period_flows = []
+            self._read_period(self._period, 0)
+            return
         self._client.call("ListConnections", "a{sv}", (to_dbus_options(self._scope()),),
-                          self._listed, self._failed)  # fmt: skip
+                          self._listed_live, self._failed)  # fmt: skip
+
+    def _listed_live(self, flows: list[dict]) -> None:
+        if self._period is None:  # not a reply that crossed a switch to a period
+            self._listed(flows)
+
+    def _read_period(self, period: tuple[float, float], offset: int) -> None:
+        """Read the period's flows from `offset` on, a page at a time, then show them."""
+        query = {"since": period[0], "until": period[1], "offset": offset, "limit": PAGE}
+        self._client.call("QueryHistory", "a{sv}", (to_dbus_options({**query, **self._scope()}),),
+                          lambda page: self._period_page(period, offset, page),
+                          self._failed)  # fmt: skip
+
+    def _period_page(self, period: tuple[float, float], offset: int, page: dict) -> None:
+        if period != self._period:  # another period (or live) was asked for meanwhile
+            return
+        self._period_flows += page["flows"]
+        more = bool(page.get("more"))
+        if more and len(self._period_flows) < PERIOD_LIMIT:
+            self._read_period(period, offset + PAGE)
+            return
+        if more != self._period_more:
+            self._period_more = more
+            self.periodChanged.emit()
+        self._recent, self._recent_groups = {}, {}
+        self._listed(self._period_flows)
 
     @Slot(str, str)
     def loadHistory(self, exe: str, forwarded_from: str = "") -> None:
@@ -273,7 +353,8 @@ class ConnectionsModel(HelperBound, RowModel):
         self._client.call("WatchConnections", "a{sv}", (to_dbus_options(self._scope()),),
                           lambda: None, self._failed)  # fmt: skip
         self.refresh()
-        self._timer.start()
+        if self._period is None:
+            self._timer.start()
 
     def _helper_appeared(self) -> None:
         if self._viewers:
@@ -301,7 +382,7 @@ class ConnectionsModel(HelperBound, RowModel):
         self._schedule()
 
     def _event(self, flow: dict) -> None:
-        if not self._viewers:
+        if not self._viewers or self._period:
             return
         group, last = _group(flow), self._recent.get(flow["id"])
         if last is not None and _group(last[0]) != group:
@@ -313,7 +394,7 @@ class ConnectionsModel(HelperBound, RowModel):
         self._schedule()
 
     def _sample(self, sample: dict) -> None:
-        if not self._viewers:
+        if not self._viewers or self._period:
             return
         self._rates = {(program_key(p), p["uid"]): (p.get("bytes_out", 0), p.get("bytes_in", 0))
                        for p in sample.get("programs", [])}  # fmt: skip

@@ -12,6 +12,7 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient
+from netwarden.models import programs
 from netwarden.models.programs import forwarded_name
 from netwarden.models.row_model import RowModel
 
@@ -24,7 +25,7 @@ def prompt_row(prompt: dict) -> dict:
     hosts = prompt.get("hosts") or []
     exe, script = prompt.get("exe", ""), prompt.get("script", "")
     forwarded_from = prompt.get("forwarded_from", "")
-    program = os.path.basename(exe) if exe else ""
+    program = programs.identity(exe)[0] if exe else ""
     if script:  # "script via interpreter"
         program = f"{os.path.basename(script)} via {program}"
     if forwarded_from:

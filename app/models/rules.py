@@ -17,6 +17,7 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient, to_dbus_options
+from netwarden.models import programs
 from netwarden.models.programs import forwarded_name
 from netwarden.models.row_model import RowModel
 from netwarden_common.rules import forwarded_matches, members, summary
@@ -47,7 +48,7 @@ def rule_program(rule: dict) -> str:
     if rule.get("forwarded_from"):
         return forwarded_name(rule["forwarded_from"])
     if rule.get("exe"):
-        name = os.path.basename(rule["exe"]) or rule["exe"]
+        name = programs.identity(rule["exe"])[0]
         return f"{os.path.basename(rule['script'])} via {name}" if rule.get("script") else name
     return rule.get("unit") or rule.get("flatpak") or "any program"
 

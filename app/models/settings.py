@@ -28,6 +28,7 @@ class Settings:
     trust_package_updates: bool = True
     forwarded: str = "allow"
     dns_to_resolvers: bool = True
+    silent_mode: str = "off"
 
     def merged(self, values: dict) -> "Settings":
         """These values with those that `values` names over them, each of its field's type."""
@@ -84,6 +85,16 @@ class SettingsModel(HelperBound, QObject):
     def dnsToResolvers(self) -> bool:
         """The built-in rule: programs may ask this computer's DNS servers."""
         return self._values.dns_to_resolvers
+
+    @Property(str, notify=changed)
+    def silentMode(self) -> str:
+        """Silent Mode: "off" (ask), or "allow" / "deny" what would have asked."""
+        return self._values.silent_mode
+
+    @Slot(str)
+    def setSilentMode(self, mode: str) -> None:
+        """Turn Silent Mode on ("allow" or "deny") or "off" (at once, like the tray's)."""
+        self.save({"silent_mode": mode})
 
     @Slot("QVariantMap")
     def save(self, values: dict) -> None:

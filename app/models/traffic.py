@@ -1,12 +1,14 @@
-"""`TrafficHistory`: the History page's data: bytes over a range, top programs and hosts,
-the range's latest connections (allowed and denied), and the export of the range's flows
-into a file the person picked.
+"""`TrafficTimeline`: bytes over a range, as a graph draws them (the Network Monitor's
+traffic diagram); `TrafficHistory`, the History page's data: a timeline, the range's top
+programs and hosts, its latest connections (allowed and denied), and the export of the
+range's flows into a file the person picked.
 
-A range is about the last hour (a point a minute), day or week (a point an hour) or month
-(a point a day). It starts at a round time of the local clock (the first tick of the time
-axis: a whole 10 minutes, 3 hours or day) so that each tick falls on a time worth
-reading, and the axis ends at the next tick after now. TrafficSeries leaves empty
-buckets out; here every bucket up to now gets a point, so quiet times show as zero.
+A range is about the last 5 minutes or hour (a point a minute), day or week (a point an
+hour) or month (a point a day). It starts at a round time of the local clock (the first
+tick of the time axis: a whole minute, 10 minutes, 3 hours or day) so that each tick
+falls on a time worth reading, and the axis ends at the next tick after now.
+TrafficSeries leaves empty buckets out; here every bucket up to now gets a point, so
+quiet times show as zero.
 """
 
 import math
@@ -45,6 +47,7 @@ class Range:
 
 
 RANGES = {
+    "minutes": Range(300, 60, 60, 60, "hh:mm"),
     "hour": Range(3600, 60, 60, 600, "hh:mm"),
     "day": Range(DAY, 3600, 3600, 3 * 3600, "ddd hh:mm"),
     "week": Range(7 * DAY, 3600, 3600, DAY, "ddd d"),
@@ -144,18 +147,16 @@ def top_host_row(entry: dict) -> dict:
     }
 
 
-@QmlElement
-@QmlUncreatable("TrafficHistory is made by the app")
-class TrafficHistory(HelperBound, QObject):
-    """Traffic over `range` for all programs or for `exe`, and the range's top lists.
-    Loaded when the helper appears (and on `refresh`); emptied when it goes."""
+class Timeline(HelperBound, QObject):
+    """Traffic over `range` for all programs or for `exe`: a point per bucket, the time
+    axis's ticks and a round value axis. Loaded when the helper appears (and on
+    `refresh`); emptied when it goes. The base of the two QML types below (PySide cannot
+    make a QML type of a subclass of another Python QML type)."""
 
     changed = Signal()
     allUsersChanged = Signal()
     pointsChanged = Signal()
-    exportingChanged = Signal()
     failed = Signal(str)
-    exported = Signal(int, str)  # flows written, into which file
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -168,17 +169,13 @@ class TrafficHistory(HelperBound, QObject):
         self._tick_format = RANGES[self._range].label
         self._peak = 0.0
         self._totals = (0, 0)
-        self._exporting = False
-        self._programs = TopModel(self)
-        self._hosts = TopModel(self)
-        self._flows = RecentFlowsModel(self)
-        self._bind_helper(client)
+        self._bind_helper(client)  # answers on a later loop turn, once subclasses are made
 
     # The read-write properties are made with `Property(type, getter, setter)`: mypy
     # takes a `@name.setter` of PySide's Property for a second definition of `name`.
 
     def _get_range(self) -> str:
-        """ "hour", "day", "week" or "month" up to now."""
+        """ "minutes" (the last 5), "hour", "day", "week" or "month" up to now."""
         return self._range
 
     def _set_range(self, name: str) -> None:
@@ -266,6 +263,78 @@ class TrafficHistory(HelperBound, QObject):
         """The Qt date format of the time axis's labels (of the range the points are of)."""
         return self._tick_format
 
+    def _window(self) -> tuple[float, float, list[float]]:
+        """The range's start and end (now), and the time axis's ticks."""
+        until = time.time()
+        ticks = local_steps(until - RANGES[self._range].span, until, RANGES[self._range].tick)
+        return ticks[0], until, ticks
+
+    def _scope(self) -> dict:
+        return {"all_users": True} if self._all_users else {}
+
+    @Slot()
+    def refresh(self) -> None:
+        """Ask the helper for the range's series."""
+        if not self._helper_running:
+            return
+        since, until, ticks = self._window()
+        chosen_range = RANGES[self._range]
+        chosen = {"since": since, "until": until, "bucket": chosen_range.query_bucket,
+                  **self._scope(), **({"exe": self._exe} if self._exe else {})}  # fmt: skip
+        starts = [t for t in local_steps(since, until, chosen_range.point) if t < until]
+        self._client.call(
+            "TrafficSeries", "a{sv}", (to_dbus_options(chosen),),
+            lambda series: self._plot(series, starts, ticks, chosen_range.label), self._failed,
+        )  # fmt: skip
+
+    def _plot(self, series: list, starts: list[float], ticks: list[float], label: str) -> None:
+        raw = bucket_points(series, starts)
+        self._peak = float(max((max(p["sent"], p["received"]) for p in raw), default=0))
+        self._totals = (sum(p["sent"] for p in raw), sum(p["received"] for p in raw))
+        self._ticks, self._tick_format = ticks, label
+        size = unit_for(self._peak)[0]
+        self._points = [{"time": p["time"], "sent": p["sent"] / size,
+                         "received": p["received"] / size, "sentBytes": p["sent"],
+                         "receivedBytes": p["received"]} for p in raw]  # fmt: skip
+        self.pointsChanged.emit()
+
+    def _failed(self, error: HelperCallError) -> None:
+        if error.helper_absent:  # the page says so in its own words
+            return
+        self.failed.emit(error.message)
+        if error.not_authorized and self._all_users:  # back to this user's own view
+            self._set_all_users(False)
+
+    def _helper_appeared(self) -> None:
+        self.refresh()
+
+    def _helper_gone(self) -> None:
+        self._plot([], [], [], self._tick_format)
+
+
+@QmlElement
+@QmlUncreatable("TrafficTimeline is made by the app")
+class TrafficTimeline(Timeline):
+    """The Network Monitor's traffic diagram: a timeline."""
+
+
+@QmlElement
+@QmlUncreatable("TrafficHistory is made by the app")
+class TrafficHistory(Timeline):
+    """A timeline, and its range's top lists and latest connections, and their export."""
+
+    exportingChanged = Signal()
+    choicesChanged = Signal()  # (a base's signal cannot notify a subclass's property)
+    exported = Signal(int, str)  # flows written, into which file
+
+    def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
+        super().__init__(client, parent)
+        self.changed.connect(self.choicesChanged)
+        self._exporting = False
+        self._programs = TopModel(self)
+        self._hosts = TopModel(self)
+        self._flows = RecentFlowsModel(self)
+
     @Property(bool, notify=exportingChanged)
     def exporting(self) -> bool:
         """An export is being written."""
@@ -284,7 +353,7 @@ class TrafficHistory(HelperBound, QObject):
         """The range's latest connections (of `exe`, if set), newest first."""
         return self._flows
 
-    @Property(list, notify=changed)
+    @Property(list, notify=choicesChanged)
     def programChoices(self) -> list[dict]:
         """ "All programs", then the range's top programs (and the chosen one): {name, exe}."""
         choices = [{"name": self.tr("All programs"), "exe": ""}]
@@ -293,32 +362,20 @@ class TrafficHistory(HelperBound, QObject):
             choices.append({"name": programs.identity(self._exe)[0], "exe": self._exe})
         return choices
 
-    def _window(self) -> tuple[float, float, list[float]]:
-        """The range's start and end (now), and the time axis's ticks."""
-        until = time.time()
-        ticks = local_steps(until - RANGES[self._range].span, until, RANGES[self._range].tick)
-        return ticks[0], until, ticks
-
     @Slot()
     def refresh(self) -> None:
         """Ask the helper for the range's series, top lists and latest connections."""
         if not self._helper_running:
             return
-        since, until, ticks = self._window()
-        chosen_range = RANGES[self._range]
-        scope = {"all_users": True} if self._all_users else {}
-        chosen = {"since": since, "until": until, **scope,
-                  **({"exe": self._exe} if self._exe else {})}  # fmt: skip
-        bucket = {"bucket": chosen_range.query_bucket}
-        starts = [t for t in local_steps(since, until, chosen_range.point) if t < until]
-        self._client.call(
-            "TrafficSeries", "a{sv}", (to_dbus_options({**chosen, **bucket}),),
-            lambda series: self._plot(series, starts, ticks, chosen_range.label), self._failed,
-        )  # fmt: skip
+        super().refresh()
+        since, until, _ticks = self._window()
+        scope = self._scope()
         top = to_dbus_options({"since": since, "until": until, "limit": TOP_LIMIT, **scope})
         self._client.call("TopTraffic", "a{sv}", (top,), self._top, self._failed)
+        chosen = {"since": since, "until": until, "limit": FLOWS_LIMIT, **scope,
+                  **({"exe": self._exe} if self._exe else {})}  # fmt: skip
         self._client.call(
-            "QueryHistory", "a{sv}", (to_dbus_options({**chosen, "limit": FLOWS_LIMIT}),),
+            "QueryHistory", "a{sv}", (to_dbus_options(chosen),),
             lambda page: self._flows.sync([flow_row(f) for f in page["flows"]]), self._failed,
         )  # fmt: skip
 
@@ -360,33 +417,12 @@ class TrafficHistory(HelperBound, QObject):
         self._exporting = exporting
         self.exportingChanged.emit()
 
-    def _plot(self, series: list, starts: list[float], ticks: list[float], label: str) -> None:
-        raw = bucket_points(series, starts)
-        self._peak = float(max((max(p["sent"], p["received"]) for p in raw), default=0))
-        self._totals = (sum(p["sent"] for p in raw), sum(p["received"] for p in raw))
-        self._ticks, self._tick_format = ticks, label
-        size = unit_for(self._peak)[0]
-        self._points = [{"time": p["time"], "sent": p["sent"] / size,
-                         "received": p["received"] / size, "sentBytes": p["sent"],
-                         "receivedBytes": p["received"]} for p in raw]  # fmt: skip
-        self.pointsChanged.emit()
-
     def _top(self, top: dict) -> None:
         self._programs.sync([top_program_row(p) for p in top.get("programs", [])])
         self._hosts.sync([top_host_row(h) for h in top.get("hosts", [])])
         self.changed.emit()
 
-    def _failed(self, error: HelperCallError) -> None:
-        if error.helper_absent:  # the page says so in its own words
-            return
-        self.failed.emit(error.message)
-        if error.not_authorized and self._all_users:  # back to this user's own view
-            self._set_all_users(False)
-
-    def _helper_appeared(self) -> None:
-        self.refresh()
-
     def _helper_gone(self) -> None:
-        self._plot([], [], [], self._tick_format)
+        super()._helper_gone()
         self._top({})
         self._flows.sync([])

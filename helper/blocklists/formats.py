@@ -43,10 +43,19 @@ IGNORED_KINDS = {
     "not_blocking": "a name mapped to a real address or server, or a zone that answers",
     "adblock_rule": "adblock rules other than ||name^ (exceptions, paths, options, cosmetic)",
     "directive": "other dnsmasq or unbound settings",
+    "local_network": "networks of this computer or its LAN (loopback, private, link-local, "
+    "multicast): a list never blocks them",
 }
 ACCEPTED, REJECTED = "accepted", "rejected"
 SAMPLE = 1000
 MIN_PREFIX = 8  # a shorter network (0.0.0.0/0) would block nearly everything: refused
+# Ranges a CIDR list's entry must not touch: blocking them would cut this computer off
+# from itself, its LAN, its router or multicast ("bogon" lists carry all of them).
+LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3", "255.255.255.255/32",
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+))  # fmt: skip
 
 LOCAL_NAMES = frozenset({
     "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost",
@@ -200,6 +209,9 @@ def _cidr_line(line: str, builder: EntriesBuilder) -> str:
         return REJECTED
     if network.prefixlen < MIN_PREFIX:
         return REJECTED
+    if any(network.version == local.version and network.overlaps(local)
+           for local in LOCAL_NETWORKS):  # fmt: skip
+        return "local_network"
     builder.add_network(network)
     return ACCEPTED
 

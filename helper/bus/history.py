@@ -33,7 +33,10 @@ MAX_POINTS = 10_000
 MAX_TOP = 100
 SAMPLE_S = 1.0
 _FILTER_OPTIONS = {"since": float, "until": float, "exe": str, "host": str, "verdict": str,
-                   "forwarded_from": str}  # fmt: skip
+                   "forwarded_from": str, "decided_by": str}  # fmt: skip
+# what decided a flow (a flow record's `decided_by`)
+DECIDERS = ("rule", "blocklist", "answered", "forwarded", "silent", "default", "pin_mismatch",
+            "timeout", "no_agent", "shutdown")  # fmt: skip
 _ALL_USERS = {"all_users": bool}
 
 
@@ -55,6 +58,8 @@ def history_filter(values: Mapping[str, Any], uid: int | None = None) -> History
         raise BadValue("since: must not be after until")
     if selected.verdict not in ("", "allow", "deny"):
         raise BadValue("verdict: must be allow or deny")
+    if selected.decided_by not in ("", *DECIDERS):
+        raise BadValue(f"decided_by: must be one of {', '.join(DECIDERS)}")
     if len(selected.exe) > 4096 or len(selected.host) > 1024 or len(selected.forwarded_from) > 64:
         raise BadValue("exe, host or forwarded_from: too long")
     return selected

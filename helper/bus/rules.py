@@ -4,7 +4,9 @@ A rule only for the caller's own programs needs `manage-own-rules`; any other ru
 everyone, for another user) needs `manage-rules`. The administrator's rules (rules.d) are
 listed with their `source` file and cannot be changed here. `RulesChanged` is broadcast
 after every change, whoever made it (a call, an answer, expiry, the administrator's
-files). `RuleHitsChanged` is broadcast every few seconds while rules are hit: their new
+files). A rule's `profile` must be "" (every profile) or an existing profile's name (else
+NotFound); an export carries the profiles, an import adds those missing.
+`RuleHitsChanged` is broadcast every few seconds while rules are hit: their new
 hit counts and last-hit times.
 """
 
@@ -16,11 +18,12 @@ import dbus
 from netwarden_common.api import ACTION_MANAGE_OWN_RULES, ACTION_MANAGE_RULES, ACTION_MONITOR
 from netwarden_common.dbus_values import dictionary, options, plain
 from netwarden_common.errors import BadValue, Missing
-from netwarden_common.rule_files import MAX_BYTES, dump_rules, load_rules
+from netwarden_common.rule_files import MAX_BYTES, dump_rules, load_rules_file
 from netwarden_common.rules import Rule, validate
 from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.records import rule_record
+from netwarden_helper.policy.profiles import Profiles
 from netwarden_helper.policy.resolvers import BUILTIN_SOURCE
 from netwarden_helper.policy.rule_book import RuleBook
 
@@ -36,10 +39,18 @@ def _rule_fields(values: Mapping) -> Rule:
 
 
 class RulesMethods:
-    def __init__(self, rule_book: RuleBook, admin_folder: str, signals: Signals) -> None:
+    def __init__(
+        self, rule_book: RuleBook, profiles: Profiles, admin_folder: str, signals: Signals
+    ) -> None:
         self._book = rule_book
+        self._profiles = profiles
         self._admin_folder = admin_folder
         self._signals = signals
+
+    def _in_profile(self, rule: Rule) -> Rule:
+        """`rule`, if the profile it names exists (`Missing` otherwise)."""
+        self._profiles.check_rule_profile(rule.profile)
+        return rule
 
     def rules_changed(self) -> None:
         self._signals.send("RulesChanged", "")
@@ -63,7 +74,8 @@ class RulesMethods:
     )
     def AddRule(self, caller: Caller, values: dbus.Dictionary) -> dbus.Dictionary:
         """Add a rule; returns it as stored (with its id)."""
-        return dictionary(rule_record(self._book.add_rule(_rule_fields(values))))
+        rule = self._in_profile(_rule_fields(values))
+        return dictionary(rule_record(self._book.add_rule(rule)))
 
     def user_rule(self, rule_id: int) -> Rule:
         """Rule `rule_id`, if it is the user's to change (not the administrator's)."""
@@ -89,7 +101,7 @@ class RulesMethods:
     def UpdateRule(self, caller: Caller, rule_id: int, values: dbus.Dictionary) -> dbus.Dictionary:
         """Replace rule `rule_id`'s fields (its counters stay); returns it."""
         self.user_rule(rule_id)
-        self._book.replace_rule(rule_id, _rule_fields(values))
+        self._book.replace_rule(rule_id, self._in_profile(_rule_fields(values)))
         return dictionary(rule_record(self.user_rule(rule_id)))
 
     @authorized_method(
@@ -114,7 +126,8 @@ class RulesMethods:
     def ExportRules(self, caller: Caller) -> str:
         """Every rule of the user's (not the administrator's) as a Netwarden rules file
         (JSON, see docs/dbus-api.md)."""
-        return dump_rules([self._book.counted(rule) for rule in self._book.user_rules()])
+        rules = [self._book.counted(rule) for rule in self._book.user_rules()]
+        return dump_rules(rules, self._profiles.all())
 
     @authorized_method(ACTION_MANAGE_RULES, in_signature="sa{sv}", out_signature="a{sv}")
     def ImportRules(
@@ -123,10 +136,11 @@ class RulesMethods:
         """Import a rules file, all or nothing. Options: replace (b) deletes every rule
         first; dry_run (b) only checks and counts. Returns added and removed counts."""
         chosen = options(import_options, {"replace": bool, "dry_run": bool})
-        rules = load_rules(plain(text, max_string=MAX_BYTES))  # a whole file may be long
+        loaded = load_rules_file(plain(text, max_string=MAX_BYTES))  # a file may be long
         replace_existing = chosen.get("replace", False)
         if chosen.get("dry_run", False):
             removed = len(self._book.user_rules()) if replace_existing else 0
-            return dictionary({"added": len(rules), "removed": removed, "dry_run": True})
-        added, removed = self._book.import_rules(rules, replace_existing)
+            return dictionary({"added": len(loaded.rules), "removed": removed, "dry_run": True})
+        self._profiles.add(loaded.profiles)
+        added, removed = self._book.import_rules(loaded.rules, replace_existing)
         return dictionary({"added": added, "removed": removed, "dry_run": False})

@@ -1,7 +1,8 @@
 """The helper's one D-Bus object: `io.github.netwarden.Helper1` at
 `/io/github/netwarden/Helper1`, assembled from one class per concern.
 
-Each concern (status and settings, rules, prompts, alerts, history, blocklists) is a
+Each concern (status and settings, rules, prompts, alerts, history, blocklists,
+profiles) is a
 plain class with its own state and the parts it needs, given at construction by the
 composition root; its methods are declared with `authorized_method`. `HelperObject` is
 the exported object: its class holds every concern's methods (`exported_interface`) and
@@ -22,13 +23,15 @@ from netwarden_helper.bus.authorization import exported_interface
 from netwarden_helper.bus.blocklists import BlocklistMethods
 from netwarden_helper.bus.history import HistoryMethods
 from netwarden_helper.bus.polkit import PolkitAuthority
+from netwarden_helper.bus.profiles import ProfileMethods
 from netwarden_helper.bus.prompts import PromptMethods
 from netwarden_helper.bus.rules import RulesMethods
 from netwarden_helper.bus.status import StatusMethods
 from netwarden_helper.runtime.loop import Loop
 
 CONCERNS = (
-    StatusMethods, RulesMethods, PromptMethods, AlertMethods, HistoryMethods, BlocklistMethods
+    StatusMethods, RulesMethods, PromptMethods, AlertMethods, HistoryMethods, BlocklistMethods,
+    ProfileMethods,
 )  # fmt: skip
 
 
@@ -56,6 +59,11 @@ class HelperSignals(dbus.service.Object):
     def RulesChanged(self) -> None:
         """Broadcast after any rule was added, changed or deleted (by a call, an answer,
         expiry or the administrator's files)."""
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def ProfilesChanged(self, state: dbus.Dictionary) -> None:
+        """Broadcast after a profile was added, changed, removed or switched to (by a call
+        or by the network), or the network changed: as ListProfiles, with `reason`."""
 
     @dbus.service.signal(INTERFACE, signature="a{sv}")
     def PromptRaised(self, prompt: dbus.Dictionary) -> None:

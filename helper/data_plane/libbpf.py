@@ -44,11 +44,14 @@ def _library() -> ctypes.CDLL:
         ("bpf_program__attach_netfilter", pointer, [pointer, ctypes.POINTER(_NetfilterOptions)]),
         ("bpf_link__destroy", ctypes.c_int, [pointer]),
         ("bpf_map_lookup_elem", ctypes.c_int, [ctypes.c_int, ctypes.c_char_p, pointer]),
-        ("bpf_map_update_elem", ctypes.c_int,
-         [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64]),
+        (
+            "bpf_map_update_elem",
+            ctypes.c_int,
+            [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64],
+        ),
     ):
-        setattr(getattr(lib, function), "restype", result)
-        setattr(getattr(lib, function), "argtypes", arguments)
+        entry = getattr(lib, function)
+        entry.restype, entry.argtypes = result, arguments
     lib.libbpf_set_print(_print_to_log)
     return lib
 

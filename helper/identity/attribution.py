@@ -7,6 +7,7 @@ have it, by a full scan bounded in time. A socket whose owner cannot be found is
 attributed to nobody: never to a guess.
 """
 
+import errno
 import ipaddress
 import os
 import socket
@@ -45,6 +46,22 @@ class SocketTable:
         """`(inode, uid)` of the local socket that sent `packet`, or None."""
         if packet.protocol not in _DIAG_PROTOCOLS or not packet.sport:
             return None
+        try:
+            return self._lookup(packet)
+        except OSError:
+            return None
+
+    def is_open(self, packet: Packet) -> bool | None:
+        """Whether a local socket still owns `packet`'s flow; None when that cannot be
+        told (a protocol sock_diag does not cover, or the lookup itself failed)."""
+        if packet.protocol not in _DIAG_PROTOCOLS or not packet.sport:
+            return None
+        try:
+            return self._lookup(packet) is not None
+        except OSError:
+            return None
+
+    def _lookup(self, packet: Packet) -> tuple[int, int] | None:
         local, remote = (packet.src, packet.sport), (packet.dst, packet.dport)
         # The kernel's UDP lookup reads the tuple from the receiving side ("src and dst
         # are swapped for historical reasons" in udp_diag.c); TCP's reads it as sent.
@@ -55,6 +72,8 @@ class SocketTable:
     def _query(
         self, version: int, protocol: int, src: tuple[str, int], dst: tuple[str, int]
     ) -> tuple[int, int] | None:
+        """The socket's (inode, uid); None when the kernel has no such socket; OSError
+        when the lookup failed (no answer, or not the answer to this question)."""
         family = socket.AF_INET if version == 4 else socket.AF_INET6
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
         body = (
@@ -67,16 +86,20 @@ class SocketTable:
         header = _HEADER.pack(
             _HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, self._sequence, 0
         )
-        try:
-            self._socket.send(header + body)
-            reply = self._socket.recv(8192)
-        except OSError:
-            return None
-        if len(reply) < 88:
-            return None
+        self._socket.send(header + body)
+        reply = self._socket.recv(8192)
+        if len(reply) < _HEADER.size + 4:
+            raise OSError("sock_diag: a short answer")
         _length, kind, _flags, sequence, _pid = _HEADER.unpack_from(reply)
-        if kind != SOCK_DIAG_BY_FAMILY or sequence != self._sequence:
-            return None
+        if sequence != self._sequence:
+            raise OSError("sock_diag: the answer to another question")
+        if kind == NLMSG_ERROR:
+            error = -struct.unpack_from("=i", reply, _HEADER.size)[0]
+            if error == errno.ENOENT:
+                return None
+            raise OSError(error, os.strerror(error))
+        if kind != SOCK_DIAG_BY_FAMILY or len(reply) < 88:
+            raise OSError("sock_diag: an answer of an unknown kind")
         uid, inode = struct.unpack_from("=II", reply, 80)
         return (inode, uid) if inode else None
 

@@ -30,8 +30,9 @@ from netwarden_helper.data_plane.records import SocketOwner
 from netwarden_helper.identity.attribution import SocketOwners, SocketTable
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.hashing import BinaryHasher, file_key
+from netwarden_helper.identity.known_resolvers import resolver_name
 from netwarden_helper.identity.process_info import ProcessInfo, read_process, start_time
-from netwarden_helper.packet_path.packet import TCP, UDP, UDPLITE, Packet
+from netwarden_helper.packet_path.packet import Packet
 from netwarden_helper.policy.engine import Flow
 from netwarden_helper.runtime.loop import Loop
 
@@ -75,12 +76,11 @@ class Identifier:
 
     def socket_open(self, five_tuple: tuple) -> bool | None:
         """Whether a local socket still owns flow `five_tuple` (protocol, source, port,
-        destination, port); None where sock_diag cannot tell (ICMP, other protocols)."""
+        destination, port); None where sock_diag cannot tell (ICMP, other protocols, a
+        failed lookup)."""
         protocol, src, sport, dst, dport = five_tuple
-        if protocol not in (TCP, UDP, UDPLITE):
-            return None
         version = 6 if ":" in src else 4
-        return self._sockets.owner(Packet(version, protocol, src, dst, sport, dport)) is not None
+        return self._sockets.is_open(Packet(version, protocol, src, dst, sport, dport))
 
     def cached(self, pid: int | None, recorded: SocketOwner | None) -> ProcessInfo | None:
         """The details of `pid` if they are known and it is still the same process, running
@@ -165,8 +165,17 @@ class Identifier:
         except OSError:  # gone meanwhile: its number still tells the flows apart
             interface = f"if{interface_index}"
         return Flow(exe="", dst=packet.dst, protocol=packet.protocol_name, dport=packet.dport,
-                    hosts=self._dns.names_for(packet.dst),
+                    hosts=self._names(packet.dst),
                     forwarded_from=f"{interface} {packet.src}")  # fmt: skip
+
+    def _names(self, address: str) -> tuple[str, ...]:
+        """The names DNS answers gave `address`; a public resolver's own name when there
+        are none (a program doing its own DNS over TLS or HTTPS)."""
+        names = self._dns.names_for(address)
+        if names:
+            return names
+        resolver = resolver_name(address)
+        return (resolver,) if resolver else ()
 
     def flow(self, packet: Packet, uid: int, process: ProcessInfo | None) -> Flow:
         """The flow of `packet` from `process` (None: not known) of user `uid`."""
@@ -183,7 +192,7 @@ class Identifier:
             sha256=sha256,
             unit=process.unit if process else "",
             flatpak=process.flatpak if process else "",
-            hosts=self._dns.names_for(packet.dst),
+            hosts=self._names(packet.dst),
             script=process.script if process else "",
             script_sha256=process.script_sha256 if process else "",
             foreign_root=process.foreign_root if process else False,

@@ -4,16 +4,21 @@ person's answer.
 Every unmatched flow of one program and user to one destination, port and protocol (SYN
 retransmits included) waits behind one prompt, and all its packets get the verdict
 together. Holding is bounded by `max_held` packets (those waiting for details or a hash
-count too; past it a flow gets the default action at once) and by the prompt timeout, after which
-the flows get what an unanswered prompt gets (the default action; deny for a binary that
-no longer matches its pin). With nobody to answer for the program's user (no app
-running), that applies at once. A prompt is raised once the binary's hash is known, so
-an answer can pin it. Prompts are told through `raised`, `changed` and `closed`.
+count too; past it a flow gets the default action at once) and by the prompt timeout,
+after which the flows get what an unanswered prompt gets (the default action; deny for a
+binary that no longer matches its pin). With nobody to answer for the program's user (no
+app running), that applies at once. In Silent Mode (setting `silent_mode`: allow or deny)
+nothing is asked: its action applies, recorded as decided by "silent" (the "would have
+asked" list; a binary that no longer matches its pin is still denied). A prompt is
+raised once the binary's hash is known, so an answer can pin it. Prompts are told
+through `raised`, `changed` and `closed`.
 
-A prompt whose program gave up (it exited, or closed every socket the prompt's flows came
-from) stays open, marked `gave_up` (`changed`): its held packets are dropped (nobody is
-left to receive an answer), and answering it still makes the rule for the next time.
-Looked at every `GAVE_UP_CHECK_S`. Runs on the loop's thread.
+A prompt whose program gave up (every socket the prompt's flows came from is closed; for
+flows without sockets to look at, such as ICMP, its process exited) stays open, marked
+`gave_up` (`changed`): its held packets are dropped (nobody is left to receive an
+answer), and answering it still makes the rule for the next time; a new attempt clears
+the mark. Forwarded flows are never marked (their sender is not on this host). Looked
+at every `GAVE_UP_CHECK_S`. Runs on the loop's thread.
 """
 
 import itertools
@@ -34,6 +39,7 @@ from netwarden_helper.policy import answers
 from netwarden_helper.policy.engine import Flow, Verdict
 from netwarden_helper.policy.live_settings import LiveSettings
 from netwarden_helper.policy.rule_book import RuleBook
+from netwarden_helper.policy.settings import Settings
 from netwarden_helper.runtime.events import Event
 from netwarden_helper.runtime.loop import Loop
 
@@ -239,7 +245,13 @@ class HeldFlows:
         pinned_rule: Rule | None,
     ) -> None:
         """Hold the flow behind its prompt, or give it the unanswered action at once when
-        nobody can answer or the bound is reached."""
+        nobody can answer or the bound is reached, or Silent Mode's action."""
+        silent = self._settings.current.silent_mode
+        if silent != "off":
+            self._counters["silent"] += 1
+            action = "deny" if reason == "pin_mismatch" else silent
+            self._verdicts.decide(flow, five_tuple, packets, action, "silent")
+            return
         if not self.agents.can_ask(flow.uid) or self.held_packets + len(packets) > self._max_held:
             self._counters["default_action"] += 1
             action = self._unanswered_action(reason)
@@ -251,6 +263,9 @@ class HeldFlows:
         group = self._group_by_key.get(key)
         if group is None:
             group = self._new_group(key, flow, process, reason, pinned_rule)
+        elif group.prompt.gave_up:  # the program tries again: it is waiting after all
+            group.prompt = replace(group.prompt, gave_up=False)
+            self.changed.emit(group.prompt)
         group.tuples.add(five_tuple)
         self._group_by_tuple[five_tuple] = group
         for packet in packets:
@@ -336,13 +351,17 @@ class HeldFlows:
                 self.changed.emit(group.prompt)
 
     def _gave_up(self, group: _Group) -> bool:
-        """Whether the program behind `group` stopped waiting: it exited, or no socket of
-        its flows is open any more (None from `socket_open`: cannot be told)."""
+        """Whether the program behind `group` stopped waiting: no socket of its flows is
+        open any more, or, where sockets cannot be looked at (ICMP), its process exited.
+        A forwarded flow's sender is not on this host: it is never judged so."""
+        if group.prompt.flow.forwarded_from:
+            return False
+        states = [self._socket_open(five_tuple) for five_tuple in group.tuples]
+        judged = [state for state in states if state is not None]
+        if judged:
+            return not any(judged)
         process = group.prompt.process
-        if process is not None and start_time(process.pid) != process.start_time:
-            return True
-        open_now = [self._socket_open(five_tuple) for five_tuple in group.tuples]
-        return bool(open_now) and all(state is False for state in open_now)
+        return process is not None and start_time(process.pid) != process.start_time
 
     # Prompts and answers
 
@@ -384,6 +403,14 @@ class HeldFlows:
             if not self.agents.can_ask(group.prompt.flow.uid):
                 action = self._unanswered_action(group.prompt.reason)
                 self._close_group(group, action, drop=False, outcome="no_agent")
+
+    def settings_changed(self, settings: Settings) -> None:
+        """Silent Mode turned on: pending prompts are decided by its action at once."""
+        if settings.silent_mode == "off":
+            return
+        for group in list(self._groups.values()):
+            action = "deny" if group.prompt.reason == "pin_mismatch" else settings.silent_mode
+            self._close_group(group, action, drop=False, outcome="silent")
 
     def policy_changed(self) -> None:
         """Rules or blocklists changed: held flows they now decide are released."""

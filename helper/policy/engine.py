@@ -31,23 +31,18 @@ address is more specific than one naming the interface, which is more than "*".
 
 import enum
 import fnmatch
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from netwarden_common.rules import (
     Rule,
     forwarded_matches,
     is_expired,
     is_glob,
-    normalize_host,
     parse_destination,
     parse_ports,
 )
 from netwarden_helper.policy.rule_index import ProgramKey, RuleIndex
-
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,30 +150,8 @@ class Matcher:
                 return False
         return True
 
-    def destination_matches(self, flow: Flow) -> bool:
-        """One of the rule's destinations (or any) is the flow's: entry by entry."""
-        if not self.destinations:
-            return True
-        try:
-            address = ipaddress.ip_address(flow.dst)
-        except ValueError:
-            address = None
-        hosts = [normalize_host(h) for h in flow.hosts]
-        return any(_entry_matches(kind, value, address, hosts)
-                   for kind, value in self.destinations)  # fmt: skip
-
 
 _DEST_RANKS = {"ip": 4, "host": 4, "network": 3, "domain": 2}
-
-
-def _entry_matches(kind: str, value: Any, address: IpAddress | None, hosts: list[str]) -> bool:
-    if kind == "ip":
-        return address == value
-    if kind == "network":
-        return address is not None and address in value
-    if kind == "host":
-        return value in hosts
-    return any(h == value or h.endswith("." + value) for h in hosts)
 
 
 def decide_among(candidates: Iterable[Matcher], flow: Flow, now: float) -> Decision:

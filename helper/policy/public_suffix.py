@@ -3,10 +3,10 @@
 `site.github.io` to itself (github.io is a suffix its users register under).
 
 The list is read once (about 0.2 s, 5 MB): `preload` does it on a thread at the helper's
-start, so the first prompt does not wait for it on the loop.
+start, so the first prompt does not wait for it on the loop (one raised in those first
+moments waits for that same reading, under the lock, rather than reading it again).
 """
 
-import functools
 import threading
 
 from publicsuffix2 import PublicSuffixList
@@ -14,9 +14,18 @@ from publicsuffix2 import PublicSuffixList
 LIST_FILE = "/usr/share/publicsuffix/public_suffix_list.dat"
 
 
-@functools.cache
+class _Loaded:
+    """The list once read; `lock` makes it read once, by whichever thread comes first."""
+
+    lock = threading.Lock()
+    suffixes: PublicSuffixList | None = None
+
+
 def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList(LIST_FILE)
+    with _Loaded.lock:
+        if _Loaded.suffixes is None:
+            _Loaded.suffixes = PublicSuffixList(LIST_FILE)
+        return _Loaded.suffixes
 
 
 def preload() -> None:

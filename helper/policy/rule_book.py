@@ -2,13 +2,14 @@
 
 Bands, in the order tried: the administrator's rules (`rules_dir.py`, read-only), then the
 user's (the store), then the built-in ones (`resolvers.py`: DNS to the system's servers).
-A flow no rule decides is denied if a blocklist lists one of its host names or its
-address. Every change goes to the store first, then the prepared `RuleSet` is rebuilt in
-one assignment, then `policy_changed` is emitted for any change that can decide a flow
-differently, blocklists included (held flows are decided again), and `rules_changed` for
-a change of the rules (the pins, the bus). Hit counts gather in memory, are written every
-few seconds and then told (`hits_changed`); `counted` gives a rule with them. Runs on the
-loop's thread.
+A rule in a profile (`profile`) is in force only while that profile is active
+(`use_profile`); the others stay listed. A flow no rule decides is denied if a blocklist
+lists one of its host names or its address. Every change goes to the store first, then
+the prepared `RuleSet` is rebuilt in one assignment, then `policy_changed` is emitted for
+any change that can decide a flow differently, blocklists included (held flows are
+decided again), and `rules_changed` for a change of the rules (the pins, the bus). Hit
+counts gather in memory, are written every few seconds and then told (`hits_changed`);
+`counted` gives a rule with them. Runs on the loop's thread.
 """
 
 import time
@@ -19,7 +20,7 @@ from dataclasses import replace
 from netwarden_common.rules import Rule, is_expired
 from netwarden_helper.identity.process_info import start_time
 from netwarden_helper.policy.domain_lists import DomainMatcher
-from netwarden_helper.policy.engine import Decision, Flow, RuleSet, Verdict
+from netwarden_helper.policy.engine import Decision, Flow, RuleSet, Verdict, ordered
 from netwarden_helper.policy.resolvers import BUILTIN_IDS, BUILTIN_SOURCE
 from netwarden_helper.policy.rules_dir import ADMIN_IDS, AdminRules
 from netwarden_helper.runtime.events import Event
@@ -42,7 +43,9 @@ class RuleBook:
         self._admin = AdminRules()
         self._builtin: tuple[Rule, ...] = ()
         self.blocklist = DomainMatcher()
+        self.profile = ""  # the active profile; "" = none (only every profile's rules)
         self._rule_set: RuleSet
+        self._elsewhere: list[Rule]  # the rules of profiles not active
         self._by_id: dict[int, Rule]
         self._rebuild()  # nobody listens yet
         self._hits: dict[int, tuple[int, float]] = {}  # counted, not yet stored
@@ -72,8 +75,9 @@ class RuleBook:
         return decision
 
     def rules(self) -> list[Rule]:
-        """Every rule, in precedence order: the administrator's, then the user's."""
-        return self._rule_set.rules
+        """Every rule: those in force in precedence order (the administrator's, then the
+        user's), then those of profiles not active."""
+        return self._rule_set.rules + self._elsewhere
 
     def user_rules(self) -> list[Rule]:
         """The user's rules (those the bus may change), by id."""
@@ -105,6 +109,12 @@ class RuleBook:
         self._builtin = rules
         self._rebuild()
 
+    def use_profile(self, name: str) -> None:
+        """Put the rules of profile `name` ("" for none) in force instead of the active
+        one's: the rules in force are swapped in one assignment."""
+        self.profile = name
+        self._rebuild()
+
     def set_blocklist(self, matcher: DomainMatcher) -> None:
         """Use this blocklist matcher from now on."""
         self.blocklist = matcher
@@ -122,6 +132,12 @@ class RuleBook:
 
     def delete_rule(self, rule_id: int) -> bool:
         deleted = self._store.delete_rule(rule_id)
+        self._reload()
+        return deleted
+
+    def delete_profile(self, name: str) -> int:
+        """Delete profile `name` and its rules (one transaction); returns how many rules."""
+        deleted = self._store.delete_profile(name)
         self._reload()
         return deleted
 
@@ -175,8 +191,12 @@ class RuleBook:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self._rule_set = RuleSet(self._admin.rules, self._user_rules, self._builtin)
-        self._by_id = {rule.id: rule for rule in self._rule_set.rules if rule.id is not None}
+        bands = (self._admin.rules, self._user_rules)
+        in_force = [[r for r in band if r.profile in ("", self.profile)] for band in bands]
+        self._elsewhere = ordered(r for band in bands for r in band
+                                  if r.profile not in ("", self.profile))  # fmt: skip
+        self._rule_set = RuleSet(*in_force, self._builtin)
+        self._by_id = {rule.id: rule for rule in self.rules() if rule.id is not None}
         self.policy_changed.emit()  # held flows first: what the rules now decide is released
         self.rules_changed.emit()
 

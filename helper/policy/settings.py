@@ -21,12 +21,15 @@ class Settings:
     # what happens to a forwarded flow (a container's, a VM's) that no rule decides
     forwarded: str = "allow"  # "allow", "ask" or "deny"
     dns_to_resolvers: bool = True  # the built-in rule: DNS to the system's own DNS servers
+    # Silent Mode: "off" (ask), or what a flow that would have asked gets, unasked
+    silent_mode: str = "off"  # "off", "allow" or "deny"
 
 
 _DEFAULTS = Settings()
 _RANGES = {
     "default_action": (lambda v: v in ("allow", "deny"), "must be allow or deny"),
     "forwarded": (lambda v: v in ("allow", "ask", "deny"), "must be allow, ask or deny"),
+    "silent_mode": (lambda v: v in ("off", "allow", "deny"), "must be off, allow or deny"),
     "prompt_timeout": (lambda v: 5 <= v <= 3600, "must be between 5 and 3600 seconds"),
     "history_days": (lambda v: 1 <= v <= 3650, "must be between 1 and 3650 days"),
 }

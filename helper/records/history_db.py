@@ -39,7 +39,7 @@ MINUTE, HOUR = 60, 3600
 COMPACT_AFTER_S = 7 * 86400
 
 _PROGRAMS = """
-    CREATE TABLE programs (
+    CREATE TABLE {name} (
         id INTEGER PRIMARY KEY,
         exe TEXT NOT NULL, sha256 TEXT NOT NULL, unit TEXT NOT NULL,
         flatpak TEXT NOT NULL, uid INTEGER NOT NULL, script TEXT NOT NULL,
@@ -48,7 +48,7 @@ _PROGRAMS = """
     )
 """
 _SCHEMA = f"""
-    {_PROGRAMS};
+    {_PROGRAMS.format(name="programs")};
     CREATE TABLE flows (
         id INTEGER PRIMARY KEY,
         time REAL NOT NULL,
@@ -73,14 +73,16 @@ _SCHEMA = f"""
         PRIMARY KEY (hour, host)
     ) WITHOUT ROWID
 """
-# From each version to the next; the programs table is made anew (its key changed).
+# From each version to the next. The programs table is made anew (its key changed), in
+# SQLite's order for that: new table, copy, drop the old, rename the new (renaming the old
+# one aside would make `flows` refer to it by its new name).
 _MIGRATIONS = {
     2: f"""
-        ALTER TABLE programs RENAME TO programs_1;
-        {_PROGRAMS};
-        INSERT INTO programs (id, exe, sha256, unit, flatpak, uid, script)
-            SELECT id, exe, sha256, unit, flatpak, uid, script FROM programs_1;
-        DROP TABLE programs_1
+        {_PROGRAMS.format(name="programs_2")};
+        INSERT INTO programs_2 (id, exe, sha256, unit, flatpak, uid, script)
+            SELECT id, exe, sha256, unit, flatpak, uid, script FROM programs;
+        DROP TABLE programs;
+        ALTER TABLE programs_2 RENAME TO programs
     """,
 }
 _FLOW_COLUMNS = (
@@ -101,6 +103,7 @@ class HistoryFilter:
     verdict: str = ""
     uid: int | None = None  # one user's programs only (None: everyone's)
     forwarded_from: str = ""  # exact "<interface> <source address>" of forwarded flows
+    decided_by: str = ""  # e.g. "silent": the flows Silent Mode decided unasked
 
 
 def _is_address(text: str) -> bool:
@@ -285,6 +288,9 @@ class HistoryDb:
         if selected.verdict:
             clauses.append("verdict = ?")
             values.append(selected.verdict)
+        if selected.decided_by:
+            clauses.append("decided_by = ?")
+            values.append(selected.decided_by)
         return " AND ".join(clauses), values
 
     def export(self, selected: HistoryFilter, out: TextIO, fmt: str) -> int:

@@ -4,9 +4,15 @@
 an entry to a bounded queue; a thread of its own sends each entry as one datagram of
 journald's native protocol to its socket (`/run/systemd/journal/socket`, configurable).
 That is the protocol `systemd.journal.send` speaks, written here because python-systemd
-cannot be pointed at another socket, which the tests need. A storm cannot flood the
-journal: at most `RATE` entries a second are sent and the queue holds `QUEUE` entries;
-what does not fit is dropped, counted, and reported by one entry that says how many.
+cannot be pointed at another socket, which the tests need. Kept after measuring both
+into a real systemd-journald (bench/journal_send.py, docs/benchmarks.md): the same cost,
+about 30 us an entry (the journald socket's), so no measured reason to switch; and
+python-systemd would add CODE_FILE/CODE_LINE/CODE_FUNC fields naming this module to every
+entry, and sends on libsystemd's blocking socket without a timeout (its source; not
+measured), where this one gives up after `SEND_TIMEOUT_S` and counts a drop. A storm
+cannot flood the journal: at most `RATE` entries a second are sent and the queue holds
+`QUEUE` entries; what does not fit is dropped, counted, and reported by one entry that
+says how many.
 
 Fields: MESSAGE, PRIORITY (5 notice for deny, 6 info for allow), SYSLOG_IDENTIFIER
 (netwarden-helper), NETWARDEN_VERDICT, NETWARDEN_DECIDED_BY, NETWARDEN_EXE, NETWARDEN_UID,
@@ -46,8 +52,7 @@ def decision_fields(
     else:
         who = f"{flow.exe or 'unknown program'} (uid {flow.uid})"
     fields = {
-        "MESSAGE": f"{action} {who} -> "
-        f"{where}{port} {flow.protocol}, decided by {decided_by}",
+        "MESSAGE": f"{action} {who} -> {where}{port} {flow.protocol}, decided by {decided_by}",
         "PRIORITY": str(_NOTICE if action == "deny" else _INFO),
         "SYSLOG_IDENTIFIER": IDENTIFIER,
         "NETWARDEN_VERDICT": action,

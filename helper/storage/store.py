@@ -1,4 +1,4 @@
-"""The helper's SQLite database: rules, settings, hash-change alerts, blocklists.
+"""The helper's SQLite database: rules, profiles, settings, hash-change alerts, blocklists.
 
 One file (`netwarden.db` in the state folder, root only, 0600), WAL journal, schema
 version in `PRAGMA user_version`, migrated forward in one transaction. A database from a
@@ -17,6 +17,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from netwarden_common.profiles import Profile
 from netwarden_common.rules import (
     COUNTER_FIELDS,
     SETTABLE_FIELDS,
@@ -31,7 +32,7 @@ from netwarden_helper.policy.settings import Settings, SettingsError, updated
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "netwarden.db"
 
 _MIGRATIONS = {
@@ -126,6 +127,16 @@ _MIGRATIONS = {
             FROM alerts;
         DROP TABLE alerts;
         ALTER TABLE alerts_4 RENAME TO alerts;
+    """,
+    5: """
+        ALTER TABLE rules ADD COLUMN profile TEXT NOT NULL DEFAULT '';
+        CREATE TABLE profiles (
+            name TEXT PRIMARY KEY,
+            uuid TEXT NOT NULL DEFAULT '',
+            ssid TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL
+        );
     """,
 }
 _BLOCKLIST_STATUS = ("etag", "last_modified", "checked_at", "updated_at", "domains", "skipped",
@@ -259,6 +270,42 @@ class Store:
         values = {name: row[_COLUMN_OF.get(name, name)] for name in SETTABLE_FIELDS}
         values["enabled"], values["drop"] = bool(values["enabled"]), bool(values["drop"])
         return replace(validate(values), **{name: row[name] for name in COUNTER_FIELDS})
+
+    # Profiles
+
+    def profiles(self) -> list[Profile]:
+        """Every profile, oldest first."""
+        rows = self._db.execute("SELECT name, uuid, ssid FROM profiles ORDER BY created, name")
+        return [Profile(row["name"], row["uuid"], row["ssid"]) for row in rows]
+
+    def active_profile(self) -> str:
+        """The active profile's name; "" for none."""
+        row = self._db.execute("SELECT name FROM profiles WHERE active").fetchone()
+        return row["name"] if row else ""
+
+    def add_profiles(self, profiles: list[Profile]) -> None:
+        """Store new profiles (one transaction); a name already stored is left as it is."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO profiles (name, uuid, ssid, created) VALUES (?, ?, ?, ?)",
+                [(p.name, p.uuid, p.ssid, time.time()) for p in profiles],
+            )
+
+    def update_profile(self, profile: Profile) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE profiles SET uuid = ?, ssid = ? WHERE name = ?",
+                       (profile.uuid, profile.ssid, profile.name))  # fmt: skip
+
+    def delete_profile(self, name: str) -> int:
+        """Delete a profile and its rules in one transaction; returns how many rules."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM profiles WHERE name = ?", (name,))
+            return db.execute("DELETE FROM rules WHERE profile = ?", (name,)).rowcount
+
+    def set_active_profile(self, name: str) -> None:
+        """Make `name` the active profile ("" for none)."""
+        with self.transaction() as db:
+            db.execute("UPDATE profiles SET active = (name = ?)", (name,))
 
     # Settings
 

@@ -12,13 +12,19 @@ Kirigami.ApplicationWindow {
     required property HelperState helper
     property RulesModel rules: null
     property ConnectionsModel connections: null
+    property ConnectionMap connectionMap: null
+    property TrafficTimeline timeline: null
     property TrafficHistory history: null
     property SettingsModel settings: null
     property AlertModel alerts: null
     property BlocklistModel blocklists: null
+    property SilentModel silent: null
     property Preferences preferences: null
-    // The page shown: "monitor", "rules", "history", "settings", "alerts", "blocklists"
-    // or "status".
+    property PromptModel prompts: null
+    // Whether the desktop shows tray icons: without, closing this window quits the app.
+    property bool hasTray: false
+    // The page shown: "monitor", "rules", "history", "settings", "alerts", "blocklists",
+    // "silent" or "status".
     property string currentPage: ""
 
     title: qsTr("Netwarden")
@@ -35,6 +41,7 @@ Kirigami.ApplicationWindow {
             "settings": [settingsPage, root.settings],
             "alerts": [alertsPage, root.alerts],
             "blocklists": [blocklistsPage, root.blocklists],
+            "silent": [silentPage, root.silent],
             "status": [statusPage, root.helper],
         }
         const [component, model] = pages[name] || pages["status"]
@@ -92,6 +99,15 @@ Kirigami.ApplicationWindow {
                 onTriggered: root.showPage("blocklists")
             },
             Kirigami.Action {
+                objectName: "silentAction"
+                text: root.settings && root.settings.silentMode !== "off"
+                      ? qsTr("Silent Mode (on)") : qsTr("Silent Mode")
+                icon.name: "notifications-disabled"
+                visible: root.silent !== null && root.settings !== null
+                checked: root.currentPage === "silent"
+                onTriggered: root.showPage("silent")
+            },
+            Kirigami.Action {
                 objectName: "historyAction"
                 text: qsTr("History")
                 icon.name: "view-statistics"
@@ -108,6 +124,23 @@ Kirigami.ApplicationWindow {
                 onTriggered: root.showPage("settings")
             },
             Kirigami.Action {
+                objectName: "pausePromptsAction"
+                text: qsTr("Pause Prompts")
+                tooltip: qsTr("Apply the default action instead of asking, until resumed")
+                icon.name: "media-playback-pause"
+                visible: root.prompts !== null
+                checkable: true
+                checked: root.prompts !== null && root.prompts.paused
+                onTriggered: root.prompts.setPaused(checked)
+            },
+            Kirigami.Action {
+                objectName: "quitAction"
+                text: root.hasTray ? qsTr("Quit") : qsTr("Quit (no more prompts)")
+                icon.name: "application-exit"
+                shortcut: StandardKey.Quit
+                onTriggered: Qt.quit()
+            },
+            Kirigami.Action {
                 objectName: "statusAction"
                 text: root.helper.state === "running" ? qsTr("Status") : qsTr("Status: problem")
                 icon.name: root.helper.state === "running" ? "security-high" : "dialog-warning"
@@ -118,10 +151,25 @@ Kirigami.ApplicationWindow {
     }
 
     Component { id: statusPage; StatusPage { helper: root.helper } }
-    Component { id: monitorPage; MonitorPage { connections: root.connections; rules: root.rules; helper: root.helper } }
+    Component { id: monitorPage; MonitorPage { connections: root.connections; connectionMap: root.connectionMap; timeline: root.timeline; rules: root.rules; helper: root.helper } }
     Component { id: rulesPage; RulesPage { rules: root.rules; helper: root.helper } }
     Component { id: historyPage; HistoryPage { history: root.history; helper: root.helper } }
     Component { id: settingsPage; SettingsPage { settings: root.settings; preferences: root.preferences; helper: root.helper } }
     Component { id: alertsPage; AlertsPage { alerts: root.alerts; helper: root.helper } }
     Component { id: blocklistsPage; BlocklistsPage { blocklists: root.blocklists; helper: root.helper } }
+    Component { id: silentPage; SilentPage { silent: root.silent; settings: root.settings; helper: root.helper } }
+
+    // Leaving Silent Mode offers to review what would have asked meanwhile.
+    property string lastSilentMode: "off"
+    Connections {
+        target: root.settings
+        function onChanged() {
+            const mode = root.settings.silentMode
+            if (root.lastSilentMode !== "off" && mode === "off" && root.silent)
+                root.showPassiveNotification(qsTr("Silent Mode is off: prompts are back."),
+                                             "long", qsTr("Review what would have asked"),
+                                             () => root.showPage("silent"))
+            root.lastSilentMode = mode
+        }
+    }
 }

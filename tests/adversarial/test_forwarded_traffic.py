@@ -8,6 +8,7 @@ working; ask or deny), recorded as "forwarded from <interface> <address>".
 """
 
 import threading
+import time
 
 from netwarden_common.rules import validate
 from netwarden_helper.policy.answers import Answer
@@ -63,6 +64,8 @@ def test_ask_raises_a_prompt_and_the_answer_makes_a_rule_for_that_source(routed,
     connecting.start()
     prompt = thread.wait_for_prompt()
     assert (prompt.flow.forwarded_from, prompt.flow.exe) == (f"fw0 {CLIENT_V4}", "")
+    time.sleep(1.5)  # no local socket to look at: the prompt is not taken for given up
+    assert not thread.call(lambda h: h.held_flows.prompt(prompt.id)).gave_up
     rule = thread.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow", "host",
                                                                        "forever")))  # fmt: skip
     connecting.join(10)

@@ -282,21 +282,22 @@ def _expand(node: object) -> list[tuple[object, ...]]:
     inner = _expand(node.node)
     found: list[tuple[object, ...]] = []
     for count in range(node.low, node.high + 1):
+        _check_size(len(found) + len(inner) ** count)  # before building them
         found += [sum(parts, ()) for parts in product(inner, repeat=count)]
-        _check_size(found)
     return found
 
 
 def _sequence(items: tuple[object, ...]) -> list[tuple[object, ...]]:
     found: list[tuple[object, ...]] = [()]
     for item in items:
-        found = [done + more for done in found for more in _expand(item)]
-        _check_size(found)
+        more = _expand(item)
+        _check_size(len(found) * len(more))  # before building them
+        found = [done + extra for done in found for extra in more]
     return found
 
 
-def _check_size(found: list) -> None:
-    if len(found) > MAX_ALTERNATIVES:
+def _check_size(count: int) -> None:
+    if count > MAX_ALTERNATIVES:
         raise RegexpError(f"it stands for more than {MAX_ALTERNATIVES} alternatives")
 
 

@@ -12,7 +12,9 @@ FormCard.FormCardPage {
 
     required property RulesModel rules
     property int ruleId: -1
-    readonly property var original: ruleId >= 0 ? rules.rule(ruleId) : ({})
+    // A new rule's fields as it starts ({action, exe, destination, ...}): what was clicked.
+    property var preset: ({})
+    readonly property var original: ruleId >= 0 ? rules.rule(ruleId) : preset
     property string error: ""
     readonly property string errorField: error.indexOf(":") > 0 ? error.substring(0, error.indexOf(":")) : ""
     readonly property var shownFields: ["action", "exe", "destination", "ports", "protocol", "priority", "note", "uid"]
@@ -40,7 +42,7 @@ FormCard.FormCardPage {
     Connections {
         target: form.rules
         function onSaveFailed(message) { form.error = message }
-        function onSaved(storedId) { applicationWindow().pageStack.pop() }
+        function onSaved(storedId) { applicationWindow().pageStack.layers.pop() }
     }
 
     Kirigami.InlineMessage {
@@ -147,7 +149,7 @@ FormCard.FormCardPage {
         FormCard.FormButtonDelegate {
             text: qsTr("Cancel")
             icon.name: "dialog-cancel"
-            onClicked: applicationWindow().pageStack.pop()
+            onClicked: applicationWindow().pageStack.layers.pop()
         }
     }
 }

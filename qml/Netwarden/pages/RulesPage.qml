@@ -25,8 +25,10 @@ Kirigami.ScrollablePage {
 
     title: qsTr("Rules")
 
+    // The form opens as a layer over the whole window: beside the table it would squeeze
+    // the columns until their headings overlap.
     function openForm(ruleId) {
-        applicationWindow().pageStack.push(ruleForm, {"ruleId": ruleId})
+        applicationWindow().pageStack.layers.push(ruleForm, {"ruleId": ruleId})
     }
 
     actions: [

@@ -1,0 +1,131 @@
+"""`Profiles`: the named rule sets, which one is active, and switching between them.
+
+A switch stores the choice, then has the `RuleBook` swap the rules in force in one
+assignment (no flow is decided by half of each set), logs it (the helper's log is the
+system journal) and tells `changed` with why: "user" (a call) or "network".
+
+Switching by network: when the primary connection changes, the profile that claims it
+(by connection UUID or Wi-Fi SSID) becomes active; if none does and the active profile
+claims some network (so it was chosen for where the computer was), none becomes active.
+A profile that claims no network stays active until switched by hand.
+"""
+
+import logging
+
+from netwarden_common.errors import BadValue, Missing
+from netwarden_common.profiles import Network, Profile
+from netwarden_helper.policy.rule_book import RuleBook
+from netwarden_helper.runtime.events import Event
+from netwarden_helper.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_PROFILES = 64
+
+
+class Profiles:
+    """The profiles, the active one and the current network."""
+
+    def __init__(self, store: Store, rule_book: RuleBook) -> None:
+        self._store = store
+        self._book = rule_book
+        self._profiles = {profile.name: profile for profile in store.profiles()}
+        self.network: Network | None = None  # None: NetworkManager tells nothing
+        self.changed: Event[[str]] = Event()  # why: "user", "network" or "edited"
+        rule_book.use_profile(store.active_profile())
+
+    @property
+    def active(self) -> str:
+        return self._book.profile
+
+    def all(self) -> list[Profile]:
+        return list(self._profiles.values())
+
+    def get(self, name: str) -> Profile:
+        """Profile `name`, or `Missing`."""
+        profile = self._profiles.get(name)
+        if profile is None:
+            raise Missing(f"there is no profile {name!r}")
+        return profile
+
+    def rule_counts(self) -> dict[str, int]:
+        """How many of the user's rules each profile has."""
+        counts = dict.fromkeys(self._profiles, 0)
+        for rule in self._book.user_rules():
+            if rule.profile in counts:
+                counts[rule.profile] += 1
+        return counts
+
+    def add(self, profiles: list[Profile]) -> None:
+        """Add the profiles not there yet (those there keep their networks)."""
+        new = [profile for profile in profiles if profile.name not in self._profiles]
+        if len(self._profiles) + len(new) > MAX_PROFILES:
+            raise BadValue(f"at most {MAX_PROFILES} profiles")
+        if not new:
+            return
+        self._store.add_profiles(new)
+        self._profiles.update((profile.name, profile) for profile in new)
+        self._edited()
+
+    def update(self, profile: Profile) -> None:
+        """Change the network a profile claims."""
+        self.get(profile.name)
+        self._store.update_profile(profile)
+        self._profiles[profile.name] = profile
+        self._edited()
+
+    def remove(self, name: str, delete_rules: bool) -> int:
+        """Delete a profile; its rules too with `delete_rules`, else refuse while it has
+        any (they would otherwise apply everywhere, or be lost unasked). Returns how many
+        rules were deleted."""
+        self.get(name)
+        count = self.rule_counts()[name]
+        if count and not delete_rules:
+            raise BadValue(f"profile {name!r} has {count} rule(s): move or delete them first, "
+                           "or remove it with its rules")  # fmt: skip
+        if name == self.active:
+            self.use("", "user")
+        deleted = self._book.delete_profile(name)
+        del self._profiles[name]
+        self._edited()
+        return deleted
+
+    def use(self, name: str, why: str) -> None:
+        """Make `name` the active profile ("" for none)."""
+        if name:
+            self.get(name)
+        if name == self.active:
+            return
+        self._store.set_active_profile(name)
+        self._book.use_profile(name)
+        log.info("profile %s active (%s)", repr(name) if name else "none", why)
+        self.changed.emit(why)
+
+    def network_changed(self, network: Network | None) -> None:
+        """The primary connection is now `network` (None: none, or no NetworkManager)."""
+        self.network = network
+        before = self.active
+        self._follow_network()
+        if self.active == before:
+            self.changed.emit("network")
+
+    def check_rule_profile(self, name: str) -> None:
+        """`Missing` unless `name` is "" (every profile) or a profile's."""
+        if name:
+            self.get(name)
+
+    def _edited(self) -> None:
+        before = self.active
+        self._follow_network()
+        if self.active == before:
+            self.changed.emit("edited")
+
+    def _follow_network(self) -> None:
+        if self.network is None:
+            return
+        claimant = next((p.name for p in self._profiles.values()
+                         if self.network.claimed_by(p)), None)  # fmt: skip
+        if claimant is not None:
+            self.use(claimant, "network")
+        elif self.active and (self.get(self.active).uuid or self.get(self.active).ssid):
+            self.use("", "network")

@@ -1,0 +1,160 @@
+"""Profiles: named rule sets, one active, switched by hand (bus, netwardenctl) or by
+NetworkManager's primary connection; against the real helper, polkitd and dbus-daemon."""
+
+import json
+
+import dbus
+import jsonschema
+import pytest
+
+from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTION_SETTINGS
+from tests.fixtures.api import ApiClient, error_name
+from tests.fixtures.network_manager import network_manager
+from tests.fixtures.processes import wait_for
+from tests.fixtures.traffic import recorder, run_client
+from tests.test_ctl import SCHEMA, ctl, ctl_json
+
+PORT = 8080
+WORK_UUID = "5f0c8f4e-5b1e-4a39-9d55-2f1c6a0e7b11"
+
+
+def test_a_profiles_rule_decides_only_while_the_profile_is_active(polkitd, root, netns):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS, ACTION_MANAGE_RULES])
+    added = ctl("profiles", "add", "Work")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.splitlines()[:2] == [
+        "added profile Work", "active profile: none (only the rules of every profile)"]  # fmt: skip
+    ctl_json("rules", "add", "--action", "allow", "--protocol", "tcp", "--ports", PORT)
+    rule = ctl_json("rules", "add", "--action", "deny", "--protocol", "tcp", "--ports", PORT,
+                    "--profile", "Work")  # fmt: skip
+    assert rule["profile"] == "Work"
+
+    def connect() -> str:
+        return run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"]
+
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        assert connect() == "connected"  # Work's deny is not in force
+        used = ctl("profiles", "use", "Work")
+        assert used.stdout.splitlines()[:2] == ["using profile Work", "active profile: Work"]
+        assert connect() == "refused"  # at once: the next flow meets Work's rules
+        table = ctl("profiles").stdout.splitlines()
+        assert table[1].split() == ["ACTIVE", "NAME", "NETWORK", "RULES"]
+        assert table[2].split() == ["yes", "Work", "-", "1"]
+        assert ctl("profiles", "none").stdout.startswith("using no profile")
+        assert connect() == "connected"
+    listed = {r["id"]: r for r in root.call("ListRules")}
+    assert listed[rule["id"]]["profile"] == "Work"  # listed while not in force
+    rules_table = ctl("rules", "list").stdout.splitlines()
+    assert rules_table[0].split()[11] == "PROFILE"
+    assert sorted(line.split()[11] for line in rules_table[1:]) == ["Work", "all"]
+
+
+def test_bad_profile_input_is_refused_with_clear_errors(polkitd, root, system_bus):
+    polkitd()
+    root.call("AddProfile", {"name": "Work"})
+    root.call("AddRule", {"action": "deny", "exe": "/usr/bin/curl", "profile": "Work"})
+    before = root.call("ListProfiles")
+    refused = [
+        ("AddProfile", ({"name": ""},), "InvalidArgument", "name: must be 1 to 32 characters"),
+        ("AddProfile", ({"name": "Home\n"},), "InvalidArgument",
+         "name: must be printable, without spaces at either end"),
+        ("AddProfile", ({"name": "Work"},), "InvalidArgument",
+         "name: there is a profile 'Work' already"),
+        ("AddProfile", ({"name": "Cafe", "uuid": "not-a-uuid!"},), "InvalidArgument",
+         "uuid: not a NetworkManager connection UUID"),
+        ("AddProfile", ({"name": "Cafe", "colour": "red"},), "InvalidArgument",
+         "colour: unknown option"),
+        ("SetActiveProfile", ("Home",), "NotFound", "there is no profile 'Home'"),
+        ("UpdateProfile", ("Home", {"ssid": "x"}), "NotFound", "there is no profile 'Home'"),
+        ("AddRule", ({"action": "deny", "profile": "Home"},), "NotFound",
+         "there is no profile 'Home'"),
+        ("AddRule", ({"action": "deny", "profile": " Work"},), "InvalidArgument",
+         "profile: must be printable, without spaces at either end (or empty: every profile)"),
+        ("RemoveProfile", ("Work", {}), "InvalidArgument", "profile 'Work' has 1 rule(s): "
+         "move or delete them first, or remove it with its rules"),
+    ]  # fmt: skip
+    for method, args, name, message in refused:
+        with pytest.raises(dbus.DBusException) as caught:
+            root.call(method, *args)
+        assert (error_name(caught.value), caught.value.get_dbus_message()) == (name, message)
+    assert root.call("ListProfiles") == before
+    nobody = ApiClient(system_bus)
+    with pytest.raises(dbus.DBusException) as caught:
+        nobody.call("SetActiveProfile", "Work")
+    assert error_name(caught.value) == "NotAuthorized"
+    nobody.close()
+    unknown = ctl("profiles", "use", "Home", uid=0)
+    assert (unknown.returncode, unknown.stderr) == (
+        5, "netwardenctl: not found: there is no profile 'Home'\n")  # fmt: skip
+    removed = ctl("profiles", "remove", "Work", "--with-rules", uid=0)
+    assert removed.stdout.startswith("removed profile Work and its 1 rule(s)")
+    assert root.call("ListRules") == []
+
+
+def test_export_and_import_keep_the_profiles(polkitd, root):
+    polkitd()
+    root.call("AddProfile", {"name": "Work", "ssid": "corp-wifi"})
+    root.call("AddRule", {"action": "deny", "exe": "/usr/bin/curl", "profile": "Work"})
+    root.call("AddRule", {"action": "allow", "exe": "/usr/bin/wget"})
+    exported = root.call("ExportRules")
+    document = json.loads(exported)
+    jsonschema.validate(document, SCHEMA)  # docs/rules-schema.json describes it
+    assert document["profiles"] == [{"name": "Work", "uuid": "", "ssid": "corp-wifi"}]
+    assert [r.get("profile") for r in document["rules"]] == ["Work", ""]
+    root.call("RemoveProfile", "Work", {"delete_rules": True})
+    root.call("ImportRules", exported, {"replace": True})
+    assert root.call("ExportRules") == exported
+    profiles = root.call("ListProfiles")["profiles"]
+    assert [(p["name"], p["ssid"], p["rules"]) for p in profiles] == [("Work", "corp-wifi", 1)]
+
+
+def test_networkmanagers_primary_connection_switches_the_profile(polkitd, root, system_bus):
+    polkitd()
+    root.call("AddProfile", {"name": "Work", "uuid": WORK_UUID})
+    root.call("AddProfile", {"name": "Cafe", "ssid": "FreeWiFi"})
+    root.call("AddProfile", {"name": "Travel"})
+
+    def active() -> str:
+        return str(root.call("ListProfiles")["active"])
+
+    with network_manager(system_bus) as nm:
+        nm.connect("Office", WORK_UUID.upper(), "802-3-ethernet")
+        wait_for(lambda: active() == "Work", 10, "Work, on the office's connection")
+        network = root.call("ListProfiles")["network"]
+        assert (network["id"], network["type"], network["ssid"]) == ("Office", "802-3-ethernet", "")
+        nm.connect("Corner", "0b9d2f8a-0000-4c1e-8f00-000000000001", "802-11-wireless",
+                   "FreeWiFi")  # fmt: skip
+        wait_for(lambda: active() == "Cafe", 10, "Cafe, on its Wi-Fi network")
+        assert root.call("ListProfiles")["network"]["ssid"] == "FreeWiFi"
+        nm.connect("Home", "0b9d2f8a-0000-4c1e-8f00-000000000002", "802-3-ethernet")
+        wait_for(lambda: active() == "", 10, "no profile, on a network no profile claims")
+        root.call("SetActiveProfile", "Travel")  # chosen by hand, claims no network
+        nm.disconnect()
+        wait_for(lambda: dict(root.call("ListProfiles")["network"]) == {}, 10, "no network")
+        assert active() == "Travel"
+
+
+def test_the_tray_menu_switches_the_profile_and_names_it(
+    system_bus, polkitd, helper, root, app_client, qapp, qtbot
+):
+    from netwarden.client.helper_state import HelperState
+    from netwarden.desktop.tray import Tray
+    from netwarden.models.profiles import ProfilesModel
+    from netwarden.models.prompts import PromptModel
+    from netwarden.models.settings import SettingsModel
+
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
+    root.call("AddProfile", {"name": "Home"})
+    root.call("AddProfile", {"name": "Work"})
+    client = app_client()
+    profiles = ProfilesModel(client)
+    tray = Tray(HelperState(client), PromptModel(client), SettingsModel(client),
+                lambda: None, lambda: None, profiles=profiles)  # fmt: skip
+    qtbot.waitUntil(lambda: profiles.names == ["Home", "Work"], timeout=10_000)
+    entries = tray.profile_menu.actions()
+    assert [(a.text(), a.isChecked()) for a in entries] == [
+        ("No profile", True), ("Home", False), ("Work", False)]  # fmt: skip
+    entries[2].trigger()  # the user picks "Work"
+    qtbot.waitUntil(lambda: root.call("ListProfiles")["active"] == "Work", timeout=10_000)
+    qtbot.waitUntil(lambda: tray.icon.toolTip().endswith(", profile Work"), timeout=10_000)
+    assert [a.isChecked() for a in tray.profile_menu.actions()] == [False, False, True]
