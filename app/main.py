@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from netwarden import __version__
 from netwarden.client.helper_client import HelperClient
 from netwarden.client.helper_state import HelperState
-from netwarden.desktop import plurals, translations
+from netwarden.desktop import translations
 from netwarden.desktop.notifications import Notifier, session_bus
 from netwarden.desktop.prompt_window import PromptWindowController
 from netwarden.desktop.tray import Tray
@@ -51,11 +51,19 @@ def qml_import_dir() -> Path:
     return candidates[1]
 
 
+def use_own_icon() -> None:
+    """Let Netwarden's icon be found when the app runs from the checkout (installed, the
+    hicolor theme has it; from the checkout the window and sidebar would show a blank)."""
+    own = Path(__file__).resolve().parent.parent / "icons" / "hicolor" / "scalable" / "apps"
+    if own.is_dir() and str(own) not in QIcon.fallbackSearchPaths():
+        QIcon.setFallbackSearchPaths([*QIcon.fallbackSearchPaths(), str(own)])
+
+
 def load_window(engine: QQmlApplicationEngine, name: str, properties: dict) -> QObject:
     """Load window `name` of the Netwarden QML module into `engine`; return it."""
     engine.addImportPath(os.fspath(qml_import_dir()))
     translations.install(engine)
-    plurals.install()
+    use_own_icon()
     before = len(engine.rootObjects())
     engine.setInitialProperties(properties)
     engine.loadFromModule("Netwarden", name)
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Netwarden")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
+    use_own_icon()
     app.setWindowIcon(QIcon.fromTheme(APP_ID))
     if not QAbstractEventDispatcher.instance().inherits("QEventDispatcherGlib"):
         print("netwarden: Qt must run its GLib event loop (unset QT_NO_GLIB)", file=sys.stderr)

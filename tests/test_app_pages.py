@@ -18,6 +18,7 @@ from netwarden.models.prompts import PromptModel
 from netwarden_common.api import (
     ACTION_ANSWER_PROMPT,
     ACTION_MANAGE_OWN_RULES,
+    ACTION_MANAGE_RULES,
     ACTION_MONITOR,
     ACTION_MONITOR_ALL,
     ACTION_SETTINGS,
@@ -543,7 +544,7 @@ def test_settings_page_shows_a_refusal_plainly_and_keeps_the_stored_value(
 def test_blocklists_page_shows_each_lists_format_and_how_its_lines_were_counted(
     polkitd, root, main_window, qtbot, blocklists_dir
 ):
-    polkitd(grant=[ACTION_MONITOR])
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_RULES])
     (blocklists_dir / "ads.txt").write_text(
         "[Adblock Plus 2.0]\n! a comment\n||ads.example^\n||wa.me^\n||t.example^$third-party\n"
         "example.org##.ad\n||bad name^\n"
@@ -553,7 +554,7 @@ def test_blocklists_page_shows_each_lists_format_and_how_its_lines_were_counted(
         root.call("AddBlocklist", {"source": str(blocklists_dir / name)})
     qtbot.waitUntil(lambda: all(b.get("checked_at") for b in root.call("ListBlocklists")),
                     timeout=10_000)  # fmt: skip
-    window, _ = main_window("blocklists")
+    window, models = main_window("blocklists")
     content = window.contentItem()
     qtbot.waitUntil(lambda: len(shown_top_down(content, "blocklistBlocks")) == 2, timeout=10_000)
     assert shown_top_down(content, "blocklistBlocks") == [
@@ -564,3 +565,11 @@ def test_blocklists_page_shows_each_lists_format_and_how_its_lines_were_counted(
         "no host names or networks in it (read as adblock: 0 accepted, 0 rejected, "
         "ignored: 1 adblock_rule)"]  # fmt: skip
     save_screenshot(window, "blocklists")
+
+    # "Update now" shows its progress until the helper has read the lists again
+    model, busy = models["blocklists"], []
+    model.updatingChanged.connect(lambda: busy.append(model.updating))
+    trigger(window, "updateBlocklists")
+    assert model.updating and find_item(content, "blocklistsUpdating").property("visible")
+    qtbot.waitUntil(lambda: busy == [True, False], timeout=10_000)
+    assert not find_item(content, "blocklistsUpdating").property("visible")

@@ -62,6 +62,17 @@ def writable_fd():
     return dbus.types.UnixFd(tempfile.TemporaryFile("w"))
 
 
+def a_profile():
+    """The name of a new profile, added as root (for a test to change, use or remove)."""
+    root = dbus.bus.BusConnection(os.environ["DBUS_SYSTEM_BUS_ADDRESS"])
+    try:
+        root.call_blocking(BUS_NAME, OBJECT_PATH, INTERFACE, "AddProfile", "a{sv}",
+                           ({"name": "Home"},))  # fmt: skip
+    finally:
+        root.close()
+    return "Home"
+
+
 def a_blocklist():
     """The id of a new blocklist subscription, added as root (to be removed by a test)."""
     root = dbus.bus.BusConnection(os.environ["DBUS_SYSTEM_BUS_ADDRESS"])
@@ -104,10 +115,16 @@ CASES = [
     ("AddBlocklist", lambda rid: ({"source": "http://192.0.2.2:9/new"},), ACTION_MANAGE_RULES),
     ("RemoveBlocklist", lambda rid: (a_blocklist(),), ACTION_MANAGE_RULES),
     ("UpdateBlocklists", lambda rid: (), ACTION_MANAGE_RULES),
+    ("ListProfiles", lambda rid: (), ACTION_MONITOR),
+    ("AddProfile", lambda rid: ({"name": "Work", "ssid": "Office"},), ACTION_SETTINGS),
+    ("UpdateProfile", lambda rid: (a_profile(), {"ssid": "Home Wi-Fi"}), ACTION_SETTINGS),
+    ("RemoveProfile", lambda rid: (a_profile(), {}), ACTION_SETTINGS),
+    ("SetActiveProfile", lambda rid: (a_profile(),), ACTION_SETTINGS),
 ]
 CHANGING = {
     "SetSettings", "AddRule", "UpdateRule", "SetRuleEnabled", "DeleteRule", "ImportRules",
-    "AddBlocklist", "RemoveBlocklist",
+    "AddBlocklist", "RemoveBlocklist", "AddProfile", "UpdateProfile", "RemoveProfile",
+    "SetActiveProfile",
 }  # fmt: skip
 
 

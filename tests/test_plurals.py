@@ -8,7 +8,6 @@ from PySide6.QtCore import Q_ARG, Q_RETURN_ARG, QMetaObject
 from PySide6.QtQml import QQmlComponent
 
 from netwarden.cli.output import size
-from netwarden.desktop import plurals
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 QML = sorted((CHECKOUT / "qml").rglob("*.qml"))
@@ -20,16 +19,23 @@ def test_no_text_says_s_in_brackets_and_every_count_has_its_singular():
         text = path.read_text()
         assert not re.search(r"\w\(s\)(?!:)", text.replace("http(s)", "")), path
         assert "KB" not in re.sub(r"[A-Z]KB|KB[A-Za-z]", "", text), path
-    counted = {m for path in QML for m in re.findall(r'qsTr\("([^"]*%n[^"]*)"', path.read_text())}
-    assert counted == set(plurals.SINGULAR), "each %n text needs its singular"
+    for path in QML:  # a count chooses between two written-out forms (Format.count)
+        text = path.read_text()
+        assert not re.search(r'qsTr\("[^"]*%n[^"]*", "", ', text), path
+        calls = re.findall(r"Format\.count\(", text)
+        assert len(re.findall(r'Format\.count\([^,]+, qsTr\("[^"]*"\), qsTr\("[^"]*"\)\)',
+                              text)) == len(calls), path  # fmt: skip
 
 
 def test_one_and_many_read_right_in_qml(qml_engine):
-    plurals.install()
     component = QQmlComponent(qml_engine)
     component.setData(b"""import QtQuick
+import Netwarden
 QtObject {
-    function written(n) { return qsTr("%n connections written to %1", "", n).arg("a.csv") }
+    function written(n) {
+        return Format.count(n, qsTr("%n connection written to %1"),
+                            qsTr("%n connections written to %1")).arg("a.csv")
+    }
 }""", "")  # fmt: skip
     item = component.create()
     assert item is not None, component.errorString()

@@ -6,6 +6,7 @@ import sys
 
 import dbus
 import pytest
+from PySide6.QtGui import QIcon
 
 from netwarden.client.helper_state import HelperState
 from netwarden.main import load_main_window
@@ -99,6 +100,12 @@ def test_app_window_shows_running_helper(system_bus, polkitd, helper, main_windo
     qtbot.waitUntil(lambda: state.state == "running", timeout=10_000)
     assert _label(window, "helperVersionLabel").property("text") == __version__
     assert _label(window, "helperProblem").property("visible") is False
+    # A helper started by `ip netns exec` sees no cgroup2 mount: /proc, and it says why.
+    assert (
+        _label(window, "helperAttribution").property("text").startswith("best effort, from /proc (")
+    )
+    # the window's and the sidebar's icon is Netwarden's own, also from the checkout
+    assert not QIcon.fromTheme("io.github.netwarden").isNull()
     screenshot(window, "status-running")
 
 

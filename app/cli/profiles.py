@@ -52,8 +52,8 @@ def profiles_rm(helper: Helper, args: argparse.Namespace) -> int:
     state = helper.call("RemoveProfile", args.name,
                         dictionary({"delete_rules": args.with_rules}))  # fmt: skip
     deleted = state.get("deleted_rules", 0)
-    _print_state(args, state, f"removed profile {args.name}"
-                 + (f" and its {deleted} rule(s)" if deleted else ""))  # fmt: skip
+    rules = f" and its {deleted} rule{'' if deleted == 1 else 's'}" if deleted else ""
+    _print_state(args, state, f"removed profile {args.name}{rules}")
     return 0
 
 

@@ -6,6 +6,7 @@ Python values; errors as `HelperCallError` with the D-Bus error name.
 """
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,17 @@ class HelperCallError:
     def not_authorized(self) -> bool:
         """polkit did not let this user make the call."""
         return self.name == ERROR_NOT_AUTHORIZED
+
+
+def _alive(callback: Callable[..., Any]) -> bool:
+    """Whether `callback` may still be called: not a method of, nor a closure over, a Qt
+    object deleted meanwhile (a window closed while its call was on the way)."""
+    shiboken = sys.modules.get("shiboken6")  # loaded where Qt objects are (not the CLI)
+    if shiboken is None:
+        return True
+    cells = getattr(callback, "__closure__", None) or ()
+    owners = [getattr(callback, "__self__", None), *(cell.cell_contents for cell in cells)]
+    return all(shiboken.isValid(o) for o in owners if isinstance(o, shiboken.Object))
 
 
 def to_python(value: Any) -> Any:
@@ -111,7 +123,12 @@ class HelperClient:
         """
 
         def failed(exc: dbus.DBusException) -> None:
-            on_error(HelperCallError(exc.get_dbus_name() or "", exc.get_dbus_message() or ""))
+            if _alive(on_error):
+                on_error(HelperCallError(exc.get_dbus_name() or "", exc.get_dbus_message() or ""))
+
+        def replied(*values: Any) -> None:
+            if _alive(on_reply):
+                on_reply(*(to_python(v) for v in values))
 
         try:
             self._bus.call_async(
@@ -121,7 +138,7 @@ class HelperClient:
                 method,
                 signature,
                 args,
-                lambda *values: on_reply(*(to_python(v) for v in values)),
+                replied,
                 failed,
                 timeout=300.0,
             )
@@ -134,8 +151,13 @@ class HelperClient:
 
     def on_signal(self, name: str, handler: Callable[..., None]) -> None:
         """Call `handler(*values)` for each signal `name` the helper sends this app."""
+
+        def received(*values: Any) -> None:
+            if _alive(handler):
+                handler(*(to_python(v) for v in values))
+
         self._bus.add_signal_receiver(
-            lambda *values: handler(*(to_python(v) for v in values)),
+            received,
             signal_name=name,
             dbus_interface=INTERFACE,
             bus_name=BUS_NAME,

@@ -26,6 +26,7 @@ class HelperState(HelperBound, QObject):
         self._state = "connecting"
         self._version = ""
         self._started_at = QDateTime()
+        self._attribution = ""
         self._error_message = ""
         self._bind_helper(client)
         self.refresh()
@@ -41,6 +42,11 @@ class HelperState(HelperBound, QObject):
     @Property(QDateTime, notify=changed)
     def startedAt(self) -> QDateTime:
         return self._started_at
+
+    @Property(str, notify=changed)
+    def attribution(self) -> str:
+        """How programs are known: exactly at the syscall (eBPF), or after the fact."""
+        return self._attribution
 
     @Property(str, notify=changed)
     def errorMessage(self) -> str:
@@ -63,6 +69,10 @@ class HelperState(HelperBound, QObject):
         self._set("running", "")
         self._version = status.get("version", "")
         self._started_at = QDateTime.fromSecsSinceEpoch(status.get("started_at", 0))
+        self._attribution = (
+            "exact, at the syscall (eBPF)" if status.get("attribution") == "ebpf"
+            else f"best effort, from /proc ({status.get('attribution_reason') or 'no eBPF'})"
+        )  # fmt: skip
         self.changed.emit()
 
     def _on_error(self, error: HelperCallError) -> None:

@@ -9,7 +9,7 @@ for every list to be read again now (UpdateBlocklists replies once they are in u
 
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Property, QObject, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_bound import HelperBound
@@ -67,10 +67,22 @@ class BlocklistModel(HelperBound, RowModel):
 
     failed = Signal(str)
     updated = Signal()
+    updatingChanged = Signal()
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._updating = False
         self._bind_helper(client)
+
+    @Property(bool, notify=updatingChanged)
+    def updating(self) -> bool:
+        """The helper is downloading and reading the lists again (`update`)."""
+        return self._updating
+
+    def _set_updating(self, updating: bool) -> None:
+        if updating != self._updating:
+            self._updating = updating
+            self.updatingChanged.emit()
 
     @Slot()
     def refresh(self) -> None:
@@ -80,14 +92,17 @@ class BlocklistModel(HelperBound, RowModel):
 
     @Slot()
     def update(self) -> None:
-        """Read every list again now; `updated` once they are in use."""
+        """Read every list again now; `updating` meanwhile, `updated` once they are in use."""
+        self._set_updating(True)
         self._client.call("UpdateBlocklists", "", (), self._updated, self._failed)
 
     def _updated(self, blocklists: list[dict]) -> None:
+        self._set_updating(False)
         self._load(blocklists)
         self.updated.emit()
 
     def _failed(self, error: HelperCallError) -> None:
+        self._set_updating(False)
         if error.helper_absent:  # the page says so (NotConnected)
             return
         self.failed.emit(error.message)

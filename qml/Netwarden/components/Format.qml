@@ -1,4 +1,5 @@
-// Formatting shared by the pages: byte counts (kB, MB: powers of 1000) and rates.
+// Formatting shared by the pages: byte counts (kB, MB: powers of 1000), rates, and texts
+// that count ("1 connection", "2 connections").
 pragma Singleton
 import QtQuick
 
@@ -17,5 +18,11 @@ QtObject {
 
     function rate(bytesPerSecond) {
         return qsTr("%1/s").arg(bytes(bytesPerSecond))
+    }
+
+    // `singular` for one, else `plural`, with %n replaced by `n`. Both forms are written
+    // out (English has two; the app ships no translations to choose them).
+    function count(n, singular, plural) {
+        return (n === 1 ? singular : plural).replace("%n", n)
     }
 }

@@ -157,7 +157,7 @@ Kirigami.ScrollablePage {
                     Controls.Label {
                         visible: !card.packetSocket
                         Kirigami.FormData.label: qsTr("Rules:")
-                        text: qsTr("%n rules allowed the old binary", "", card.ruleCount)
+                        text: Format.count(card.ruleCount, qsTr("%n rule allowed the old binary"), qsTr("%n rules allowed the old binary"))
                     }
                     Controls.Label {
                         objectName: "alertState"

@@ -22,17 +22,28 @@ Kirigami.ScrollablePage {
     actions: [
         Kirigami.Action {
             objectName: "updateBlocklists"
-            text: qsTr("Update now")
+            text: page.blocklists.updating ? qsTr("Updating…") : qsTr("Update now")
             icon.name: "view-refresh"
+            enabled: !page.blocklists.updating
             onTriggered: page.blocklists.update()
         }
     ]
 
-    header: Kirigami.InlineMessage {
-        id: problem
-        objectName: "blocklistsProblem"
-        type: Kirigami.MessageType.Error
-        showCloseButton: true
+    header: ColumnLayout {
+        spacing: 0
+        Controls.ProgressBar {  // while the helper downloads and reads the lists
+            objectName: "blocklistsUpdating"
+            Layout.fillWidth: true
+            indeterminate: true
+            visible: page.blocklists.updating
+        }
+        Kirigami.InlineMessage {
+            id: problem
+            objectName: "blocklistsProblem"
+            Layout.fillWidth: true
+            type: Kirigami.MessageType.Error
+            showCloseButton: true
+        }
     }
 
     Connections {

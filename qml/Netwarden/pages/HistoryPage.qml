@@ -58,7 +58,7 @@ Kirigami.ScrollablePage {
         }
         function onExported(count, name) {
             message_.type = Kirigami.MessageType.Positive
-            message_.text = qsTr("%n connections written to %1", "", count).arg(name)
+            message_.text = Format.count(count, qsTr("%n connection written to %1"), qsTr("%n connections written to %1")).arg(name)
             message_.visible = true
         }
     }

@@ -214,7 +214,7 @@ Kirigami.Page {
                                 }
                                 Controls.Label {
                                     Layout.fillWidth: true
-                                    text: qsTr("%1 · %n connections", "", card.connectionCount).arg(card.user)
+                                    text: Format.count(card.connectionCount, qsTr("%1 · %n connection"), qsTr("%1 · %n connections")).arg(card.user)
                                     opacity: 0.7
                                     elide: Text.ElideRight
                                 }

@@ -105,7 +105,7 @@ Kirigami.ScrollablePage {
                 VerdictBadge { verdict: modelData.ruleAction }
                 Controls.Label {
                     Layout.fillWidth: true
-                    text: qsTr("%1 to %2 %3 (%n hits)", "", modelData.hits)
+                    text: Format.count(modelData.hits, qsTr("%1 to %2 %3 (%n hit)"), qsTr("%1 to %2 %3 (%n hits)"))
                           .arg(modelData.program).arg(modelData.destinationSummary || qsTr("anywhere"))
                           .arg(modelData.ports ? qsTr("port %1").arg(modelData.portsSummary) : "")
                     opacity: modelData.ruleEnabled ? 1 : 0.6

@@ -143,7 +143,7 @@ Kirigami.ScrollablePage {
                         font: Kirigami.Theme.smallFont
                         opacity: 0.7
                         text: (entry.user ? entry.user + " · " : "")
-                              + qsTr("%n times, last %1", "", entry.count).arg(entry.lastTime)
+                              + Format.count(entry.count, qsTr("once, last %1"), qsTr("%n times, last %1")).arg(entry.lastTime)
                     }
                 }
                 Controls.Button {

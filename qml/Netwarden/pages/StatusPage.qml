@@ -44,6 +44,11 @@ Kirigami.Page {
             Kirigami.FormData.label: qsTr("Running since:")
             text: page.helper.startedAt.toLocaleString(Qt.locale(), Locale.ShortFormat)
         }
+        Controls.Label {
+            objectName: "helperAttribution"
+            Kirigami.FormData.label: qsTr("Programs known:")
+            text: page.helper.attribution
+        }
     }
 
     NotConnected {
