@@ -70,7 +70,7 @@ def test_bad_profile_input_is_refused_with_clear_errors(polkitd, root, system_bu
          "there is no profile 'Home'"),
         ("AddRule", ({"action": "deny", "profile": " Work"},), "InvalidArgument",
          "profile: must be printable, without spaces at either end (or empty: every profile)"),
-        ("RemoveProfile", ("Work", {}), "InvalidArgument", "profile 'Work' has 1 rule(s): "
+        ("RemoveProfile", ("Work", {}), "InvalidArgument", "profile 'Work' has 1 rule: "
          "move or delete them first, or remove it with its rules"),
     ]  # fmt: skip
     for method, args, name, message in refused:
@@ -87,7 +87,7 @@ def test_bad_profile_input_is_refused_with_clear_errors(polkitd, root, system_bu
     assert (unknown.returncode, unknown.stderr) == (
         5, "netwardenctl: not found: there is no profile 'Home'\n")  # fmt: skip
     removed = ctl("profiles", "remove", "Work", "--with-rules", uid=0)
-    assert removed.stdout.startswith("removed profile Work and its 1 rule(s)")
+    assert removed.stdout.startswith("removed profile Work and its 1 rule\n")
     assert root.call("ListRules") == []
 
 

@@ -2,6 +2,7 @@
 listed ("would have asked"), against the real helper and netwardenctl."""
 
 import threading
+import time
 
 from netwarden_common.api import ACTION_MONITOR, ACTION_MONITOR_ALL, ACTION_SETTINGS
 from netwarden_helper.records.history_db import HistoryFilter
@@ -44,10 +45,14 @@ def test_the_cli_switches_it_and_lists_what_would_have_asked(polkitd, root, netn
     with recorder(netns.peer, (netns.peer_v4,), PORT):
         for _ in range(2):
             assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "connected"
-    listed = ctl_json("silent", "--all-users")  # the client ran as root
-    entries = [(e["destination"], e["port"], e["verdict"], e["count"])
-               for e in listed["would_have_asked"]]  # fmt: skip
-    assert listed["silent_mode"] == "allow" and entries == [(netns.peer_v4, PORT, "allow", 2)]
+    entries: list[tuple] = []
+    expected = [(netns.peer_v4, PORT, "allow", 2)]
+    deadline = time.monotonic() + 10  # the history is written every second
+    while entries != expected and time.monotonic() < deadline:
+        listed = ctl_json("silent", "--all-users")  # the client ran as root
+        entries = [(e["destination"], e["port"], e["verdict"], e["count"])
+                   for e in listed["would_have_asked"]]  # fmt: skip
+    assert listed["silent_mode"] == "allow" and entries == expected
     table = ctl("silent", "--all-users").stdout.splitlines()
     assert table[1] == "Would have asked (last 7 days):"
     assert table[2].split() == ["LAST", "PROGRAM", "USER", "DESTINATION", "GOT", "TIMES"]

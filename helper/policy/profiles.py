@@ -81,7 +81,8 @@ class Profiles:
         self.get(name)
         count = self.rule_counts()[name]
         if count and not delete_rules:
-            raise BadValue(f"profile {name!r} has {count} rule(s): move or delete them first, "
+            raise BadValue(f"profile {name!r} has {count} rule{'' if count == 1 else 's'}: "
+                           "move or delete them first, "
                            "or remove it with its rules")  # fmt: skip
         if name == self.active:
             self.use("", "user")

@@ -239,11 +239,12 @@ ALLOWED, DENIED = 8080, 8081  # the ports of the allow and deny rules
 
 
 def settled_state(root):
-    """The rules (without their hit counts, which traffic changes), settings, blocklists."""
-    rules, chosen, blocklists = state(root)
+    """The rules (without their hit counts, which traffic changes), settings, blocklists,
+    profiles."""
+    rules, chosen, blocklists, profiles = state(root)
     records = [{key: value for key, value in rule.items() if key not in COUNTER_FIELDS}
                for rule in json.loads(rules)["rules"]]  # fmt: skip
-    return records, chosen, blocklists
+    return records, chosen, blocklists, profiles
 
 
 def flow_packets(rng, netns):
