@@ -3,8 +3,9 @@
 `Helper` builds the parts in dependency order, each given what it needs at construction,
 then connects the events (who listens to what: the one place where parts meet), then
 starts intercepting. Start: open the database, bind the queues, then install the
-netfilter rules (so no packet is ever queued to a queue nobody reads). Stop: remove the
-netfilter rules, give every held packet the default verdict, then unbind.
+netfilter rules (so no packet is ever queued to a queue nobody reads). Stop: give every
+held packet the default verdict (while the reject rule still stands), remove the netfilter
+rules, then unbind.
 
 `serve` puts a helper on the bus: it builds the bus concerns and the one exported object,
 and connects them to the helper's events through the loop (`Loop.deferred`), so no D-Bus
@@ -154,11 +155,14 @@ class Helper:
                 "dns_unsolicited": self.dns.unsolicited}  # fmt: skip
 
     def close(self) -> None:
+        # Held flows get their verdict while Netwarden's reject rule still stands (a deny
+        # must refuse, not slip out once the rules are gone); nothing is read from the
+        # queues after this, and what they still hold the kernel drops at unbind.
+        self.held_flows.close()
         self.backend.remove()
         self.rules_dir.close()
         self.resolvers.close()
         self.blocklists.close()
-        self.held_flows.close()
         self.rule_book.close()
         self.identifier.close()
         if self.data_plane is not None:
