@@ -55,6 +55,7 @@ soak:
 
 ## bench: the benchmarks, each printing its figures beside a baseline (docs/benchmarks.md)
 bench:
+	tools/devenv run -- make bpf
 	tools/devenv run -- python3 bench/history_queries.py
 	tools/devenv run -- python3 bench/blocklist_match.py
 	tools/devenv run -- python3 bench/blocklist_memory.py
@@ -63,7 +64,8 @@ bench:
 	tools/devenv run -- python3 bench/rules_filter.py
 	tools/devenv run -- python3 bench/connect_latency.py 3<"$$(tools/opensnitch-rootfs || echo /dev/null)"
 	tools/devenv run -- python3 bench/throughput.py
-	tools/devenv run -- sh -c 'make bpf && python3 bench/attribution_latency.py'
+	tools/devenv run -- python3 bench/attribution_latency.py
+	tools/devenv run -- python3 bench/idle_accounting.py
 	tools/devenv run -- python3 bench/prompt_path.py
 	tools/devenv run -- python3 bench/hashing_isolation.py
 
@@ -77,10 +79,11 @@ deb:
 
 ## screenshots: regenerate docs/screenshots/ with the tests that take them (real helper)
 SCREENSHOTS := status-running prompt monitor monitor-program rules alerts alerts-packet-socket history \
-	history-week blocklists silent settings map diagram-range
+	history-week blocklists silent settings map diagram-range world-map profiles
 screenshots:
 	tools/devenv run -- python3 -m pytest -q tests/test_slice.py tests/test_prompt_window.py \
-		tests/test_app_alerts.py tests/test_app_pages.py tests/test_app_history.py tests/test_app_map.py
+		tests/test_app_alerts.py tests/test_app_pages.py tests/test_app_history.py tests/test_app_map.py \
+		tests/test_app_world.py tests/test_app_profiles.py
 	for name in $(SCREENSHOTS); do cp test-artifacts/$$name.png docs/screenshots/; done
 
 ## man: regenerate the man pages in man/ from the programs' argument parsers

@@ -22,6 +22,7 @@ from netwarden.models.alerts import AlertModel
 from netwarden.models.blocklists import BlocklistModel
 from netwarden.models.connection_map import ConnectionMap
 from netwarden.models.connections import ConnectionsModel
+from netwarden.models.locations import LocationDatabase
 from netwarden.models.preferences import Preferences
 from netwarden.models.profiles import ProfilesModel
 from netwarden.models.prompts import PromptModel
@@ -30,6 +31,7 @@ from netwarden.models.settings import SettingsModel
 from netwarden.models.silent import SilentModel
 from netwarden.models.sort_filter import SortFilterModel  # noqa: F401 (a QML type the pages use)
 from netwarden.models.traffic import TrafficHistory, TrafficTimeline
+from netwarden.models.world_map import WorldMap
 
 APP_ID = "io.github.netwarden"
 
@@ -87,9 +89,12 @@ def page_models(
 ) -> dict[str, QObject]:
     """The models of the main window's pages, by the window's property names."""
     connections = ConnectionsModel(client, parent)
+    locations = LocationDatabase(client, parent)
     return {
         "connections": connections,
         "connectionMap": ConnectionMap(client, connections, parent),
+        "worldMap": WorldMap(client, connections, locations, parent),
+        "locationDatabase": locations,
         "timeline": TrafficTimeline(client, parent),
         "rules": RulesModel(client, parent),
         "history": TrafficHistory(client, parent),
@@ -97,6 +102,7 @@ def page_models(
         "alerts": AlertModel(client, parent),
         "blocklists": BlocklistModel(client, parent),
         "silent": SilentModel(client, parent),
+        "profiles": ProfilesModel(client, parent),
         "preferences": preferences or Preferences(parent),
     }
 
@@ -171,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = models["settings"]
     assert isinstance(settings, SettingsModel)
-    profiles = ProfilesModel(client, app)
+    profiles = models["profiles"]
+    assert isinstance(profiles, ProfilesModel)
     Tray(helper, prompts, settings, show_window, app.quit, parent=app, profiles=profiles)
     show_main_window(app, window, args.hidden)
     return app.exec()

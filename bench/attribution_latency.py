@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from bench.connect_latency import server
-from netwarden_helper.data_plane.plane import OBJECT, cgroup2_root
+from netwarden_helper.data_plane.plane import OBJECT
+from tests.fixtures.data_plane import CGROUP2, own_cgroup
 from tests.fixtures.netns import sandbox
 
 SCRIPT = str(Path(__file__).resolve())
@@ -108,17 +109,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--fds", type=int, default=500)
     args = parser.parse_args()
-    root = cgroup2_root()
-    if root is None:
+    if CGROUP2 is None:
         print("no cgroup2 hierarchy: nothing to compare")
         return 1
-    cgroup = Path(tempfile.mkdtemp(prefix="netwarden-bench-", dir=root))
-    try:
+    with own_cgroup() as cgroup:
         rows = [(name, measure(bpf_object, cgroup, args.count, args.fds))
                 for name, bpf_object in (("(a) eBPF data plane", str(OBJECT)),
                                          ("(b) sock_diag + /proc", "none"))]  # fmt: skip
-    finally:
-        cgroup.rmdir()
     print(f"{args.count} connects from a client holding {args.fds} sockets\n")
     print(f"{'attribution':<24} {'p50 µs':>8} {'p99 µs':>8} {'allowed':>8} {'RSS MB':>7}")
     for name, row in rows:

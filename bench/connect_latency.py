@@ -11,6 +11,9 @@ warm-up), timing each `connect()`. Candidates, all measured in the same run:
       helper's own GLib loop and queue binding;
   (c) Netwarden (the real helper parts: netfilter rules, queues, attribution, rules,
       history; no D-Bus) with a pinned allow rule for the client, its hash cached;
+  (c2) the same with the eBPF data plane and kernel verdicts (docs/kernel-verdicts.md):
+      the client (a copy of python3 under a name of its own: an interpreter's flows stay
+      with the queue) runs in a cgroup of the benchmark's own that the programs watch;
   (d) OpenSnitch 1.6.9 (opensnitchd from Debian 13, iptables backend, an allow rule),
       from the rootfs tools/opensnitch-rootfs builds; `make bench` hands it over as
       file descriptor 3 since tools/devenv cannot see the cache otherwise.
@@ -123,8 +126,11 @@ def role_accept_all_glib(queue_num: int) -> None:
     loop.run()
 
 
-def role_helper(state_dir: str, exe: str, script: str, peer: str, profile: str) -> None:
-    """(c): the real helper parts on a GLib loop, with an allow rule for the client.
+def role_helper(
+    state_dir: str, exe: str, script: str, peer: str, ports: str, profile: str, bpf_cgroup: str
+) -> None:
+    """(c): the real helper parts on a GLib loop, with an allow rule for the client (to
+    `peer`, `ports`); (c2) with the data plane on `bpf_cgroup` ("" for none).
 
     Reads commands on stdin: `status` prints the counters as JSON, `quit` stops it.
     """
@@ -134,16 +140,18 @@ def role_helper(state_dir: str, exe: str, script: str, peer: str, profile: str) 
 
     from netwarden_common.rules import validate
     from netwarden_helper.composition import Helper
+    from netwarden_helper.data_plane.plane import OBJECT
     from netwarden_helper.identity.hashing import sha256_of
     from netwarden_helper.runtime.loop import Loop
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     loop = Loop()
-    helper = Helper(loop, Path(state_dir), FLOW_QUEUE, DNS_QUEUE)
+    helper = Helper(loop, Path(state_dir), FLOW_QUEUE, DNS_QUEUE, bpf_object=OBJECT,
+                    bpf_cgroup=Path(bpf_cgroup) if bpf_cgroup else None)  # fmt: skip
     # What the prompt's "allow, this host, forever" makes: program pinned to its hash.
     rule = helper.rule_book.add_rule(validate({
         "action": "allow", "exe": exe, "sha256": sha256_of(exe), "script": script,
-        "uid": os.getuid(), "destination": peer, "ports": str(PORT), "protocol": "tcp",
+        "uid": os.getuid(), "destination": peer, "ports": ports, "protocol": "tcp",
     }))  # fmt: skip
 
     def command() -> None:
@@ -218,10 +226,15 @@ class Run:
         return len(self.latencies_ns) / self.elapsed
 
 
-def start(ns: NetNS, *argv: str) -> subprocess.Popen:
-    """One of our roles inside `ns`, once it says "ready"."""
-    process = ns.popen(sys.executable, SCRIPT, *argv, stdin=subprocess.PIPE,
-                       stdout=subprocess.PIPE, text=True)  # fmt: skip
+def start(ns: NetNS, *argv: str, with_cgroups: bool = False) -> subprocess.Popen:
+    """One of our roles inside `ns`, once it says "ready" (`with_cgroups`: entered with
+    nsenter, which keeps the cgroup mounts that `ip netns exec`'s fresh /sys lacks)."""
+    command = [sys.executable, SCRIPT, *argv]
+    if with_cgroups:
+        command = ["nsenter", f"--net=/run/netns/{ns.name}", *command]
+    process = subprocess.Popen(command if with_cgroups else ns.command(*command),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
     line = process.stdout.readline()
     if line.strip() != "ready":
         process.kill()
@@ -251,10 +264,35 @@ def server(box: Sandbox) -> Iterator[None]:
         stop(process)
 
 
-def connects(box: Sandbox, count: int, fds: int = 0) -> tuple[list[int], int, float]:
+@dataclass(frozen=True)
+class Client:
+    """The program the client role runs as, and the cgroup it is placed in (None: the
+    benchmark's own)."""
+
+    exe: str = sys.executable
+    cgroup: Path | None = None
+
+    def start(self, ns: NetNS, *argv: str) -> subprocess.Popen:
+        """Run `argv` with this program inside `ns`, placed in the cgroup from here before
+        it starts (`ip netns exec` has no cgroup mounts); stdout is a text pipe."""
+        process = ns.popen("sh", "-c", 'read go && exec "$@"', "client", self.exe, *argv,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        if self.cgroup is not None:
+            (self.cgroup / "cgroup.procs").write_text(str(process.pid))
+        process.stdin.write("go\n")
+        process.stdin.close()
+        process.stdin = None
+        return process
+
+
+BENCH_CLIENT = Client()  # python3 running this script, in the benchmark's own cgroup
+
+
+def connects(box: Sandbox, count: int, fds: int = 0,
+             client_as: Client = BENCH_CLIENT) -> tuple[list[int], int, float]:  # fmt: skip
     """`count` connects from one client process in `host`: (latencies ns, failed, s)."""
-    client = box.host.popen(sys.executable, SCRIPT, "client", box.peer_v4, str(PORT),
-                            str(count), str(fds), stdout=subprocess.PIPE, text=True)  # fmt: skip
+    client = client_as.start(box.host, SCRIPT, "client", box.peer_v4, str(PORT), str(count),
+                             str(fds))  # fmt: skip
     try:
         out, _ = client.communicate(timeout=60 + count * 0.05)
     except subprocess.TimeoutExpired:
@@ -336,17 +374,17 @@ def process_usage(pid: int) -> tuple[float, float]:
 
 def measured(name: str, box: Sandbox, count: int, counters: Counters | None = None,
              pid: int | None = None, warmed: Callable[[], Any] | None = None,
-             fds: int = 0) -> Run:  # fmt: skip
+             fds: int = 0, client_as: Client = BENCH_CLIENT) -> Run:  # fmt: skip
     """Warm up, then time `count` connects; interception proof and footprint if given
     (`warmed` is called between the two)."""
-    connects(box, WARMUP, fds)
+    connects(box, WARMUP, fds, client_as)
     if warmed:
         warmed()
     if counters:
         counters.mark()
     cpu_before = process_usage(pid)[0] if pid else 0.0
     threads_before = thread_cpu(pid) if pid else {}
-    latencies, failed, elapsed = connects(box, count, fds)
+    latencies, failed, elapsed = connects(box, count, fds, client_as)
     run = Run(name, latencies, failed, elapsed, firewall=counters is not None)
     if pid:
         cpu, rss = process_usage(pid)
@@ -401,11 +439,17 @@ def accept_all(name: str, role: str, count: int) -> Run:
 
 
 @contextlib.contextmanager
-def netwarden(box: Sandbox, profile: str = "") -> Iterator[tuple[subprocess.Popen, Callable]]:
-    """The helper in `box.host`; yields it and a function returning its counters."""
+def netwarden(box: Sandbox, profile: str = "", client_as: Client = BENCH_CLIENT,
+              ports: str = str(PORT)) -> Iterator[tuple[subprocess.Popen, Callable]]:  # fmt: skip
+    """The helper in `box.host`, allowing `client_as` to the peer's `ports`; yields it
+    and a function returning its counters."""
+    from netwarden_common.interpreters import interpreter_kind
+
+    script = SCRIPT if interpreter_kind(client_as.exe) else ""
+    cgroup = str(client_as.cgroup) if client_as.cgroup else ""
     with tempfile.TemporaryDirectory() as state:
-        helper = start(box.host, "helper", state, os.path.realpath(sys.executable), SCRIPT,
-                       box.peer_v4, profile)  # fmt: skip
+        helper = start(box.host, "helper", state, os.path.realpath(client_as.exe), script,
+                       box.peer_v4, ports, profile, cgroup, with_cgroups=bool(cgroup))  # fmt: skip
 
         def status() -> dict[str, Any]:
             helper.stdin.write("status\n")
@@ -424,15 +468,20 @@ def netwarden(box: Sandbox, profile: str = "") -> Iterator[tuple[subprocess.Pope
 
 
 def netwarden_run(name: str, box: Sandbox, count: int, args: argparse.Namespace,
-                  main: bool = False, fds: int = 0) -> Run:  # fmt: skip
+                  main: bool = False, fds: int = 0,
+                  client_as: Client = BENCH_CLIENT) -> Run:  # fmt: skip
     """(c) in `box`; the main run is the one profiled (--profile) and watched idle."""
-    with server(box), netwarden(box, args.profile if main else "") as (helper, status):
+    profile = args.profile if main else ""
+    with server(box), netwarden(box, profile, client_as) as (helper, status):
         quiet = idle_usage(helper.pid, args.idle, box.host) if main and args.idle else {}
         # The warm-up's first flow waits for the binary's hash: then it is cached.
         before: dict[str, Any] = {}
-        counters = Counters(box.host, FLOW_QUEUE, "NETWARDEN_OUT")
+        # with kernel verdicts the queue never sees the flows: the helper's counters prove
+        in_kernel_only = client_as.cgroup is not None
+        counters = None if in_kernel_only else Counters(box.host, FLOW_QUEUE, "NETWARDEN_OUT")
         run = measured(name, box, count, counters, helper.pid, lambda: before.update(status()),
-                       fds)  # fmt: skip
+                       fds, client_as)  # fmt: skip
+        run.firewall = True
         after = status()
         run.idle_before = quiet
         names = after.pop("threads")
@@ -441,9 +490,15 @@ def netwarden_run(name: str, box: Sandbox, count: int, args: argparse.Namespace,
         hits = after["rule_hits"] - before["rule_hits"]
         unattributed = after.get("unattributed", 0) - before.get("unattributed", 0)
         defaulted = after.get("default_action", 0) - before.get("default_action", 0)
-        own = (f"helper: {allowed:,} allowed, {hits:,} hits on the allow rule, "
-               f"{unattributed} unattributed, {defaulted} default actions")  # fmt: skip
-        if run.proof and allowed >= len(run.latencies_ns) and hits >= len(run.latencies_ns):
+        in_kernel = after.get("kernel_decided", 0) - before.get("kernel_decided", 0)
+        own = (f"helper: {allowed:,} allowed ({in_kernel:,} in the kernel), {hits:,} hits "
+               f"on the allow rule, {unattributed} unattributed, "
+               f"{defaulted} default actions")  # fmt: skip
+        if in_kernel_only:
+            run.proof = own if in_kernel >= len(run.latencies_ns) and hits >= in_kernel else None
+            if run.proof is None:
+                print(f"  {name}: kernel verdicts NOT shown: {own}", flush=True)
+        elif run.proof and allowed >= len(run.latencies_ns) and hits >= len(run.latencies_ns):
             run.proof += "; " + own
         else:
             print(f"  {name}: verdicts NOT shown: {own}", flush=True)
@@ -654,6 +709,35 @@ def targets(ours: Run, base: Run) -> None:
     print()
 
 
+def kernel_targets(ours: Run, base: Run) -> None:
+    """Issue 18's goals for a decided flow with kernel verdicts."""
+    p50, p99 = (
+        ours.percentile(0.5) / base.percentile(0.5),
+        ours.percentile(0.99) / base.percentile(0.99),
+    )
+    checks = [
+        (f"p50 {p50:.1f}x no firewall (target ≤ 2x)", p50 <= 2),
+        (f"p99 {p99:.1f}x no firewall (target ≤ 3x)", p99 <= 3),
+        (f"{ours.rate:,.0f} decided connections/s (target ≥ 15,000 and ≥ 50% of no "
+         f"firewall's {base.rate:,.0f})", ours.rate >= max(15000, base.rate / 2)),
+    ]  # fmt: skip
+    for text, met in checks:
+        print(f"  {ours.name}: {text}: {'met' if met else 'NOT met'}")
+    print()
+
+
+@contextlib.contextmanager
+def kernel_client() -> Iterator[Client]:
+    """(c2)'s client: a copy of python3 named as no interpreter, in a child cgroup of the
+    benchmark's own (the data plane's programs watch it: never the machine's root)."""
+    from tests.fixtures.data_plane import CGROUP2, own_cgroup, own_program
+
+    if CGROUP2 is None:
+        raise SystemExit("no cgroup2 hierarchy: kernel verdicts cannot be measured")
+    with own_program("bench-client") as exe, own_cgroup() as cgroup:
+        yield Client(exe, cgroup)
+
+
 def idle_cells(f: dict[str, float]) -> str:
     entries = f"{f['idle_conntrack']:,.0f} -> {f['idle_conntrack_end']:,.0f}"
     return f"{f['idle_s']:7.0f} {f['idle_cpu_s']:10.2f} {f['idle_rss_mib']:9.1f} {entries:>15}"
@@ -805,6 +889,10 @@ def main() -> None:
     with fresh_box() as box:
         ours = netwarden_run("(c) Netwarden, cached allow rule", box, count, args, main=True)
     runs.append(ours)
+    with fresh_box() as box, kernel_client() as client_as:
+        kernel = netwarden_run("(c2) Netwarden, kernel verdicts", box, count, args,
+                               client_as=client_as)  # fmt: skip
+    runs.append(kernel)
     skipped = "skipped (--quick or --no-opensnitch)"
     if not args.no_opensnitch:
         outcome = opensnitch("(d) OpenSnitch 1.6.9", count, args)
@@ -819,6 +907,7 @@ def main() -> None:
     if skipped:
         print(f"  (d) OpenSnitch: not measured: {skipped}\n")
     targets(ours, base)
+    kernel_targets(kernel, base)
     if scale:
         print("## Scale (ratios: to no firewall without extras, same run)\n")
         table(scale, base)

@@ -12,7 +12,9 @@ through AddRule. Reported: decided connections per second, connect() latencies, 
 connects, and the queue's own counters (/proc/net/netfilter/nfnetlink_queue: packets
 queued and dropped) as proof of interception and of no drops.
 
-Open loop (`--open-loop`, on by default; `--only-open-loop`): for (b) and (c), the 8
+Open loop (`--open-loop`, on by default; `--only-open-loop`): for (b), (c) and (c2)
+(connect_latency's kernel verdict candidate: the helper's parts with the data plane, the
+clients a copy of python3 in a cgroup the programs watch), the 8
 client processes together offer a fixed rate of new connections (non-blocking connects
 paced by the clock, each closed once established or after `--open-timeout` s), 3 s per
 rate of `--offered`, rising until failures or the queue's drops (its queue_dropped and
@@ -48,12 +50,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.connect_latency import (
+    BENCH_CLIENT,
     DNS_QUEUE,
     FLOW_QUEUE,
     PORT,
+    Client,
     Counters,
     Run,
     fresh_box,
+    kernel_client,
+    netwarden,
     process_usage,
     start,
     stop,
@@ -203,14 +209,15 @@ def counters(root: ApiClient) -> collections.Counter[str]:
 
 
 def clients(box: Sandbox, count: int, seconds: float, port: int = PORT,
-            role: str = "client", extra: tuple[str, ...] = ()) -> list[dict]:  # fmt: skip
+            role: str = "client", extra: tuple[str, ...] = (),
+            client_as: Client = BENCH_CLIENT) -> list[dict]:  # fmt: skip
     """`count` `role` processes in `host` (arguments `extra` after the common ones), from
     a common start 1.5 s ahead (time for their interpreters to start), each to its own
     port from `port`; their JSON results."""
     begin = time.monotonic() + 1.5
     processes = [
-        box.host.popen(sys.executable, SCRIPT, role, box.peer_v4, str(port + i),
-                       repr(begin), str(seconds), *extra, stdout=subprocess.PIPE, text=True)
+        client_as.start(box.host, SCRIPT, role, box.peer_v4, str(port + i), repr(begin),
+                        str(seconds), *extra)
         for i in range(count)
     ]  # fmt: skip
     results = []
@@ -270,6 +277,7 @@ def rate_run(name: str, box: Sandbox, args: argparse.Namespace, pid: int | None 
 
 ACCEPT_ALL = "(b) Python accept-all NFQUEUE"
 HELPER = "(c) netwarden-helper, cached allow rule"
+KERNEL = "(c2) Netwarden, kernel verdicts"
 
 
 @contextlib.contextmanager
@@ -329,15 +337,17 @@ def queue_row(box: Sandbox) -> tuple[int, int, int]:
     raise RuntimeError(f"queue {FLOW_QUEUE} is not bound")
 
 
-def open_steps(name: str, box: Sandbox, args: argparse.Namespace) -> list[dict[str, Any]]:
+def open_steps(name: str, box: Sandbox, args: argparse.Namespace,
+               client_as: Client = BENCH_CLIENT) -> list[dict[str, Any]]:  # fmt: skip
     """After a closed-loop warm-up, each offered rate of `args.offered` for `args.step`
     s, until drops or failures pass 1 % of the connects sent."""
-    clients(box, args.clients, 1.0)
+    clients(box, args.clients, 1.0, client_as=client_as)
     steps = []
     for offered in args.offered:
         before = queue_row(box)
         extra = (repr(offered / args.clients), repr(args.open_timeout))
-        results = clients(box, args.clients, args.step, role="opener", extra=extra)
+        results = clients(box, args.clients, args.step, role="opener", extra=extra,
+                          client_as=client_as)  # fmt: skip
         queued, queue_dropped, user_dropped = (
             a - b for a, b in zip(queue_row(box), before, strict=True)
         )
@@ -373,6 +383,16 @@ def open_loop(args: argparse.Namespace) -> None:
         results[ACCEPT_ALL] = open_steps(ACCEPT_ALL, box, args)
     with fresh_box() as box, servers(box, args.clients), allowing_helper(box):
         results[HELPER] = open_steps(HELPER, box, args)
+    ports = f"{PORT}-{PORT + args.clients - 1}"
+    with (fresh_box() as box, servers(box, args.clients), kernel_client() as client_as,
+          netwarden(box, client_as=client_as, ports=ports) as (_, status)):  # fmt: skip
+        before = status()
+        results[KERNEL] = open_steps(KERNEL, box, args, client_as)
+        after = status()
+    in_kernel = after.get("kernel_decided", 0) - before.get("kernel_decided", 0)
+    allowed = after.get("allowed", 0) - before.get("allowed", 0)
+    print(f"  {KERNEL}: the helper: {allowed:,} allowed, {in_kernel:,} of them in the kernel, "
+          f"{after.get('errors', 0)} errors", flush=True)  # fmt: skip
     print(
         f"\n## Open loop: {args.clients} clients offer a fixed rate of new connections, "
         f"{args.step:g} s a step, connects timed out after {args.open_timeout:g} s\n"
@@ -485,8 +505,8 @@ def main() -> None:
     parser.add_argument(
         "--offered",
         type=lambda s: [int(x) for x in s.split(",")],
-        default=[2000, 4000, 8000, 16000],
-        help="conn/s (2000,4000,8000,16000)",
+        default=[2000, 4000, 8000, 16000, 20000, 24000],
+        help="conn/s (2000,4000,8000,16000,20000,24000)",
     )
     parser.add_argument("--step", type=float, default=3.0, help="s per offered rate (3)")
     parser.add_argument("--open-timeout", type=float, default=1.0, help="s per connect (1)")

@@ -10,6 +10,19 @@
  *
  * The helper reads flows[] (and exes[]) from its queue callback: O(1), and still there
  * when the process has already closed the socket or exited. See docs/packet-path.md.
+ *
+ * Bytes (docs/history.md): the helper names the flows it accounts in traffic[5-tuple];
+ * cgroup_skb egress/ingress add each packet's length there (socket_flows[cookie] notes
+ * the socket's flow, so sock_release can mark it closed); `counted` says whether
+ * anything was added since the helper last read.
+ *
+ * Kernel verdicts (docs/kernel-verdicts.md): the helper copies a decided flow's verdict
+ * into verdicts[program, user, cgroup, root, destination, port], stamped with the rule
+ * set's generation. At connect4/6 and sendmsg4/6 a current entry decides without the
+ * queue: a deny refuses the system call (EPERM); a TCP allow gives the socket the run's
+ * "decided" mark, which Netwarden's queue rule lets pass. Each such decision is told to
+ * the helper through the `decisions` ring buffer (an allow from LOCAL_OUT, with the
+ * flow's source port), so history and hit counts stay whole.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -28,11 +41,31 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_kernel and current task
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10
 #define IP_OFFSET 0x1fff
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
 
 #define EXE_LEN 256   /* the path as stored: its components leaf first, each NUL-ended */
 #define EXE_DEPTH 40  /* folders walked at most; deeper is "truncated" */
 #define EXE_COMPLETE 1
 #define EXE_DELETED 2
+#define SOL_SOCKET_ 1
+#define SO_MARK_ 36
+#define SOCK_STREAM_ 1
+#define NO_UID 0xffffffff
+#define CTIME_QUERIED (1U << 31)
+#define ALLOW 1
+#define DENY 2
+
+/* The executable a process runs, as a cached verdict may name it: its file (device,
+ * inode, and what changes with its content) and the path it was run by (dentry and
+ * mount: a hard link or another mount of it is another program to the rules). */
+struct exe_id {
+	__u64 ino, size;
+	__s64 mtime_sec, ctime_sec;
+	__u32 mtime_nsec, ctime_nsec;
+	__u32 dev, _pad;
+	__u64 dentry, mnt;
+};
 
 struct owner {
 	__u64 cgroup_id;
@@ -44,11 +77,45 @@ struct owner {
 	__u32 uid, gid;
 	__u32 global_tgid;
 	char comm[16];
+	__u32 sock_uid; /* the socket's uid, from its creator; NO_UID: created before us */
+	__u32 _pad;
+	struct exe_id exe;
 };
 
-/* Written by the helper after loading: its pid namespace (nsfs device and inode). */
+/* Written by the helper after loading: its pid namespace (nsfs device and inode), its
+ * network namespace (the only one its rules are for) and the run's "decided" mark. */
 struct config {
 	__u64 pidns_dev, pidns_ino;
+	__u64 netns_cookie;
+	__u32 decided_mark, _pad;
+};
+
+struct verdict_key {
+	struct exe_id exe;
+	__u64 cgroup_id;
+	__u64 root_ino;
+	__u32 root_dev, uid;
+	__u8 version, protocol;
+	__u16 dport; /* host order */
+	__u32 _pad;
+	__u8 dst[16];
+};
+
+struct verdict {
+	__u64 generation; /* the rule set's when the helper wrote it: current or void */
+	__u64 expires_ns; /* bpf_ktime_get_ns() after which it is void */
+	__u64 rule_id;
+	__u8 action, _pad[7];
+};
+
+/* A flow decided here, for the helper's records. */
+struct decision {
+	struct verdict_key key;
+	__u8 src[16]; /* zero for a refused system call: no packet was made */
+	__u64 rule_id;
+	__u32 tgid;
+	__u16 sport;
+	__u8 action, _pad;
 };
 
 struct flow_owner {
@@ -86,10 +153,12 @@ struct scratch {
 	char spill[EXE_LEN]; /* a component read at the last offset may run past path[] */
 };
 
+/* Preallocated: a map that allocates per update can run dry under a burst of new
+ * sockets, and an LRU map evicts live sockets' owners early; either way a socket would go
+ * without its owner. An entry lives as long as its socket (sock_release). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 16);
+	__uint(max_entries, 1 << 15);
 	__type(key, __u64);
 	__type(value, struct owner);
 } owners SEC(".maps");
@@ -114,6 +183,70 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratches SEC(".maps");
+
+/* The current rule set's generation, set by the helper; 0: kernel verdicts are off. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} generation SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, struct verdict_key);
+	__type(value, struct verdict);
+} verdicts SEC(".maps");
+
+/* Sockets given the decided mark at connect, until LOCAL_OUT sees their first packet. */
+struct allowed {
+	struct verdict_key key;
+	__u64 rule_id;
+	__u32 tgid, _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u64);
+	__type(value, struct allowed);
+} allowed_sockets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} decisions SEC(".maps");
+
+/* A flow the helper accounts: bytes each way as the IP layer counts them (conntrack's
+ * measure), from when the helper named it. */
+struct traffic {
+	__u64 bytes_out, bytes_in;
+	__u64 since_ns; /* written by the helper: tells a reused tuple's flows apart */
+	__u32 closed, _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct flow_key);
+	__type(value, struct traffic);
+} traffic SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, struct flow_key);
+} socket_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} counted SEC(".maps");
 
 /* The executable's path as the process sees it: from its dentry up to the process's
  * root (crossing mounts), as d_path does; stored leaf first, the helper reverses it. */
@@ -169,7 +302,41 @@ static __always_inline void read_exe(struct task_struct *task, struct exe *exe)
 	exe->length = offset;
 }
 
-static __always_inline void record(__u64 cookie)
+/* Before 6.11 the times were timespec64 fields. */
+struct inode___timespec {
+	struct timespec64 i_mtime;
+	struct timespec64 __i_ctime;
+};
+
+static __always_inline void read_exe_id(struct task_struct *task, struct exe_id *id)
+{
+	struct file *file = BPF_CORE_READ(task, mm, exe_file);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+	if (!file)
+		return;
+	id->ino = BPF_CORE_READ(inode, i_ino);
+	id->size = BPF_CORE_READ(inode, i_size);
+	id->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	id->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+	id->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+	if (bpf_core_field_exists(inode->i_mtime_sec)) {
+		id->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
+		id->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
+		id->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
+		/* bit 31 says whether the ctime was read since (multigrain timestamps) */
+		id->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~CTIME_QUERIED;
+	} else {
+		struct inode___timespec *old = (void *)inode;
+
+		id->mtime_sec = BPF_CORE_READ(old, i_mtime.tv_sec);
+		id->mtime_nsec = BPF_CORE_READ(old, i_mtime.tv_nsec);
+		id->ctime_sec = BPF_CORE_READ(old, __i_ctime.tv_sec);
+		id->ctime_nsec = BPF_CORE_READ(old, __i_ctime.tv_nsec);
+	}
+}
+
+static __always_inline void record(__u64 cookie, __u32 sock_uid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 uid_gid = bpf_get_current_uid_gid();
@@ -185,6 +352,7 @@ static __always_inline void record(__u64 cookie)
 		.root_ino = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_ino),
 		.root_dev = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_sb, s_dev),
 		.global_tgid = bpf_get_current_pid_tgid() >> 32,
+		.sock_uid = sock_uid,
 	};
 
 	if (config && !bpf_get_ns_current_pid_tgid(config->pidns_dev, config->pidns_ino, &in_ns,
@@ -196,6 +364,7 @@ static __always_inline void record(__u64 cookie)
 			      .exec_id = owner.exec_id};
 
 	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+	read_exe_id(task, &owner.exe);
 	bpf_map_update_elem(&owners, &cookie, &owner, BPF_ANY);
 	if (bpf_map_lookup_elem(&exes, &key))
 		return;
@@ -215,14 +384,27 @@ static __always_inline void used(__u64 cookie)
 
 	if (!owner || owner->global_tgid != bpf_get_current_pid_tgid() >> 32 ||
 	    owner->exec_id != BPF_CORE_READ(task, self_exec_id))
-		record(cookie);
+		record(cookie, owner ? owner->sock_uid : NO_UID);
 }
 
 SEC("cgroup/sock_create")
 int sock_create(struct bpf_sock *ctx)
 {
-	record(bpf_get_socket_cookie(ctx));
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	/* a new socket's uid is its creator's filesystem uid (sock_init_data) */
+	record(bpf_get_socket_cookie(ctx), BPF_CORE_READ(task, cred, fsuid.val));
 	return 1;
+}
+
+/* Something for the helper to read in `traffic`. */
+static __always_inline void noted(void)
+{
+	__u32 zero = 0;
+	__u64 *changes = bpf_map_lookup_elem(&counted, &zero);
+
+	if (changes)
+		*changes += 1;
 }
 
 SEC("cgroup/sock_release")
@@ -230,36 +412,135 @@ int sock_release(struct bpf_sock *ctx)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 
+	struct flow_key *flow = bpf_map_lookup_elem(&socket_flows, &cookie);
+
 	bpf_map_delete_elem(&owners, &cookie);
+	bpf_map_delete_elem(&allowed_sockets, &cookie);
+	if (flow) {
+		struct traffic *counts = bpf_map_lookup_elem(&traffic, flow);
+
+		if (counts)
+			counts->closed = 1;
+		bpf_map_delete_elem(&socket_flows, &cookie);
+		noted();
+	}
+	return 1;
+}
+
+static __always_inline void tell(struct verdict_key *key, __u8 action, __u64 rule_id,
+				  __u32 tgid, __u8 *src, __u16 sport)
+{
+	struct decision *told = bpf_ringbuf_reserve(&decisions, sizeof(*told), 0);
+
+	if (!told)
+		return; /* the helper is far behind: the flow goes unrecorded, never undecided */
+	told->key = *key;
+	__builtin_memcpy(told->src, src, 16);
+	told->rule_id = rule_id;
+	told->tgid = tgid;
+	told->sport = sport;
+	told->action = action;
+	bpf_ringbuf_submit(told, 0);
+}
+
+/* The cached verdict for a connect or an unconnected send by the socket's recorded
+ * owner to the address in `ctx`, or 0 (ask the queue); `key` filled for `tell`. */
+static __always_inline struct verdict *cached(struct bpf_sock_addr *ctx, const int v6,
+					       __u64 cookie, struct config *config,
+					       struct verdict_key *key)
+{
+	__u32 zero = 0;
+	__u64 *current = bpf_map_lookup_elem(&generation, &zero);
+	struct owner *owner = bpf_map_lookup_elem(&owners, &cookie);
+
+	if (!current || !*current || !owner || owner->sock_uid == NO_UID || !owner->exe.ino)
+		return 0;
+	if (bpf_get_netns_cookie(ctx) != config->netns_cookie)
+		return 0; /* another network namespace: not this helper's to decide */
+	key->exe = owner->exe;
+	key->cgroup_id = owner->cgroup_id;
+	key->root_ino = owner->root_ino;
+	key->root_dev = owner->root_dev;
+	key->uid = owner->sock_uid;
+	key->protocol = ctx->protocol;
+	key->dport = bpf_ntohs(ctx->user_port);
+	if (!v6) { /* the verifier lets each hook read its own family's address only */
+		key->version = 4;
+		__builtin_memcpy(key->dst, &ctx->user_ip4, 4);
+	} else {
+		key->version = 6;
+		__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+				ctx->user_ip6[3]};
+		__builtin_memcpy(key->dst, ip6, 16);
+	}
+	struct verdict *verdict = bpf_map_lookup_elem(&verdicts, key);
+
+	if (!verdict || verdict->generation != *current || verdict->expires_ns < bpf_ktime_get_ns())
+		return 0;
+	return verdict;
+}
+
+/* connect4/6 and sendmsg4/6: note who uses the socket, then decide from the cache. A
+ * deny refuses the call; an allow of a TCP connect marks the socket so the SYN passes the
+ * queue rule (a UDP datagram's mark is taken before this hook runs: those stay queued). */
+static __always_inline int decide(struct bpf_sock_addr *ctx, const int v6)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u32 zero = 0;
+	struct config *config = bpf_map_lookup_elem(&settings, &zero);
+	struct verdict_key key = {};
+	__u8 nowhere[16] = {};
+	struct bpf_sock *sk = ctx->sk;
+
+	used(cookie);
+	if (!config || !sk)
+		return 1;
+	struct verdict *verdict = cached(ctx, v6, cookie, config, &key);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 mark = sk->mark;
+
+	if (verdict && verdict->action == DENY) {
+		tell(&key, DENY, verdict->rule_id, tgid, nowhere, 0);
+		return 0;
+	}
+	if (verdict && ctx->type == SOCK_STREAM_ && (mark == 0 || mark == config->decided_mark)) {
+		struct allowed allowed = {.key = key, .rule_id = verdict->rule_id, .tgid = tgid};
+		__u32 decided = config->decided_mark;
+
+		bpf_map_update_elem(&allowed_sockets, &cookie, &allowed, BPF_ANY);
+		if (mark != decided)
+			bpf_setsockopt(ctx, SOL_SOCKET_, SO_MARK_, &decided, sizeof(decided));
+	} else if (mark && mark == config->decided_mark) { /* connected again, elsewhere */
+		__u32 none = 0;
+
+		bpf_map_delete_elem(&allowed_sockets, &cookie);
+		bpf_setsockopt(ctx, SOL_SOCKET_, SO_MARK_, &none, sizeof(none));
+	}
 	return 1;
 }
 
 SEC("cgroup/connect4")
 int connect4(struct bpf_sock_addr *ctx)
 {
-	used(bpf_get_socket_cookie(ctx));
-	return 1;
+	return decide(ctx, 0);
 }
 
 SEC("cgroup/connect6")
 int connect6(struct bpf_sock_addr *ctx)
 {
-	used(bpf_get_socket_cookie(ctx));
-	return 1;
+	return decide(ctx, 1);
 }
 
 SEC("cgroup/sendmsg4")
 int sendmsg4(struct bpf_sock_addr *ctx)
 {
-	used(bpf_get_socket_cookie(ctx));
-	return 1;
+	return decide(ctx, 0);
 }
 
 SEC("cgroup/sendmsg6")
 int sendmsg6(struct bpf_sock_addr *ctx)
 {
-	used(bpf_get_socket_cookie(ctx));
-	return 1;
+	return decide(ctx, 1);
 }
 
 /* Whether the packet may start a flow Netwarden queues: a TCP SYN, or conntrack NEW
@@ -334,6 +615,15 @@ int local_out(struct bpf_nf_ctx *ctx)
 
 	struct sock *sk = BPF_CORE_READ(skb, sk);
 	__u64 cookie = sk ? BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) : 0;
+	struct allowed *allowed = cookie ? bpf_map_lookup_elem(&allowed_sockets, &cookie) : 0;
+
+	if (allowed) { /* decided at connect: its first packet, for the records and bytes */
+		struct traffic fresh = {.since_ns = bpf_ktime_get_ns()};
+
+		bpf_map_update_elem(&traffic, &key, &fresh, BPF_ANY);
+		tell(&allowed->key, ALLOW, allowed->rule_id, allowed->tgid, key.src, key.sport);
+		bpf_map_delete_elem(&allowed_sockets, &cookie);
+	}
 	struct owner *owner = cookie ? bpf_map_lookup_elem(&owners, &cookie) : 0;
 
 	if (!owner) { /* not ours to tell: an older entry for this tuple must not answer */
@@ -344,4 +634,67 @@ int local_out(struct bpf_nf_ctx *ctx)
 
 	bpf_map_update_elem(&flows, &key, &value, BPF_ANY);
 	return NF_ACCEPT;
+}
+
+/* Add a packet of an accounted flow to its bytes: the flow's key is the packet's tuple,
+ * turned round for one coming in (this host's address and port first). */
+static __always_inline int count(struct __sk_buff *skb, const int out)
+{
+	struct flow_key key = {};
+	__u8 ports[4];
+	__u32 transport;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || bpf_ntohs(ip.frag_off) & IP_OFFSET)
+			return 1;
+		key.version = 4;
+		key.protocol = ip.protocol;
+		__builtin_memcpy(key.src, out ? &ip.saddr : &ip.daddr, 4);
+		__builtin_memcpy(key.dst, out ? &ip.daddr : &ip.saddr, 4);
+		transport = ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return 1;
+		key.version = 6;
+		key.protocol = ip6.nexthdr;
+		__builtin_memcpy(key.src, out ? &ip6.saddr : &ip6.daddr, 16);
+		__builtin_memcpy(key.dst, out ? &ip6.daddr : &ip6.saddr, 16);
+		transport = sizeof(ip6);
+	} else {
+		return 1;
+	}
+	if (key.protocol != IPPROTO_TCP && key.protocol != IPPROTO_UDP)
+		return 1;
+	if (bpf_skb_load_bytes(skb, transport, ports, 4))
+		return 1;
+	key.sport = out ? (ports[0] << 8 | ports[1]) : (ports[2] << 8 | ports[3]);
+	key.dport = out ? (ports[2] << 8 | ports[3]) : (ports[0] << 8 | ports[1]);
+
+	struct traffic *counts = bpf_map_lookup_elem(&traffic, &key);
+
+	if (!counts)
+		return 1;
+	__sync_fetch_and_add(out ? &counts->bytes_out : &counts->bytes_in, skb->len);
+	noted();
+	__u64 cookie = bpf_get_socket_cookie(skb);
+
+	if (cookie && !bpf_map_lookup_elem(&socket_flows, &cookie))
+		bpf_map_update_elem(&socket_flows, &cookie, &key, BPF_ANY);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int egress(struct __sk_buff *skb)
+{
+	return count(skb, 1);
+}
+
+SEC("cgroup_skb/ingress")
+int ingress(struct __sk_buff *skb)
+{
+	return count(skb, 0);
 }

@@ -34,6 +34,8 @@ METHOD_SIGNATURES = {
     "QueryHistory": "a{sv}", "TrafficSeries": "a{sv}", "TopTraffic": "a{sv}",
     "ExportHistory": "ha{sv}", "ListAlerts": "", "ResolveAlert": "ts",
     "ListBlocklists": "", "AddBlocklist": "a{sv}", "RemoveBlocklist": "t",
-    "UpdateBlocklists": "", "ListProfiles": "", "AddProfile": "a{sv}",
-    "UpdateProfile": "sa{sv}", "RemoveProfile": "sa{sv}", "SetActiveProfile": "s",
+    "SetBlocklistEnabled": "tb", "UpdateBlocklists": "", "ListProfiles": "",
+    "AddProfile": "a{sv}", "UpdateProfile": "sa{sv}", "RenameProfile": "ss",
+    "RemoveProfile": "sa{sv}", "SetActiveProfile": "s",
+    "LocateAddresses": "as", "GetLocationDatabase": "", "UpdateLocationDatabase": "",
 }  # fmt: skip

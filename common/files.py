@@ -1,11 +1,13 @@
 """Writing files so that a crash leaves the old content or the new, never half."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` atomically, readable by root only."""
+def write_private(path: Path, data: bytes, check: Callable[[Path], object] | None = None) -> None:
+    """Replace `path` by `data` atomically, readable by root only. `check`, given the
+    written file before it replaces `path`, may refuse it by raising (`path` unchanged)."""
     temporary = path.with_name(f".{path.name}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
@@ -13,6 +15,8 @@ def write_private(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        if check is not None:
+            check(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -18,6 +18,9 @@ LIFETIMES = ("once", "until_quit", "until", "forever")
 PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# The program of packets the kernel sends on its own account (a TCP reset, an ICMP error):
+# no path can be it, and rules name it so.
+KERNEL = "kernel"
 _GLOB_CHARS = frozenset("*?[")
 _INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 MAX_TEXT = 4096
@@ -42,7 +45,7 @@ class Rule:
     """One rule. Empty strings and None mean "any"."""
 
     action: str
-    exe: str = ""  # absolute path, or a glob of paths
+    exe: str = ""  # absolute path, or a glob of paths; or KERNEL
     sha256: str = ""  # pinned binary hash; "" = any version
     script: str = ""  # the script an interpreter (exe) runs: one exact absolute path
     unit: str = ""  # systemd unit, e.g. "cups.service"
@@ -124,15 +127,15 @@ def _check_values(rule: Rule) -> None:
         raise RuleError("action", "must be allow or deny")
     if rule.lifetime not in LIFETIMES:
         raise RuleError("lifetime", f"must be one of {', '.join(LIFETIMES)}")
-    if rule.exe and not rule.exe.startswith("/"):
-        raise RuleError("exe", "must be an absolute path or a glob of absolute paths")
+    if rule.exe and not rule.exe.startswith("/") and rule.exe != KERNEL:
+        raise RuleError("exe", f"must be an absolute path, a glob of absolute paths, or {KERNEL}")
     if "\0" in rule.exe:
         raise RuleError("exe", "must not contain NUL")
     if rule.script and (not rule.script.startswith("/") or "\0" in rule.script):
         raise RuleError("script", "must be an absolute path")
     if rule.sha256 and not SHA256.match(rule.sha256):
         raise RuleError("sha256", "must be 64 lowercase hexadecimal digits")
-    if rule.sha256 and (not rule.exe or is_glob(rule.exe)):
+    if rule.sha256 and (not rule.exe or is_glob(rule.exe) or rule.exe == KERNEL):
         raise RuleError("sha256", "a pin needs one exact program path")
     if sum(bool(x) for x in (rule.exe, rule.unit, rule.flatpak)) > 1:
         raise RuleError("exe", "name the program by one of exe, unit or flatpak")

@@ -26,6 +26,7 @@ from netwarden_helper.blocklists.updates import BlocklistUpdates
 from netwarden_helper.bus.alerts import AlertMethods
 from netwarden_helper.bus.blocklists import BlocklistMethods
 from netwarden_helper.bus.history import SAMPLE_S, HistoryMethods
+from netwarden_helper.bus.locations import LocationMethods
 from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.polkit import PolkitAuthority
 from netwarden_helper.bus.profiles import ProfileMethods
@@ -34,10 +35,12 @@ from netwarden_helper.bus.rules import RulesMethods
 from netwarden_helper.bus.service import HelperObject
 from netwarden_helper.bus.status import StatusMethods
 from netwarden_helper.data_plane import plane as data_plane
+from netwarden_helper.geo.updates import LocationUpdates
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.hashing import BinaryHasher
 from netwarden_helper.identity.identify import Identifier
 from netwarden_helper.packet_path.held_flows import HeldFlows
+from netwarden_helper.packet_path.kernel_verdicts import KernelVerdicts
 from netwarden_helper.packet_path.netfilter import Backend, Interception, choose_backend, remove_all
 from netwarden_helper.packet_path.pipeline import Pipeline
 from netwarden_helper.packet_path.prompt_agents import PromptAgents
@@ -54,6 +57,7 @@ from netwarden_helper.policy.rules_dir import DEFAULT_FOLDER, RulesDir
 from netwarden_helper.policy.settings import Settings
 from netwarden_helper.records.history import History
 from netwarden_helper.records.journal import JOURNAL_SOCKET, JournalWriter
+from netwarden_helper.records.socket_traffic import SocketTraffic
 from netwarden_helper.runtime.loop import Loop
 from netwarden_helper.runtime.network_manager import NetworkWatch
 from netwarden_helper.storage.store import Store
@@ -87,7 +91,9 @@ class Helper:
         self.counters: Counter[str] = Counter()
         # identity: the eBPF data plane (programs on `bpf_cgroup`, netfilter in this
         # network namespace), else sock_diag and /proc
-        self.data_plane, self.attribution = data_plane.start(bpf_object, bpf_cgroup)
+        self.data_plane, self.attribution = data_plane.start(
+            bpf_object, bpf_cgroup, self.interception.marks.decided
+        )
         self.hasher = BinaryHasher(loop)
         self.dns = DnsNames()
         self.identifier = Identifier(loop, self.hasher, self.dns, self.data_plane)
@@ -104,15 +110,25 @@ class Helper:
         self.pipeline = Pipeline(self.identifier, self.dns, self.rule_book, self.held_flows,
                                  self.verdicts, self.counters,
                                  lambda: self.settings.current.forwarded)  # fmt: skip
+        self.kernel_verdicts = KernelVerdicts(loop, self.data_plane, self.attribution,
+                                              self.rule_book, self.verdicts, self.hasher,
+                                              self.identifier.names_of, self.dns.expiry,
+                                              self.settings.current.kernel_verdicts)  # fmt: skip
         # pinning, records
         self.pins = PinGuard(loop, self.store, self.hasher, self.rule_book, self.settings)
         self.packet_sockets = PacketSocketWatch(loop, self.pins)
-        self.history = History(loop, state_dir, lambda: self.settings.current.history_days)
+        self.history = History(loop, state_dir, lambda: self.settings.current.history_days,
+                               socket_traffic=SocketTraffic(self.data_plane)
+                               if self.data_plane is not None else None)  # fmt: skip
         self.journal = JournalWriter(journal_socket)
         # who listens to what
         self.verdicts.decided.connect(self.history.flow_decided)
         self.verdicts.decided.connect(self.journal.flow_decided)
+        self.verdicts.decided.connect(self.kernel_verdicts.flow_decided)
         self.rule_book.policy_changed.connect(self.held_flows.policy_changed)
+        # (not the blocklists' changes: a cached verdict is a rule's, which they never change)
+        self.rule_book.rules_changed.connect(self.kernel_verdicts.rules_changed)
+        self.dns.learnt.connect(self.kernel_verdicts.names_learnt)
         self.rule_book.rules_changed.connect(self.pins.rules_changed)
         self.pipeline.binary_mismatch.connect(self.pins.binary_mismatch)
         self.settings.changed.connect(self._settings_changed)
@@ -128,6 +144,9 @@ class Helper:
                                            (blocklists_dir, PACKAGED_DIR),
                                            self.rule_book.set_blocklist,
                                            self.interception.marks.own)  # fmt: skip
+        self.locations = LocationUpdates(loop, state_dir, self.interception.marks.own)
+        self.locations.configure(self.settings.current.locations,
+                                 self.settings.current.locations_source)  # fmt: skip
         # interception last: queues bound before any rule sends packets to them
         fail_open = not self.interception.fail_closed
         # The flow queue needs the headers only; DNS needs whole messages and never blocks.
@@ -142,7 +161,9 @@ class Helper:
                  flow_queue, mode, dns_queue)  # fmt: skip
 
     def _settings_changed(self, settings: Settings) -> None:
+        self.locations.configure(settings.locations, settings.locations_source)
         self.resolvers.set_enabled(settings.dns_to_resolvers)
+        self.kernel_verdicts.set_enabled(settings.kernel_verdicts)
         if settings.fail_closed != self.interception.fail_closed:
             self.interception = replace(self.interception, fail_closed=settings.fail_closed)
             self.backend.install(self.interception)
@@ -163,10 +184,10 @@ class Helper:
         self.rules_dir.close()
         self.resolvers.close()
         self.blocklists.close()
+        self.locations.close()
         self.rule_book.close()
         self.identifier.close()
-        if self.data_plane is not None:
-            self.data_plane.close()
+        self.kernel_verdicts.close()
         self.journal.close()
         self.flow_queue.close()
         self.dns_queue.close()
@@ -174,6 +195,8 @@ class Helper:
         self.packet_sockets.close()
         self.pins.close()
         self.hasher.close()
+        if self.data_plane is not None:  # after the history's meter, which reads its maps
+            self.data_plane.close()
         self.store.close()
 
 
@@ -189,14 +212,17 @@ class Served:
         prompts = PromptMethods(helper.held_flows, signals)
         history = HistoryMethods(helper.history, signals)
         alerts = AlertMethods(helper.pins, (prompts.agents, history.watchers), signals)
-        blocklists = BlocklistMethods(helper.blocklists)
-        self.object = HelperObject(
-            bus, authority, loop, [status, rules, prompts, alerts, history, blocklists, profiles]
-        )
+        blocklists = BlocklistMethods(helper.blocklists, helper.rule_book.blocklist_hits,
+                                      signals)  # fmt: skip
+        locations = LocationMethods(helper.locations, signals)
+        concerns = [status, rules, prompts, alerts, history, blocklists, profiles, locations]
+        self.object = HelperObject(bus, authority, loop, concerns)
         self._listening: list[tuple[Any, Any]] = [
             (helper.rule_book.rules_changed, rules.rules_changed),
             (helper.rule_book.hits_changed, rules.hits_changed),
+            (helper.rule_book.blocklist_hits.changed, blocklists.hits_changed),
             (helper.profiles.changed, profiles.profiles_changed),
+            (helper.locations.changed, locations.database_changed),
             (helper.held_flows.raised, prompts.prompt_raised),
             (helper.held_flows.changed, prompts.prompt_changed),
             (helper.held_flows.closed, prompts.prompt_closed),

@@ -487,7 +487,9 @@ def test_a_change_made_elsewhere_shows_without_losing_an_edit_in_progress(
     assert root.call("GetSettings")["history_days"] == 7
 
 
-def test_forwarded_traffic_and_dns_rule_settings_show_and_store(polkitd, root, main_window, qtbot):
+def test_forwarded_traffic_dns_rule_and_kernel_verdict_settings_show_and_store(
+    polkitd, root, main_window, qtbot
+):
     polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
     window, models = main_window("settings")
     qtbot.waitUntil(lambda: models["settings"].loaded, timeout=10_000)
@@ -500,9 +502,13 @@ def test_forwarded_traffic_and_dns_rule_settings_show_and_store(polkitd, root, m
     dns = find_item(page, "dnsToResolversField")
     assert dns.property("checked"), "the built-in DNS rule is on by default"
     click(window, dns)
+    kernel = find_item(page, "kernelVerdictsField")
+    assert kernel.property("checked"), "kernel verdicts are on by default"
+    click(window, kernel)
     click(window, find_item(page, "saveSettingsButton"))
     qtbot.waitUntil(lambda: root.call("GetSettings")["forwarded"] == "deny", timeout=10_000)
     assert not root.call("GetSettings")["dns_to_resolvers"]
+    assert not root.call("GetSettings")["kernel_verdicts"]
 
 
 def test_this_apps_preferences_apply_at_once_without_an_administrator(
@@ -573,3 +579,32 @@ def test_blocklists_page_shows_each_lists_format_and_how_its_lines_were_counted(
     assert model.updating and find_item(content, "blocklistsUpdating").property("visible")
     qtbot.waitUntil(lambda: busy == [True, False], timeout=10_000)
     assert not find_item(content, "blocklistsUpdating").property("visible")
+
+
+def test_blocklists_page_counts_what_each_list_blocked_and_its_switch_turns_it_off(
+    polkitd, root, netns, main_window, qtbot, blocklists_dir
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_RULES])
+    (blocklists_dir / "peer.txt").write_text(f"{netns.peer_v4}/32\n")
+    listed = root.call("AddBlocklist", {"source": str(blocklists_dir / "peer.txt")})
+    qtbot.waitUntil(lambda: "updated_at" in root.call("ListBlocklists")[0], timeout=10_000)
+    window, _models = main_window("blocklists")
+    content = window.contentItem()
+    qtbot.waitUntil(lambda: shown_top_down(content, "blocklistHits") == ["no connection yet"],
+                    timeout=10_000)  # fmt: skip
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        for _ in range(2):
+            assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "refused"
+        # told by the helper within seconds, shown in place
+        qtbot.waitUntil(lambda: shown_top_down(content, "blocklistHits")[0].startswith(
+            "2 connections, the last at "), timeout=10_000)  # fmt: skip
+        card = find_item(content, f"blocklist-{listed['id']}")
+        click(window, find_item(card, "blocklistSwitch"))
+        qtbot.waitUntil(lambda: not root.call("ListBlocklists")[0]["enabled"], timeout=10_000)
+        assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "connected"
+        qtbot.waitUntil(lambda: not find_item(card, "blocklistSwitch").property("checked"),
+                        timeout=5_000)  # fmt: skip
+        click(window, find_item(card, "blocklistSwitch"))
+        qtbot.waitUntil(lambda: bool(root.call("ListBlocklists")[0]["enabled"]), timeout=10_000)
+        assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "refused"
+    assert root.call("ListBlocklists")[0]["hits"] >= 2

@@ -9,6 +9,7 @@ import sys
 import time
 
 from netwarden_helper.policy.answers import Answer
+from tests.fixtures.senders import RAW_PROTOCOL
 from tests.fixtures.traffic import CHECKOUT, recorder
 
 PORT = 8080
@@ -94,11 +95,30 @@ def test_a_process_in_another_mount_namespace_is_resolved_through_its_root(
     assert len(prompt.flow.sha256) == 64
 
 
-def test_an_owner_that_cannot_be_found_is_unknown_not_guessed(netns, helper_thread):
+# Holds a raw socket of the protocol the sender uses, as long as its stdin is open.
+RAW_HOLDER = (
+    "import socket, sys\n"
+    f"held = socket.socket(socket.AF_INET, socket.SOCK_RAW, {RAW_PROTOCOL})\n"
+    "print('open', flush=True)\n"
+    "sys.stdin.read()"
+)
+
+
+def test_an_owner_that_cannot_be_told_apart_is_unknown_not_guessed(netns, helper_thread):
+    """Two programs hold a raw socket of the same protocol: the packet one of them sends
+    could be either's, so it is nobody's."""
     helper = helper_thread()
-    ping = netns.host.popen("ping", "-c1", "-W10", netns.peer_v4)
-    prompt = helper.wait_for_prompt()
+    holder = netns.host.popen(PYTHON, "-c", RAW_HOLDER, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    sender = None
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        sender = netns.host.popen(PYTHON, "-m", "tests.fixtures.senders", "raw", netns.peer_v4,
+                                  "0", "--hold", stdin=subprocess.PIPE, cwd=CHECKOUT)  # fmt: skip
+        prompt = helper.wait_for_prompt()
+    finally:
+        for process in (holder, sender):
+            if process is not None:
+                process.communicate("", timeout=10)
     assert prompt.process is None
-    assert (prompt.flow.exe, prompt.flow.uid) == ("", -1)
-    helper.call(lambda h: h.held_flows.answer(prompt.id, Answer("allow")))
-    assert ping.wait(10) == 0
+    assert (prompt.flow.exe, prompt.flow.uid, prompt.flow.protocol) == ("", -1, str(RAW_PROTOCOL))

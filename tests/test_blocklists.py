@@ -33,6 +33,7 @@ from tests.fixtures.helper import running_helper
 from tests.fixtures.processes import wait_for
 from tests.fixtures.traffic import recorder
 from tests.fixtures.users import NOBODY
+from tests.test_ctl import ctl
 
 PORT = 8080
 HTTP_PORT = 8081
@@ -462,11 +463,11 @@ def test_every_format_loads_into_the_real_helper_counted_and_blocks_subdomains_a
 
 class ListServer:
     """An HTTP server for one blocklist that honours If-None-Match, recording each request
-    as (If-None-Match sent, status answered)."""
+    as (If-None-Match sent, status answered); paths in `missing` are not found."""
 
     def __init__(self):
         self.body, self.etag, self.failing = b"", "", False
-        self.requests = []
+        self.requests, self.missing = [], set()
 
 
 @contextmanager
@@ -477,6 +478,7 @@ def list_server(netns):
         def do_GET(self):
             asked = self.headers.get("If-None-Match", "")
             status = 500 if served.failing else 304 if asked == served.etag else 200
+            status = 404 if self.path in served.missing else status
             served.requests.append((asked, status))
             self.send_response(status)
             self.send_header("ETag", served.etag)
@@ -547,6 +549,65 @@ def test_a_url_blocklist_is_downloaded_kept_on_304_and_on_failure_and_survives_a
             wait_for(lambda: connect_to(netns, "new.example.test") == "refused", 10,
                      "the copy to load")  # fmt: skip
             assert the_blocklist(root)["error"] == ""
+
+
+def test_each_list_counts_what_it_blocked_across_restarts_and_one_turned_off_blocks_nothing(
+    system_bus, polkitd, netns, tmp_path, blocklist_dir
+):
+    polkitd()
+    (blocklist_dir / "ads.hosts").write_text("0.0.0.0 ads.example.test\n")
+    url = f"http://{netns.peer_v4}:{HTTP_PORT}/trackers"
+    records = {"ads.example.test": netns.peer_v6, "tracker.test": THIRD_V4}
+
+    def lists(root):
+        return {b["name"]: dict(b) for b in root.call("ListBlocklists")}
+
+    with (
+        dns_server(netns.peer, netns.peer_v4, records),
+        servers_on_three_addresses(netns),
+        list_server(netns) as served,
+    ):
+        served.body, served.etag = b"tracker.test\n", '"v1"'
+        with helper_process(system_bus, netns, tmp_path, blocklist_dir) as root:
+            ads = root.call("AddBlocklist", {"source": str(blocklist_dir / "ads.hosts")})["id"]
+            trackers = root.call("AddBlocklist", {"source": url})["id"]
+            wait_for(lambda: all(b.get("updated_at") for b in root.call("ListBlocklists")), 10,
+                     "both lists to load")  # fmt: skip
+            assert [connect_to(netns, "ads.example.test") for _ in range(2)] == ["refused"] * 2
+            assert connect_to(netns, "tracker.test") == "refused"
+            wait_for(lambda: lists(root)["ads.hosts"]["hits"] == 2, 10, "the hits stored")
+            counted = lists(root)
+            assert counted["trackers"]["hits"] == 1
+            assert counted["ads.hosts"]["last_hit"] >= counted["ads.hosts"]["updated_at"]
+            table = ctl("blocklists", uid=0).stdout.splitlines()
+            column = table[0].split().index("BLOCKED")
+            assert [line.split()[column] for line in table[1:]] == ["2", "1"]
+
+            off = ctl("blocklists", "disable", ads, trackers, uid=0)
+            assert off.stdout.splitlines() == [
+                f"blocklist {ads} (ads.hosts) is off",
+                f"blocklist {trackers} (trackers) is off",
+            ]
+            assert connect_to(netns, "ads.example.test") == "connected", "off blocks nothing"
+            assert connect_to(netns, "tracker.test") == "connected"
+            downloads = len(served.requests)
+            root.call("UpdateBlocklists")
+            assert len(served.requests) == downloads, "a list turned off is not downloaded"
+            assert [(b["enabled"], b["hits"]) for b in lists(root).values()] == [
+                (False, 2), (False, 1)]  # fmt: skip
+        with helper_process(system_bus, netns, tmp_path, blocklist_dir) as root:
+            assert [(b["enabled"], b["hits"]) for b in lists(root).values()] == [
+                (False, 2), (False, 1)], "kept across a restart"  # fmt: skip
+            assert connect_to(netns, "ads.example.test") == "connected"
+            with pytest.raises(dbus.DBusException) as missing:
+                root.call("SetBlocklistEnabled", 999, True)
+            assert (error_name(missing.value), missing.value.get_dbus_message()) == (
+                "NotFound", "there is no blocklist 999")  # fmt: skip
+            on = root.call("SetBlocklistEnabled", ads, True)
+            assert (on["enabled"], on["hits"], on["domains"]) == (True, 2, 1)
+            assert connect_to(netns, "ads.example.test") == "refused"
+            wait_for(lambda: lists(root)["ads.hosts"]["hits"] == 3, 10, "the third hit")
+            assert len(served.requests) == downloads, "still not downloaded: still off"
 
 
 def test_bad_subscriptions_are_refused_by_name_and_change_nothing(

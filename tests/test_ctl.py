@@ -87,6 +87,15 @@ class Running:
         for line in self.process.stdout:
             self.lines.put(line)
 
+    def events(self, *wanted, timeout=15):
+        """The next JSON event of each name in `wanted`, in whatever order they come."""
+        found = {}
+        while set(found) != set(wanted):
+            event = json.loads(self.lines.get(timeout=timeout))
+            if event["event"] in wanted:
+                found.setdefault(event["event"], event)
+        return found
+
     def next_event(self, wanted, timeout=15):
         """The next JSON event named `wanted` (earlier other events are passed over)."""
         while True:
@@ -254,10 +263,11 @@ def test_blocklists_update_shows_a_list_that_failed_and_exits_1(polkitd, root):
     assert done.returncode == 1, done
     header, row = done.stdout.splitlines()
     assert header.split() == ["ID", "ON", "NAME", "FORMAT", "NAMES", "NETWORKS", "ACCEPTED",
-                              "IGNORED", "REJECTED", "UPDATED", "SOURCE", "PROBLEM"]  # fmt: skip
-    assert row.split()[1:11] == ["yes", "ads.txt", "-", "0", "0", "0", "0", "0", "never",
+                              "IGNORED", "REJECTED", "BLOCKED", "UPDATED", "SOURCE",
+                              "PROBLEM"]  # fmt: skip
+    assert row.split()[1:12] == ["yes", "ads.txt", "-", "0", "0", "0", "0", "0", "0", "never",
                                  "http://192.0.2.2:9/ads.txt"]  # fmt: skip
-    assert row.split()[11] != "-", "the failure is shown"
+    assert row.split()[12] != "-", "the failure is shown"
 
 
 def test_blocklists_show_tells_the_format_and_how_each_line_was_counted(
@@ -502,9 +512,58 @@ def test_monitor_prints_rule_and_settings_changes_and_ends_on_ctrl_c(polkitd, ro
     assert monitor.next_event("settings_changed")["settings"]["prompt_timeout"] == 42
     assert monitor.interrupt() == 0
     human = running("monitor", "--no-prompts")
-    assert "monitoring rules and settings (Ctrl+C to stop)" in human.lines.get(timeout=15)
+    started = human.lines.get(timeout=15)
+    assert "monitoring rules, hits, settings and profiles (Ctrl+C to stop)" in started
     root.call("AddRule", own_rule(destination="192.0.2.7"))
     assert human.lines.get(timeout=15).rstrip().endswith(" rules changed")
+    assert human.interrupt() == 0
+
+
+def test_monitor_prints_profile_changes_hit_counts_and_traffic(
+    polkitd, root, running, netns, blocklists_dir
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL])
+    monitor = running("--json", "monitor", "--no-prompts", "--connections", "--all-users")
+    monitor.next_event("monitoring")
+    root.call("AddProfile", {"name": "Work"})
+    edited = monitor.next_event("profiles_changed")["state"]
+    assert (edited["reason"], edited["active"], [p["name"] for p in edited["profiles"]]) == (
+        "edited", "", ["Work"])  # fmt: skip
+    root.call("SetActiveProfile", "Work")
+    used = monitor.next_event("profiles_changed")["state"]
+    assert (used["reason"], used["active"]) == ("user", "Work")
+
+    (blocklists_dir / "peer.txt").write_text(f"{netns.peer_v4}/32\n")
+    listed = root.call("AddBlocklist", {"source": str(blocklists_dir / "peer.txt")})
+    wait_for(lambda: "updated_at" in root.call("ListBlocklists")[0], 10, "the list to load")
+    assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "refused"
+    (blocked,) = monitor.next_event("blocklist_hits")["counts"]
+    assert (blocked["id"], blocked["hits"]) == (listed["id"], 1)
+
+    rule = root.call("AddRule", {"action": "allow", "destination": netns.peer_v4})
+    with bulk_server(netns.peer, netns.peer_v4, PORT, SIZE):
+        fetch = start_fetch(netns.host, netns.peer_v4, PORT, SIZE)
+        try:
+            assert f'"received": {SIZE}' in fetch.stdout.readline()
+            seen = monitor.events("traffic", "rule_hits")
+        finally:
+            fetch.communicate("done\n", timeout=10)
+    assert sum(p["bytes_in"] for p in seen["traffic"]["sample"]["programs"]) > 0
+    (hit,) = seen["rule_hits"]["counts"]
+    assert (hit["id"], hit["hits"]) == (rule["id"], 1)
+    source = f"http://{netns.peer_v4}:9/locations.mmdb"  # nothing listens there
+    root.call("SetSettings", {"locations": True, "locations_source": source})
+    failed = monitor.next_event("location_database_changed")["state"]
+    assert (failed["enabled"], failed["loaded"], failed["source"]) == (True, False, source)
+    assert failed["error"]
+    assert monitor.interrupt() == 0
+
+    human = running("monitor", "--no-prompts")
+    human.lines.get(timeout=15)  # "monitoring ..."
+    root.call("SetActiveProfile", "")
+    lines = [human.lines.get(timeout=15).rstrip() for _ in range(2)]  # rules in force changed too
+    assert any(line.endswith(" profiles changed (user): active none; profiles Work; network none")
+               for line in lines), lines  # fmt: skip
     assert human.interrupt() == 0
 
 

@@ -84,6 +84,17 @@ def a_blocklist():
     return added["id"]
 
 
+def locations_on():
+    """Turn the location database on, as root, with a source that refuses connections."""
+    root = dbus.bus.BusConnection(os.environ["DBUS_SYSTEM_BUS_ADDRESS"])
+    try:
+        values = {"locations": True, "locations_source": "http://192.0.2.2:9/x"}
+        root.call_blocking(BUS_NAME, OBJECT_PATH, INTERFACE, "SetSettings", "a{sv}", (values,))
+    finally:
+        root.close()
+    return ()
+
+
 # (method, arguments given the id of an existing rule of nobody's, the action it needs)
 CASES = [
     ("GetStatus", lambda rid: (), ACTION_MONITOR),
@@ -114,17 +125,22 @@ CASES = [
     ("ListBlocklists", lambda rid: (), ACTION_MONITOR),
     ("AddBlocklist", lambda rid: ({"source": "http://192.0.2.2:9/new"},), ACTION_MANAGE_RULES),
     ("RemoveBlocklist", lambda rid: (a_blocklist(),), ACTION_MANAGE_RULES),
+    ("SetBlocklistEnabled", lambda rid: (a_blocklist(), False), ACTION_MANAGE_RULES),
     ("UpdateBlocklists", lambda rid: (), ACTION_MANAGE_RULES),
     ("ListProfiles", lambda rid: (), ACTION_MONITOR),
     ("AddProfile", lambda rid: ({"name": "Work", "ssid": "Office"},), ACTION_SETTINGS),
     ("UpdateProfile", lambda rid: (a_profile(), {"ssid": "Home Wi-Fi"}), ACTION_SETTINGS),
+    ("RenameProfile", lambda rid: (a_profile(), "Away"), ACTION_SETTINGS),
     ("RemoveProfile", lambda rid: (a_profile(), {}), ACTION_SETTINGS),
     ("SetActiveProfile", lambda rid: (a_profile(),), ACTION_SETTINGS),
+    ("LocateAddresses", lambda rid: (["192.0.2.2", "10.0.0.1"],), ACTION_MONITOR),
+    ("GetLocationDatabase", lambda rid: (), ACTION_MONITOR),
+    ("UpdateLocationDatabase", lambda rid: locations_on(), ACTION_SETTINGS),
 ]
 CHANGING = {
     "SetSettings", "AddRule", "UpdateRule", "SetRuleEnabled", "DeleteRule", "ImportRules",
-    "AddBlocklist", "RemoveBlocklist", "AddProfile", "UpdateProfile", "RemoveProfile",
-    "SetActiveProfile",
+    "AddBlocklist", "RemoveBlocklist", "SetBlocklistEnabled", "AddProfile", "UpdateProfile",
+    "RenameProfile", "RemoveProfile", "SetActiveProfile",
 }  # fmt: skip
 
 
@@ -341,6 +357,7 @@ NESTED = st.dictionaries(st.text(TEXT, max_size=5), PLAIN, max_size=3)
 DICTS = st.dictionaries(KEYS, st.one_of(PLAIN, NESTED), max_size=6)
 ARGUMENTS = {"a{sv}": DICTS.map(dictionary), "t": st.integers(0, 2**64 - 1), "b": st.booleans(),
              "s": st.one_of(st.text(TEXT, max_size=200), st.just("x" * 2_000_000)),
+             "as": st.lists(st.text(TEXT, max_size=40), max_size=5),
              "h": st.sampled_from(["/dev/null", "/proc/self"]).map(
                  lambda path: dbus.types.UnixFd(os.open(path, os.O_RDONLY)))}  # fmt: skip
 

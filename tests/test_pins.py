@@ -1,11 +1,13 @@
 """Hash pinning and hash-change alerts: a pinned program's binary replaced on disk.
 
-Real helper process, real inotify, real dpkg (packages built and installed inside the
-test rootfs), real netfilter in a netns, real dbus-daemon and polkitd.
+Real helper process, real inotify, real dpkg and rpm (packages built and installed inside
+the test rootfs; rpm's into a database of the test's own), real netfilter in a netns, real
+dbus-daemon and polkitd.
 """
 
 import hashlib
 import os
+import platform
 import shutil
 import sqlite3
 import subprocess
@@ -67,10 +69,10 @@ def test_dpkg_records_tell_owner_and_whether_the_file_is_unchanged(tmp_path):
     assert packages.verify(str(tmp_path / "other"), info) == packages.Verification("", False)
 
 
-def test_dpkg_busy_sees_a_lock_held_by_another_process(tmp_path):
+def test_a_package_managers_lock_held_by_another_process_is_seen(tmp_path):
     lock = tmp_path / "lock"
     lock.touch()
-    assert not packages.dpkg_busy(lock)
+    assert not packages.locked(lock)
     holder = subprocess.Popen(  # dpkg locks with fcntl(), as lockf() does
         ["python3", "-c", "import fcntl,sys,time; f=open(sys.argv[1],'w'); "
          "fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
@@ -78,11 +80,11 @@ def test_dpkg_busy_sees_a_lock_held_by_another_process(tmp_path):
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "locked"
-        assert packages.dpkg_busy(lock)
+        assert packages.locked(lock)
     finally:
         holder.kill()
         holder.wait()
-    assert not packages.dpkg_busy(lock)
+    assert not packages.locked(lock)
 
 
 def test_a_version_1_database_gains_alerts_and_keeps_its_rules(tmp_path):
@@ -246,17 +248,18 @@ def test_package(tmp_path):
     subprocess.run(["dpkg", "--purge", PACKAGE], capture_output=True)
 
 
-def test_a_verified_package_update_is_trusted_and_a_hand_edit_is_not(netns, watcher, test_package):
-    program = "/usr/bin/netwarden-test-nc"
-    subprocess.run(["dpkg", "-i", test_package(1, b"\0v1")], check=True, capture_output=True)
+def updated_is_trusted_and_tampered_is_not(watcher, netns, program, upgrade, package):
+    """Pin `program`, `upgrade()` its package to a version whose package manager record
+    names `package`: re-pinned with no prompt; then alter the file by hand: an open alert,
+    the pin kept."""
     rule = watcher.client.call("AddRule", dictionary(
         {"action": "allow", "exe": program, "sha256": sha256(program), "uid": 0}))  # fmt: skip
 
-    subprocess.run(["dpkg", "-i", test_package(2, b"\0v2")], check=True, capture_output=True)
+    upgrade()
     pump_until(lambda: watcher.raised, timeout=10)
     update = watcher.raised[0]
     assert (update["state"], update["verified"], update["package"]) == (
-        "auto_trusted", True, PACKAGE)  # fmt: skip
+        "auto_trusted", True, package)  # fmt: skip
     assert watcher.rule(rule["id"])["sha256"] == sha256(program)
     with recorder(netns.peer, (netns.peer_v4,), PORT):
         assert connect(netns, program) == 0
@@ -267,8 +270,84 @@ def test_a_verified_package_update_is_trusted_and_a_hand_edit_is_not(netns, watc
     pump_until(lambda: len(watcher.raised) == 2, timeout=5)
     tampered = watcher.raised[1]
     assert (tampered["state"], tampered["verified"], tampered["package"]) == (
-        "open", False, PACKAGE)  # fmt: skip
+        "open", False, package)  # fmt: skip
     assert watcher.rule(rule["id"])["sha256"] == update["new_sha256"], "still the v2 pin"
+
+
+def test_a_verified_package_update_is_trusted_and_a_hand_edit_is_not(netns, watcher, test_package):
+    program = "/usr/bin/netwarden-test-nc"
+    subprocess.run(["dpkg", "-i", test_package(1, b"\0v1")], check=True, capture_output=True)
+
+    def upgrade():
+        subprocess.run(["dpkg", "-i", test_package(2, b"\0v2")], check=True, capture_output=True)
+
+    updated_is_trusted_and_tampered_is_not(watcher, netns, program, upgrade, PACKAGE)
+
+
+RPM_PROGRAM = "/usr/bin/netwarden-test-rpm-nc"
+RPM_SPEC = """Name: netwarden-test-rpm-nc
+Version: %{version_number}
+Release: 1
+Summary: a program for the pinning tests
+License: MIT
+AutoReqProv: no
+%global debug_package %{nil}
+%global __os_install_post %{nil}
+%description
+A copy of nc.
+%install
+install -D -m 0755 %{binary} %{buildroot}/usr/bin/netwarden-test-rpm-nc
+%files
+/usr/bin/netwarden-test-rpm-nc
+"""
+
+
+@pytest.fixture
+def rpm_system(tmp_path, monkeypatch):
+    """An rpm database of the test's own, made the one rpm uses (~/.rpmmacros, HOME as
+    the helper started after this fixture inherits it), and `build(version, extra)`: a
+    real rpm package (rpmbuild) installing a copy of nc plus `extra` as RPM_PROGRAM."""
+    home, database = tmp_path / "home", tmp_path / "rpmdb"
+    home.mkdir()
+    (home / ".rpmmacros").write_text(f"%_dbpath {database}\n")
+    monkeypatch.setenv("HOME", str(home))
+    subprocess.run(["rpm", "--initdb"], check=True)
+    (tmp_path / "package.spec").write_text(RPM_SPEC)
+
+    def build(version, extra):
+        binary = tmp_path / f"nc-{version}"
+        shutil.copyfile(NC, binary)
+        with open(binary, "ab") as file:
+            file.write(extra)
+        defines = {"_topdir": tmp_path / "rpmbuild", "version_number": version, "binary": binary}
+        options = [a for name, value in defines.items() for a in ("--define", f"{name} {value}")]
+        subprocess.run(["rpmbuild", "-bb", *options, str(tmp_path / "package.spec")], check=True,
+                       capture_output=True)  # fmt: skip
+        (built,) = (tmp_path / "rpmbuild" / "RPMS").glob(f"*/*-{version}-1.*.rpm")
+        return str(built)
+
+    yield build
+    subprocess.run(["rpm", "--erase", "--nodeps", "netwarden-test-rpm-nc"], capture_output=True)
+
+
+def test_rpms_database_tells_owner_and_whether_the_file_is_unchanged(rpm_system, tmp_path):
+    subprocess.run(["rpm", "--install", rpm_system(1, b"\0v1")], check=True)
+    package = f"netwarden-test-rpm-nc-1-1.{platform.machine()}"
+    assert packages.verify(RPM_PROGRAM) == packages.Verification(package, True)
+    with open(RPM_PROGRAM, "ab") as file:
+        file.write(b"altered")
+    assert packages.verify(RPM_PROGRAM) == packages.Verification(package, False)
+    assert packages.verify(str(tmp_path / "other")) == packages.Verification("", False)
+
+
+def test_an_rpm_update_is_trusted_and_a_hand_edit_is_not(rpm_system, netns, watcher):
+    subprocess.run(["rpm", "--install", rpm_system(1, b"\0v1")], check=True)
+
+    def upgrade():
+        subprocess.run(["rpm", "--upgrade", rpm_system(2, b"\0v2")], check=True)
+
+    package = f"netwarden-test-rpm-nc-2-1.{platform.machine()}"
+    updated_is_trusted_and_tampered_is_not(watcher, netns, RPM_PROGRAM, upgrade, package)
 
 
 def test_resolving_someone_elses_alert_needs_an_administrator(

@@ -91,6 +91,36 @@ def test_bad_profile_input_is_refused_with_clear_errors(polkitd, root, system_bu
     assert root.call("ListRules") == []
 
 
+def test_a_renamed_profile_keeps_its_rules_network_and_place_and_stays_active(polkitd, root, netns):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS, ACTION_MANAGE_RULES])
+    root.call("AddProfile", {"name": "Work", "uuid": WORK_UUID})
+    root.call("AddProfile", {"name": "Home"})
+    rule = root.call("AddRule", {"action": "deny", "protocol": "tcp", "ports": str(PORT),
+                                 "profile": "Work"})  # fmt: skip
+    root.call("SetActiveProfile", "Work")
+    renamed = ctl("profiles", "rename", "Work", "Office")
+    assert renamed.returncode == 0, renamed.stderr
+    assert renamed.stdout.splitlines()[:2] == [
+        "renamed profile Work to Office", "active profile: Office"]  # fmt: skip
+    state = root.call("ListProfiles")
+    assert [(p["name"], p["uuid"], p["rules"]) for p in state["profiles"]] == [
+        ("Office", WORK_UUID, 1), ("Home", "", 0)]  # fmt: skip
+    listed = {r["id"]: r for r in root.call("ListRules")}
+    assert listed[rule["id"]]["profile"] == "Office"
+    with recorder(netns.peer, (netns.peer_v4,), PORT):
+        assert run_client(netns.host, "tcp", netns.peer_v4, PORT)["result"] == "refused"
+    taken = ctl("profiles", "rename", "Office", "Home")
+    assert (taken.returncode, taken.stderr) == (
+        1, "netwardenctl: error: name: there is a profile 'Home' already\n")  # fmt: skip
+    bad = ctl("profiles", "rename", "Office", " Home")
+    assert bad.returncode == 1
+    assert bad.stderr.endswith(" name: must be printable, without spaces at either end\n")
+    missing = ctl("profiles", "rename", "Work", "Away")
+    assert (missing.returncode, missing.stderr) == (
+        5, "netwardenctl: not found: there is no profile 'Work'\n")  # fmt: skip
+    assert root.call("ListProfiles") == state
+
+
 def test_export_and_import_keep_the_profiles(polkitd, root):
     polkitd()
     root.call("AddProfile", {"name": "Work", "ssid": "corp-wifi"})

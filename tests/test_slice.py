@@ -104,6 +104,11 @@ def test_app_window_shows_running_helper(system_bus, polkitd, helper, main_windo
     assert (
         _label(window, "helperAttribution").property("text").startswith("best effort, from /proc (")
     )
+    assert (
+        _label(window, "helperKernelVerdicts")
+        .property("text")
+        .startswith("off (no eBPF data plane")
+    )
     # the window's and the sidebar's icon is Netwarden's own, also from the checkout
     assert not QIcon.fromTheme("io.github.netwarden").isNull()
     screenshot(window, "status-running")

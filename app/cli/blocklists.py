@@ -1,5 +1,6 @@
-"""`netwardenctl blocklists`: list, subscribe, unsubscribe and update blocklists (host
-names denied for every program, below the user's rules; docs/blocklists.md)."""
+"""`netwardenctl blocklists`: list, subscribe, unsubscribe, turn on or off and update
+blocklists (host names denied for every program, below the user's rules; how many flows
+each blocked; docs/blocklists.md)."""
 
 import argparse
 
@@ -42,6 +43,14 @@ def blocklists_rm(helper: Helper, args: argparse.Namespace) -> int:
         helper.call("RemoveBlocklist", blocklist_id)
         if not wants_json(args):
             print(f"removed blocklist {blocklist_id}")
+    return 0
+
+
+def blocklists_enable(helper: Helper, args: argparse.Namespace) -> int:
+    for blocklist_id in args.ids:
+        changed = helper.call("SetBlocklistEnabled", blocklist_id, args.enabled)
+        state = "on" if changed["enabled"] else "off"
+        output.done(args, changed, f"blocklist {blocklist_id} ({changed['name']}) is {state}")
     return 0
 
 

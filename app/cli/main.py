@@ -66,7 +66,11 @@ class _Parsers:
 def _rule_options(parser: argparse.ArgumentParser, adding: bool) -> None:
     fields = parser.add_argument_group("rule fields" + ("" if adding else " to change"))
     fields.add_argument("--action", choices=RULE_ACTIONS, required=adding, help="allow or deny")
-    fields.add_argument("--exe", metavar="PATH", help="program path or glob ('' for any)")
+    fields.add_argument(
+        "--exe",
+        metavar="PATH",
+        help="program path or glob ('' for any; 'kernel': what the kernel sends by itself)",
+    )
     fields.add_argument("--sha256", metavar="HEX", help="pin the program's binary hash")
     fields.add_argument("--script", metavar="PATH", help="the script the interpreter (--exe) runs")
     fields.add_argument("--unit", metavar="UNIT", help="systemd unit, e.g. cups.service")
@@ -267,6 +271,13 @@ def _blocklist_parsers(top: _Parsers) -> None:
     add.add_argument("--disabled", action="store_true", help="subscribe, but do not block yet")
     remove = actions.add("rm", "unsubscribe (its names stop blocking)", blocklists.blocklists_rm)
     remove.add_argument("ids", type=object_id, nargs="+", metavar="ID", help="the lists' ids")
+    for name, help_text in (
+        ("enable", "turn lists on again (each loads, downloaded if due)"),
+        ("disable", "turn lists off, keeping them: they block nothing and are not downloaded"),
+    ):
+        switch = actions.add(name, help_text, blocklists.blocklists_enable)
+        switch.add_argument("ids", type=object_id, nargs="+", metavar="ID", help="the lists' ids")
+        switch.set_defaults(enabled=name == "enable")
     actions.add(
         "update",
         "read every list again now (exit 1 if one failed; it keeps its previous names)",
@@ -277,7 +288,7 @@ def _blocklist_parsers(top: _Parsers) -> None:
 def _profile_parsers(top: _Parsers) -> None:
     actions = top.with_actions(
         "profiles",
-        "named rule sets (Home, Work, ...): list them, add, remove, and switch",
+        "named rule sets (Home, Work, ...): list them, add, rename, remove, and switch",
         profiles.profiles_list,
     )
     actions.add("list", "the profiles, the active one and the network", profiles.profiles_list)
@@ -292,6 +303,9 @@ def _profile_parsers(top: _Parsers) -> None:
             "--uuid", metavar="UUID", help="switch to it on this NetworkManager connection"
         )
         network.add_argument("--ssid", metavar="SSID", help="switch to it on this Wi-Fi network")
+    rename = actions.add("rename", "rename a profile (its rules follow)", profiles.profiles_rename)
+    rename.add_argument("name", metavar="NAME", help="the profile's name")
+    rename.add_argument("new_name", metavar="NEW_NAME", help="its new name (1-32 characters)")
     remove = actions.add("remove", "remove a profile", profiles.profiles_rm)
     remove.add_argument("name", metavar="NAME", help="the profile's name")
     remove.add_argument(

@@ -1,13 +1,15 @@
 """`netwardenctl monitor`: one line per event until Ctrl+C.
 
-Events: prompts raised and closed (the command registers as a prompt agent for the
-caller's programs, or every user's with --all-users, unless --no-prompts), every decided
-connection (with --connections: the command watches connections), hash-change alerts
-raised and resolved (sent to prompt agents and watchers), rules changed, settings
-changed, and the helper stopping or starting (the command registers and watches again
-when it comes back). While the command runs as a prompt agent, the caller's new
-connections that no rule covers are held until answered (`netwardenctl prompt answer`)
-or until the prompt timeout.
+Events: prompts raised, changed and closed (the command registers as a prompt agent for
+the caller's programs, or every user's with --all-users, unless --no-prompts), every
+decided connection and each second's traffic (with --connections: the command watches
+connections), hash-change alerts raised and resolved (sent to prompt agents and
+watchers), rules changed, rules' and blocklists' hit counts, settings changed, profiles
+changed or switched (and why), the location database updated (or its update failed),
+and the helper stopping or starting (the command
+registers and watches again when it comes back). While the command runs as a prompt
+agent, the caller's new connections that no rule covers are held until answered
+(`netwardenctl prompt answer`) or until the prompt timeout.
 """
 
 import argparse
@@ -78,6 +80,11 @@ class Monitor:
         )
         self.emit("prompt_raised", text, prompt=prompt)
 
+    def prompt_changed(self, prompt: dict[str, Any]) -> None:
+        text = f"prompt {prompt['id']} changed: {prompt.get('exe') or '?'}" + (
+            " gave up" if prompt.get("gave_up") else "")  # fmt: skip
+        self.emit("prompt_changed", text, prompt=prompt)
+
     def prompt_closed(self, prompt_id: int, outcome: str) -> None:
         self.emit(
             "prompt_closed", f"prompt {prompt_id} closed: {outcome}", id=prompt_id, outcome=outcome
@@ -85,6 +92,38 @@ class Monitor:
 
     def rules_changed(self) -> None:
         self.emit("rules_changed", "rules changed")
+
+    def hits(self, what: str) -> Callable[[list], None]:
+        """A handler of RuleHitsChanged (`what` "rule") or BlocklistHitsChanged
+        ("blocklist"): (id, hits, last hit) of each one hit lately."""
+
+        def changed(counts: list) -> None:
+            text = ", ".join(f"{what} {key}: {hits}" for key, hits, _last in counts)
+            items = [{"id": key, "hits": hits, "last_hit": last} for key, hits, last in counts]
+            self.emit(f"{what}_hits", f"hits: {text}", counts=items)
+
+        return changed
+
+    def profiles_changed(self, state: dict[str, Any]) -> None:
+        names = ", ".join(p["name"] for p in state.get("profiles", [])) or "none"
+        network = (state.get("network") or {}).get("id") or "none"
+        active = state.get("active") or "none"
+        text = (f"profiles changed ({state.get('reason')}): active {active}; "
+                f"profiles {names}; network {network}")  # fmt: skip
+        self.emit("profiles_changed", text, state=state)
+
+    def location_database(self, state: dict[str, Any]) -> None:
+        loaded = state.get("database_type") if state.get("loaded") else "none loaded"
+        problem = f" ({state['error']})" if state.get("error") else ""
+        on = "on" if state.get("enabled") else "off"
+        text = f"location database changed: {on}, {loaded}{problem}"
+        self.emit("location_database_changed", text, state=state)
+
+    def traffic(self, sample: dict[str, Any]) -> None:
+        programs = sample.get("programs", [])
+        moved = "; ".join(f"{p['exe']} {output.size(p['bytes_out'])} out, "
+                          f"{output.size(p['bytes_in'])} in" for p in programs)  # fmt: skip
+        self.emit("traffic", f"traffic: {moved}", sample=sample)
 
     def settings_changed(self, settings: dict[str, Any]) -> None:
         text = " ".join(f"{k}={output.setting_text(v)}" for k, v in sorted(settings.items()))
@@ -125,10 +164,16 @@ def run(_helper: None, args: argparse.Namespace) -> int:
     try:
         connection = helper.connection
         _receive(connection, "PromptRaised", monitor.prompt_raised)
+        _receive(connection, "PromptChanged", monitor.prompt_changed)
         _receive(connection, "PromptClosed", monitor.prompt_closed)
         _receive(connection, "RulesChanged", monitor.rules_changed)
+        _receive(connection, "RuleHitsChanged", monitor.hits("rule"))
+        _receive(connection, "BlocklistHitsChanged", monitor.hits("blocklist"))
         _receive(connection, "SettingsChanged", monitor.settings_changed)
+        _receive(connection, "ProfilesChanged", monitor.profiles_changed)
+        _receive(connection, "LocationDatabaseChanged", monitor.location_database)
         _receive(connection, "ConnectionEvent", monitor.connection)
+        _receive(connection, "TrafficSample", monitor.traffic)
         _receive(connection, "AlertRaised", monitor.alert_raised)
         _receive(connection, "AlertResolved", monitor.alert_resolved)
         helper.call("GetStatus")  # the monitor action, and whether the helper runs
@@ -138,7 +183,7 @@ def run(_helper: None, args: argparse.Namespace) -> int:
             *(["prompts"] if monitor.prompts else []),
             *(["connections"] if monitor.connections else []),
             *(["alerts"] if monitor.prompts or monitor.connections else []),
-            "rules and settings",
+            "rules, hits, settings and profiles",
         ]
         monitor.emit(
             "monitoring",

@@ -48,6 +48,12 @@ def profiles_edit(helper: Helper, args: argparse.Namespace) -> int:
     return 0
 
 
+def profiles_rename(helper: Helper, args: argparse.Namespace) -> int:
+    state = helper.call("RenameProfile", args.name, args.new_name)
+    _print_state(args, state, f"renamed profile {args.name} to {args.new_name}")
+    return 0
+
+
 def profiles_rm(helper: Helper, args: argparse.Namespace) -> int:
     state = helper.call("RemoveProfile", args.name,
                         dictionary({"delete_rules": args.with_rules}))  # fmt: skip

@@ -23,6 +23,7 @@ def status(helper: Helper, args: argparse.Namespace) -> int:
     print(f"backend: {values.get('backend')}")
     print(f"fail mode: {mode}")
     print(f"attribution: {_attribution(values)}")
+    print(f"kernel verdicts: {_kernel_verdicts(values)}")
     used = values.get("footprint") or {}
     if used:
         print(f"footprint: {output.size(used.get('memory', 0))} memory, "
@@ -38,6 +39,12 @@ def _attribution(values: dict[str, Any]) -> str:
     if values.get("attribution") == "ebpf":
         return "exact (eBPF)"
     return f"best effort (/proc): {values.get('attribution_reason') or 'eBPF not available'}"
+
+
+def _kernel_verdicts(values: dict[str, Any]) -> str:
+    if values.get("kernel_verdicts"):
+        return "on (decided flows are decided again at the system call)"
+    return f"off ({values.get('kernel_verdicts_reason') or 'not available'})"
 
 
 def settings_get(helper: Helper, args: argparse.Namespace) -> int:

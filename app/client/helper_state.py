@@ -27,6 +27,7 @@ class HelperState(HelperBound, QObject):
         self._version = ""
         self._started_at = QDateTime()
         self._attribution = ""
+        self._kernel_verdicts = ""
         self._error_message = ""
         self._bind_helper(client)
         self.refresh()
@@ -47,6 +48,11 @@ class HelperState(HelperBound, QObject):
     def attribution(self) -> str:
         """How programs are known: exactly at the syscall (eBPF), or after the fact."""
         return self._attribution
+
+    @Property(str, notify=changed)
+    def kernelVerdicts(self) -> str:
+        """Whether decided flows are decided again in the kernel, and why not."""
+        return self._kernel_verdicts
 
     @Property(str, notify=changed)
     def errorMessage(self) -> str:
@@ -73,6 +79,11 @@ class HelperState(HelperBound, QObject):
             "exact, at the syscall (eBPF)" if status.get("attribution") == "ebpf"
             else f"best effort, from /proc ({status.get('attribution_reason') or 'no eBPF'})"
         )  # fmt: skip
+        self._kernel_verdicts = (
+            "on: flows like ones a rule decided are decided at the syscall"
+            if status.get("kernel_verdicts")
+            else f"off ({status.get('kernel_verdicts_reason') or 'not available'})"
+        )
         self.changed.emit()
 
     def _on_error(self, error: HelperCallError) -> None:

@@ -1,13 +1,13 @@
 """`BlocklistModel`: the blocklist subscriptions and how their lists were read: the format
 detected, the names and networks in use, the lines accepted, ignored (by kind) and
-rejected, and what went wrong.
+rejected, what went wrong, and how many flows each blocked.
 
-Loaded with ListBlocklists whenever the helper (re)appears. The helper sends no signal
-when a list changes, so the page reads them again when shown (`refresh`); `update` asks
-for every list to be read again now (UpdateBlocklists replies once they are in use).
+Loaded with ListBlocklists whenever the helper (re)appears; the hit counts are updated in
+place from BlocklistHitsChanged. The helper sends no signal when a list changes
+otherwise, so the page reads them again when shown (`refresh`); `update` asks for every
+list to be read again now (UpdateBlocklists replies once they are in use), `setEnabled`
+turns one on or off (SetBlocklistEnabled replies once the lists in use follow).
 """
-
-from datetime import datetime
 
 from PySide6.QtCore import Property, QObject, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
@@ -15,6 +15,7 @@ from PySide6.QtQml import QmlElement, QmlUncreatable
 from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient
 from netwarden.models.row_model import RowModel
+from netwarden.models.rules import format_time
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
@@ -36,7 +37,6 @@ def ignored_text(ignored: dict[str, int]) -> str:
 
 def _row(blocklist: dict) -> dict:
     ignored = blocklist.get("ignored") or {}
-    updated = blocklist.get("updated_at")
     return {
         "blocklistId": blocklist["id"],
         "name": blocklist.get("name", ""),
@@ -49,8 +49,10 @@ def _row(blocklist: dict) -> dict:
         "ignored": sum(ignored.values()),
         "ignoredKinds": ignored_text(ignored),
         "rejected": blocklist.get("rejected", 0),
-        "updatedAt": datetime.fromtimestamp(updated).strftime("%Y-%m-%d %H:%M") if updated else "",
+        "updatedAt": format_time(blocklist.get("updated_at")),
         "problem": blocklist.get("error", ""),
+        "hits": blocklist.get("hits", 0),
+        "lastHit": format_time(blocklist.get("last_hit")),
     }
 
 
@@ -61,7 +63,7 @@ class BlocklistModel(HelperBound, RowModel):
 
     ROLES = (
         "blocklistId", "name", "source", "enabled", "format", "names", "networks", "accepted",
-        "ignored", "ignoredKinds", "rejected", "updatedAt", "problem",
+        "ignored", "ignoredKinds", "rejected", "updatedAt", "problem", "hits", "lastHit",
     )  # fmt: skip
     KEY = "blocklistId"
 
@@ -72,6 +74,7 @@ class BlocklistModel(HelperBound, RowModel):
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._updating = False
+        client.on_signal("BlocklistHitsChanged", self._hits_changed)
         self._bind_helper(client)
 
     @Property(bool, notify=updatingChanged)
@@ -95,6 +98,26 @@ class BlocklistModel(HelperBound, RowModel):
         """Read every list again now; `updating` meanwhile, `updated` once they are in use."""
         self._set_updating(True)
         self._client.call("UpdateBlocklists", "", (), self._updated, self._failed)
+
+    @Slot(int, bool)
+    def setEnabled(self, blocklist_id: int, enabled: bool) -> None:
+        """Turn list `blocklist_id` on or off (off: it blocks nothing, is not downloaded)."""
+
+        def stored(changed: dict) -> None:
+            self._set_rows([_row(changed)])
+
+        self._client.call("SetBlocklistEnabled", "tb", (blocklist_id, enabled), stored,
+                          self._failed)  # fmt: skip
+
+    def _hits_changed(self, counts: list) -> None:
+        """The flows blocked by the lists that blocked lately, in place."""
+        self._set_rows([{"blocklistId": list_id, "hits": hits, "lastHit": format_time(last)}
+                        for list_id, hits, last in counts])  # fmt: skip
+
+    def _set_rows(self, rows: list[dict]) -> None:
+        """Change these rows' values in place (`RowModel.update`: `update` is the slot
+        that reads the lists again)."""
+        RowModel.update(self, {row["blocklistId"]: row for row in rows})
 
     def _updated(self, blocklists: list[dict]) -> None:
         self._set_updating(False)

@@ -13,10 +13,11 @@ change (coalesced, at most every `UPDATE_MS`); the view only places what it is g
 
 import math
 
-from PySide6.QtCore import Property, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import Property, QObject, Signal, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_client import HelperClient, to_dbus_options
+from netwarden.models.coalesced import Coalesced
 from netwarden.models.connections import ConnectionsModel, RecentFlowsModel, flow_row
 from netwarden.models.row_model import RowModel
 
@@ -173,13 +174,7 @@ class ConnectionMap(QObject):
         self._hosts = MapNodeModel(self)
         self._links = MapLinkModel(self)
         self._host_flows = RecentFlowsModel(self)
-        self._pending = QTimer(self)
-        self._pending.setSingleShot(True)
-        self._pending.setInterval(UPDATE_MS)
-        self._pending.timeout.connect(self.rebuild)
-        for signal in (connections.rowsInserted, connections.rowsRemoved,
-                       connections.dataChanged, connections.modelReset):  # fmt: skip
-            signal.connect(self._schedule)
+        self._pending = Coalesced(self, UPDATE_MS, self.rebuild, connections)
 
     @Property(QObject, constant=True)
     def programs(self) -> MapNodeModel:
@@ -251,7 +246,3 @@ class ConnectionMap(QObject):
             lambda page: self._host_flows.sync([flow_row(f) for f in page["flows"]]),
             lambda _error: self._host_flows.sync([]),
         )  # fmt: skip
-
-    def _schedule(self) -> None:
-        if not self._pending.isActive():
-            self._pending.start()

@@ -70,6 +70,7 @@ def destination_rows(flows: list[dict]) -> list[dict]:
     for flow in flows:
         text = destination_text(flow)
         entry = merged.setdefault(text, {"text": text, "host": host_of(flow), "verdict": "allow",
+                                         "address": flow.get("destination", ""),
                                          "bytesIn": 0, "bytesOut": 0, "count": 0})  # fmt: skip
         entry["bytesIn"] += flow.get("bytes_in", 0)
         entry["bytesOut"] += flow.get("bytes_out", 0)

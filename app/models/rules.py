@@ -29,7 +29,7 @@ QML_IMPORT_MAJOR_VERSION = 1
 # Kept by the helper, never sent back: counters, and the administrator's file a rule
 # comes from (`source`; such rules cannot be changed over D-Bus).
 READ_ONLY = ("id", "hits", "last_hit", "created", "source")
-FORM_FIELDS = ("action", "exe", "destination", "ports", "protocol", "priority", "note")
+FORM_FIELDS = ("action", "exe", "destination", "ports", "protocol", "priority", "note", "profile")
 TIP_ENTRIES = 25  # of a set of destinations, in the Rules page's tooltip
 
 
@@ -94,6 +94,7 @@ def rule_row(rule: dict) -> dict:
         "ruleEnabled": bool(rule.get("enabled", True)),
         "note": rule.get("note", ""),
         "managedBy": rule.get("source", ""),
+        "profile": rule.get("profile", ""),  # "" for every profile
     }
 
 
@@ -133,7 +134,7 @@ class RulesModel(HelperBound, RowModel):
         "ruleId", "ruleAction", "program", "exe", "user", "destination", "destinationSummary",
         "destinationTip", "ports", "portsSummary", "protocol",
         "lifetime", "priority", "hits", "lastHit", "lastHitTime", "pinned", "pinnedHash",
-        "ruleEnabled", "note", "managedBy",
+        "ruleEnabled", "note", "managedBy", "profile",
     )  # fmt: skip
     KEY = "ruleId"
 

@@ -28,7 +28,10 @@ class Settings:
     trust_package_updates: bool = True
     forwarded: str = "allow"
     dns_to_resolvers: bool = True
+    kernel_verdicts: bool = True
     silent_mode: str = "off"
+    locations: bool = False
+    locations_source: str = ""
 
     def merged(self, values: dict) -> "Settings":
         """These values with those that `values` names over them, each of its field's type."""
@@ -86,10 +89,25 @@ class SettingsModel(HelperBound, QObject):
         """The built-in rule: programs may ask this computer's DNS servers."""
         return self._values.dns_to_resolvers
 
+    @Property(bool, notify=changed)
+    def kernelVerdicts(self) -> bool:
+        """Flows like ones a rule decided are decided again in the kernel."""
+        return self._values.kernel_verdicts
+
     @Property(str, notify=changed)
     def silentMode(self) -> str:
         """Silent Mode: "off" (ask), or "allow" / "deny" what would have asked."""
         return self._values.silent_mode
+
+    @Property(bool, notify=changed)
+    def locations(self) -> bool:
+        """Whether the helper keeps an IP-to-location database (for the world map)."""
+        return self._values.locations
+
+    @Property(str, notify=changed)
+    def locationsSource(self) -> str:
+        """Where it downloads it from ({year} and {month}: the current month's)."""
+        return self._values.locations_source
 
     @Slot(str)
     def setSilentMode(self, mode: str) -> None:

@@ -34,7 +34,8 @@ def _sort_value(value: object) -> tuple[int, object]:
 @QmlElement
 class SortFilterModel(QSortFilterProxyModel):
     """`source` (a RowModel) sorted by the role `sortRole` (`descending`) and filtered: a
-    row stays when any of `filterRoles` contains `filterText` (case-insensitive)."""
+    row stays when any of `filterRoles` contains `filterText` (case-insensitive), and,
+    when `matchRole` is set, its value of that role is one of `matchValues`."""
 
     changed = Signal()
 
@@ -43,6 +44,8 @@ class SortFilterModel(QSortFilterProxyModel):
         self._filter_text = ""
         self._needle = ""  # the filter text as compared
         self._filter_roles: list[str] = []
+        self._match_role = ""
+        self._match_values: list[object] = []
         self._sort_role = ""
         self._descending = False
         self.setDynamicSortFilter(True)
@@ -92,6 +95,26 @@ class SortFilterModel(QSortFilterProxyModel):
 
     filterRoles = Property(list, _get_filter_roles, _set_filter_roles, notify=changed)
 
+    def _get_match_role(self) -> str:
+        return self._match_role
+
+    def _set_match_role(self, name: str) -> None:
+        self._match_role = name
+        self.invalidateFilter()
+        self.changed.emit()
+
+    matchRole = Property(str, _get_match_role, _set_match_role, notify=changed)
+
+    def _get_match_values(self) -> list[object]:
+        return self._match_values
+
+    def _set_match_values(self, values: list[object]) -> None:
+        self._match_values = list(values)
+        self.invalidateFilter()
+        self.changed.emit()
+
+    matchValues = Property(list, _get_match_values, _set_match_values, notify=changed)
+
     def _get_sort_role(self) -> str:
         return self._sort_role
 
@@ -135,9 +158,12 @@ class SortFilterModel(QSortFilterProxyModel):
         self.sort(0, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._needle:
-            return True
-        return self._needle in self.sourceModel().text_of(source_row, self._filter_roles)
+        source = self.sourceModel()
+        if self._match_role:
+            value = source.get(source_row).get(self._match_role)
+            if value not in self._match_values:
+                return False
+        return not self._needle or self._needle in source.text_of(source_row, self._filter_roles)
 
     def lessThan(self, left: Index, right: Index) -> bool:
         role = self.sortRole()

@@ -31,9 +31,12 @@ class Download:
     last_modified: str
 
 
-def download(url: str, etag: str, last_modified: str, mark: int) -> Download:
-    """GET `url`, unless unchanged since `etag` / `last_modified`, from sockets carrying
-    `mark` (the helper's own: never queued); `SourceError` on failure."""
+def download(
+    url: str, etag: str, last_modified: str, mark: int, max_bytes: int = MAX_BYTES
+) -> Download:
+    """GET `url` (at most `max_bytes`), unless unchanged since `etag` / `last_modified`,
+    from sockets carrying `mark` (the helper's own: never queued); `SourceError` on
+    failure."""
     request = urllib.request.Request(url, headers={"User-Agent": "netwarden-helper"})
     if etag:
         request.add_header("If-None-Match", etag)
@@ -41,7 +44,7 @@ def download(url: str, etag: str, last_modified: str, mark: int) -> Download:
         request.add_header("If-Modified-Since", last_modified)
     try:
         with _opener(mark).open(request, timeout=TIMEOUT_S) as response:
-            data = _read_bounded(response, time.monotonic() + TIMEOUT_S)
+            data = _read_bounded(response, time.monotonic() + TIMEOUT_S, max_bytes)
             headers = response.headers
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
@@ -54,18 +57,18 @@ def download(url: str, etag: str, last_modified: str, mark: int) -> Download:
     return Download(data, headers.get("ETag", ""), headers.get("Last-Modified", ""))
 
 
-def _read_bounded(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    """The body, refused when it is larger than `MAX_BYTES` or still arriving at
+def _read_bounded(response: http.client.HTTPResponse, deadline: float, max_bytes: int) -> bytes:
+    """The body, refused when it is larger than `max_bytes` or still arriving at
     `deadline` (the socket's timeout only bounds each read: a server sending one byte
     every few seconds would otherwise hold the worker for days)."""
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_BYTES:
-        raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise SourceError(f"larger than {max_bytes >> 20} MiB")
     chunks, size = [], 0
     while chunk := response.read1(CHUNK):  # one recv at a time, so the deadline holds
         size += len(chunk)
-        if size > MAX_BYTES:
-            raise SourceError(f"larger than {MAX_BYTES >> 20} MiB")
+        if size > max_bytes:
+            raise SourceError(f"larger than {max_bytes >> 20} MiB")
         if time.monotonic() > deadline:
             raise SourceError(f"download took longer than {TIMEOUT_S:.0f} s")
         chunks.append(chunk)

@@ -16,15 +16,14 @@ lists not checked for `UPDATE_S` are downloaded; staleness is checked every `CHE
 
 import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from queue import SimpleQueue
 from typing import Any
 
+from netwarden_common.errors import Missing
 from netwarden_common.files import write_private
 from netwarden_helper.blocklists.formats import ParsedList, parse_list
 from netwarden_helper.blocklists.locations import SourceError, is_url, read_local
@@ -33,6 +32,7 @@ from netwarden_helper.blocklists.subscriptions import Blocklist, BlocklistError,
 from netwarden_helper.policy.domain_lists import DomainMatcher, ListEntries
 from netwarden_helper.runtime.loop import Loop
 from netwarden_helper.runtime.memory import release_memory
+from netwarden_helper.runtime.worker import Worker
 from netwarden_helper.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,13 @@ log = logging.getLogger(__name__)
 UPDATE_S = 86400.0
 CHECK_S = 3600.0
 MAX_SUBSCRIPTIONS = 100
+
+
+def is_stale(checked_at: float | None, updated_at: float | None, error: str, now: float) -> bool:
+    """Due for an update: daily, or at each check while the last attempt failed or the
+    content never loaded (added while offline, say)."""
+    due = CHECK_S if error or updated_at is None else UPDATE_S
+    return checked_at is None or now - checked_at >= due
 
 
 class BlocklistUpdates:
@@ -63,15 +70,13 @@ class BlocklistUpdates:
         self._clock = clock
         self._subscriptions = {b.id: b for b in store.blocklists()}
         self._entries: dict[int, ListEntries] = {}  # the worker's alone
-        # A daemon thread: a download in progress must not hold up the helper's exit.
-        self._jobs: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
-        threading.Thread(target=self._run_jobs, name="blocklists", daemon=True).start()
+        self._worker = Worker("blocklists")
         self._timer = loop.call_every(CHECK_S, self.update_stale)
         self._submit([(b, self._stale(b)) for b in self._subscriptions.values()])
 
     def close(self) -> None:
         Loop.cancel(self._timer)
-        self._jobs.put(None)
+        self._worker.close()
 
     # On the loop
 
@@ -100,6 +105,17 @@ class BlocklistUpdates:
         self._submit([], forget=blocklist_id)
         return True
 
+    def set_enabled(self, blocklist_id: int, enabled: bool) -> "Future[list[Blocklist]]":
+        """Turn a subscription on or off (`Missing` if there is none). A list turned off
+        blocks nothing and is not downloaded; turned on, it loads (downloaded if due). The
+        Future holds the subscriptions once the new matcher is in use."""
+        blocklist = self._subscriptions.get(blocklist_id)
+        if blocklist is None:
+            raise Missing(f"there is no blocklist {blocklist_id}")
+        self._store.set_blocklist_enabled(blocklist_id, enabled)
+        self._subscriptions[blocklist_id] = blocklist = replace(blocklist, enabled=enabled)
+        return self._submit([(blocklist, self._stale(blocklist))])
+
     def update(self) -> "Future[list[Blocklist]]":
         """Read every enabled list again, downloading URL lists (conditionally); the
         Future holds the subscriptions once the new matcher is in use."""
@@ -112,11 +128,8 @@ class BlocklistUpdates:
             self._submit(stale)
 
     def _stale(self, blocklist: Blocklist) -> bool:
-        """Due for an update: daily, or at each check while its last attempt failed or
-        it never loaded (added while offline, say)."""
-        checked = blocklist.checked_at
-        due = CHECK_S if blocklist.error or blocklist.updated_at is None else UPDATE_S
-        return checked is None or self._clock() - checked >= due
+        return is_stale(blocklist.checked_at, blocklist.updated_at, blocklist.error,
+                        self._clock())  # fmt: skip
 
     def _submit(
         self, blocklists: list[tuple[Blocklist, bool]], forget: int | None = None
@@ -125,16 +138,18 @@ class BlocklistUpdates:
         done: Future[list[Blocklist]] = Future()
         enabled = frozenset(b.id for b in self._subscriptions.values() if b.enabled)
         wanted = [(b, fetch) for b, fetch in blocklists if b.enabled]
-        self._jobs.put(functools.partial(self._work, wanted, enabled, forget, done))
+        self._worker.submit(functools.partial(self._work, wanted, enabled, forget, done))
         return done
 
     def _apply(self, matcher: DomainMatcher, statuses: list[Blocklist], done: Future) -> None:
         self._on_matcher(matcher)
-        self._jobs.put(release_memory)  # the old matcher is freed: give its pages back
+        self._worker.submit(release_memory)  # the old matcher is freed: give its pages back
         try:
             for status in statuses:
                 if status.id in self._subscriptions:  # not removed meanwhile
-                    self._subscriptions[status.id] = status
+                    # (nor switched on or off: that is the later job's to apply)
+                    enabled = self._subscriptions[status.id].enabled
+                    self._subscriptions[status.id] = replace(status, enabled=enabled)
                     self._store.save_blocklist_status(status)
         except Exception as exc:  # the database refused: the caller hears why
             log.exception("saving the blocklists' status failed")
@@ -143,10 +158,6 @@ class BlocklistUpdates:
         done.set_result(self.subscriptions())
 
     # On the worker thread
-
-    def _run_jobs(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            job()
 
     def _work(
         self,

@@ -71,6 +71,13 @@ class ProfileMethods:
         self._profiles.update(checked(name, given.get("uuid", ""), given.get("ssid", "")))
         return dictionary(profiles_record(self._profiles))
 
+    @authorized_method(ACTION_SETTINGS, in_signature="ss", out_signature="a{sv}")
+    def RenameProfile(self, caller: Caller, name: str, new_name: str) -> dbus.Dictionary:
+        """Rename profile `name` to `new_name`; its rules, network and whether it is
+        active go along. Returns the new state."""
+        self._profiles.rename(_name(name), checked(plain(new_name)))
+        return dictionary(profiles_record(self._profiles))
+
     @authorized_method(ACTION_SETTINGS, in_signature="sa{sv}", out_signature="a{sv}")
     def RemoveProfile(self, caller: Caller, name: str, values: dbus.Dictionary) -> dbus.Dictionary:
         """Remove a profile. One with rules is refused unless delete_rules (b) is true

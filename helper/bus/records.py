@@ -1,6 +1,7 @@
 """What each thing looks like on the bus: the a{sv} fields of rules, prompts, settings,
 flows, alerts and blocklist subscriptions (plain dicts; `dictionary` types them, leaving
-out None). The D-Bus API's documentation (docs/dbus-api.md) lists the same fields.
+out None), and hit counts. The D-Bus API's documentation (docs/dbus-api.md) lists the
+same fields.
 """
 
 from dataclasses import fields
@@ -112,8 +113,15 @@ def alert_record(alert: Alert) -> dict[str, Any]:
     }
 
 
-def blocklist_record(blocklist: Blocklist) -> dict[str, Any]:
-    """A subscription as its a{sv} fields (None left out by the caller)."""
+def hit_counts(totals: dict[int, tuple[int, float]]) -> dbus.Array:
+    """{id: (hits, last hit)} as a RuleHitsChanged / BlocklistHitsChanged argument."""
+    counts = [(key, hits, last) for key, (hits, last) in totals.items()]
+    return dbus.Array(counts, signature="(txd)")
+
+
+def blocklist_record(blocklist: Blocklist, hits: tuple[int, float | None]) -> dict[str, Any]:
+    """A subscription as its a{sv} fields (None left out by the caller), with `hits`: how
+    many flows it blocked and when it last did."""
     return {
         "id": blocklist.id,
         "source": blocklist.source,
@@ -130,4 +138,6 @@ def blocklist_record(blocklist: Blocklist) -> dict[str, Any]:
         "rejected": blocklist.rejected,
         "skipped": blocklist.skipped,
         "error": blocklist.error,
+        "hits": hits[0],
+        "last_hit": hits[1],
     }

@@ -22,7 +22,7 @@ from netwarden_common.rule_files import MAX_BYTES, dump_rules, load_rules_file
 from netwarden_common.rules import Rule, validate
 from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import Signals
-from netwarden_helper.bus.records import rule_record
+from netwarden_helper.bus.records import hit_counts, rule_record
 from netwarden_helper.policy.profiles import Profiles
 from netwarden_helper.policy.resolvers import BUILTIN_SOURCE
 from netwarden_helper.policy.rule_book import RuleBook
@@ -56,8 +56,7 @@ class RulesMethods:
         self._signals.send("RulesChanged", "")
 
     def hits_changed(self, totals: dict[int, tuple[int, float]]) -> None:
-        counts = [(rule_id, hits, last) for rule_id, (hits, last) in totals.items()]
-        self._signals.send("RuleHitsChanged", "a(txd)", dbus.Array(counts, signature="(txd)"))
+        self._signals.send("RuleHitsChanged", "a(txd)", hit_counts(totals))
 
     @authorized_method(ACTION_MONITOR, out_signature="aa{sv}")
     def ListRules(self, caller: Caller) -> dbus.Array:

@@ -2,7 +2,7 @@
 `/io/github/netwarden/Helper1`, assembled from one class per concern.
 
 Each concern (status and settings, rules, prompts, alerts, history, blocklists,
-profiles) is a
+profiles, locations) is a
 plain class with its own state and the parts it needs, given at construction by the
 composition root; its methods are declared with `authorized_method`. `HelperObject` is
 the exported object: its class holds every concern's methods (`exported_interface`) and
@@ -22,6 +22,7 @@ from netwarden_helper.bus.alerts import AlertMethods
 from netwarden_helper.bus.authorization import exported_interface
 from netwarden_helper.bus.blocklists import BlocklistMethods
 from netwarden_helper.bus.history import HistoryMethods
+from netwarden_helper.bus.locations import LocationMethods
 from netwarden_helper.bus.polkit import PolkitAuthority
 from netwarden_helper.bus.profiles import ProfileMethods
 from netwarden_helper.bus.prompts import PromptMethods
@@ -31,7 +32,7 @@ from netwarden_helper.runtime.loop import Loop
 
 CONCERNS = (
     StatusMethods, RulesMethods, PromptMethods, AlertMethods, HistoryMethods, BlocklistMethods,
-    ProfileMethods,
+    ProfileMethods, LocationMethods,
 )  # fmt: skip
 
 
@@ -60,10 +61,25 @@ class HelperSignals(dbus.service.Object):
         """Broadcast after any rule was added, changed or deleted (by a call, an answer,
         expiry or the administrator's files)."""
 
+    @dbus.service.signal(INTERFACE, signature="a(txd)")
+    def RuleHitsChanged(self, counts: dbus.Array) -> None:
+        """Every few seconds while rules decide flows: (rule id, hits, last hit) of each
+        rule hit since the last time."""
+
+    @dbus.service.signal(INTERFACE, signature="a(txd)")
+    def BlocklistHitsChanged(self, counts: dbus.Array) -> None:
+        """Every few seconds while blocklists block flows: (list id, flows blocked, last
+        time) of each list that blocked since the last time."""
+
     @dbus.service.signal(INTERFACE, signature="a{sv}")
     def ProfilesChanged(self, state: dbus.Dictionary) -> None:
         """Broadcast after a profile was added, changed, removed or switched to (by a call
         or by the network), or the network changed: as ListProfiles, with `reason`."""
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def LocationDatabaseChanged(self, state: dbus.Dictionary) -> None:
+        """Broadcast after the location database was updated, or an update failed: as
+        GetLocationDatabase."""
 
     @dbus.service.signal(INTERFACE, signature="a{sv}")
     def PromptRaised(self, prompt: dbus.Dictionary) -> None:

@@ -13,6 +13,7 @@ from netwarden_helper.bus.authorization import Caller, authorized_method
 from netwarden_helper.bus.peers import Signals
 from netwarden_helper.bus.records import settings_record
 from netwarden_helper.data_plane.plane import Attribution
+from netwarden_helper.packet_path.kernel_verdicts import KernelVerdicts
 from netwarden_helper.packet_path.netfilter import Backend, Interception
 from netwarden_helper.policy.live_settings import LiveSettings
 
@@ -33,6 +34,7 @@ class Running(Protocol):
     backend: Backend
     interception: Interception
     attribution: Attribution
+    kernel_verdicts: KernelVerdicts
     settings: LiveSettings
 
     def status(self) -> dict[str, Any]: ...
@@ -47,8 +49,10 @@ class StatusMethods:
     @authorized_method(ACTION_MONITOR, out_signature="a{sv}")
     def GetStatus(self, caller: Caller) -> dbus.Dictionary:
         """Version, start time, uptime, netfilter backend, failure mode, attribution
-        ("ebpf" or "procfs", and why not eBPF), counters."""
+        ("ebpf" or "procfs", and why not eBPF), kernel verdicts (on or off, and why
+        off), counters."""
         helper = self._helper
+        kernel = helper.kernel_verdicts.status
         return dictionary(
             {
                 "version": __version__,
@@ -58,6 +62,8 @@ class StatusMethods:
                 "fail_closed": helper.interception.fail_closed,
                 "attribution": helper.attribution.mode,
                 "attribution_reason": helper.attribution.reason,
+                "kernel_verdicts": kernel.on,
+                "kernel_verdicts_reason": kernel.reason,
                 "counters": helper.status(),
                 "footprint": footprint(),
             }

@@ -1,5 +1,6 @@
 """A small ctypes layer over Debian's libbpf1: open and load an object, attach its
-programs (cgroup links, a netfilter link), look up its maps. No compiler at run time.
+programs (cgroup links, a netfilter link), use its maps and read its ring buffers. No
+compiler at run time.
 
 Every failure raises `BpfError` with the errno libbpf reported. libbpf's own messages
 (the verifier's log among them) go to this module's logger at debug level.
@@ -10,11 +11,15 @@ import ctypes.util
 import errno
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 _PRINT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+# int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size)
+BPF_NOEXIST = 1
+_SAMPLE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
 
 class BpfError(OSError):
@@ -49,6 +54,25 @@ def _library() -> ctypes.CDLL:
             ctypes.c_int,
             [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64],
         ),
+        ("bpf_map_delete_elem", ctypes.c_int, [ctypes.c_int, ctypes.c_char_p]),
+        (
+            "bpf_map_lookup_batch",
+            ctypes.c_int,
+            [
+                ctypes.c_int,
+                pointer,
+                pointer,
+                pointer,
+                pointer,
+                ctypes.POINTER(ctypes.c_uint32),
+                pointer,
+            ],
+        ),
+        ("libbpf_num_possible_cpus", ctypes.c_int, []),
+        ("ring_buffer__new", pointer, [ctypes.c_int, _SAMPLE, pointer, pointer]),
+        ("ring_buffer__consume", ctypes.c_int, [pointer]),
+        ("ring_buffer__epoll_fd", ctypes.c_int, [pointer]),
+        ("ring_buffer__free", None, [pointer]),
     ):
         entry = getattr(lib, function)
         entry.restype, entry.argtypes = result, arguments
@@ -85,6 +109,7 @@ class BpfObject:
         if not self._object:
             raise _failed(f"cannot open {path}")
         self._links: list[int] = []
+        self._rings: list[tuple[int, object]] = []  # each with its callback, kept alive
         loaded = self._lib.bpf_object__load(self._object)
         if loaded:
             self.close()
@@ -122,12 +147,71 @@ class BpfObject:
         """Fill `value` with map `map_fd`'s entry for `key`; False if there is none."""
         return self._lib.bpf_map_lookup_elem(map_fd, key, value) == 0
 
-    def update(self, map_fd: int, key: bytes, value: bytes) -> None:
-        """Set map `map_fd`'s entry for `key` to `value`."""
-        if self._lib.bpf_map_update_elem(map_fd, key, value, 0):
+    def update(self, map_fd: int, key: bytes, value: bytes, only_new: bool = False) -> bool:
+        """Set map `map_fd`'s entry for `key` to `value` (`only_new`: unless it has one;
+        then False)."""
+        if self._lib.bpf_map_update_elem(map_fd, key, value, BPF_NOEXIST if only_new else 0):
+            if only_new and ctypes.get_errno() == errno.EEXIST:
+                return False
             raise _failed("cannot update a map")
+        return True
+
+    def entries(self, map_fd: int, key_size: int, value_size: int) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) of hash map `map_fd`, read in batches."""
+        found: list[tuple[bytes, bytes]] = []
+        batch, token, started = 256, ctypes.c_uint32(0), False
+        keys = ctypes.create_string_buffer(key_size * batch)
+        values = ctypes.create_string_buffer(value_size * batch)
+        while True:
+            count = ctypes.c_uint32(batch)
+            result = self._lib.bpf_map_lookup_batch(
+                map_fd, ctypes.byref(token) if started else None, ctypes.byref(token), keys,
+                values, ctypes.byref(count), None)  # fmt: skip
+            code = ctypes.get_errno()
+            found += [(keys.raw[i * key_size : (i + 1) * key_size],
+                       values.raw[i * value_size : (i + 1) * value_size])
+                      for i in range(count.value)]  # fmt: skip
+            if result:
+                if code == errno.ENOENT:  # the last batch
+                    return found
+                raise _failed("cannot read a map")
+            started = True
+
+    def per_cpu_sum(self, map_fd: int, key: bytes) -> int:
+        """The sum over every CPU of a per-CPU map's 64-bit value for `key`."""
+        cpus = self._lib.libbpf_num_possible_cpus()
+        values = (ctypes.c_uint64 * max(cpus, 1))()
+        if self._lib.bpf_map_lookup_elem(map_fd, key, values):
+            return 0
+        return sum(values)
+
+    def delete(self, map_fd: int, key: bytes) -> None:
+        """Remove map `map_fd`'s entry for `key`, if it has one."""
+        self._lib.bpf_map_delete_elem(map_fd, key)
+
+    def ring_buffer(self, map_fd: int, on_record: Callable[[bytes], None]) -> tuple[int, int]:
+        """Read ring buffer map `map_fd`: (a handle for `consume`, an fd that is readable
+        when it has records). `on_record` gets each record's bytes."""
+
+        @_SAMPLE
+        def sample(_context: int, data: int, size: int) -> int:
+            on_record(ctypes.string_at(data, size))
+            return 0
+
+        ring = self._lib.ring_buffer__new(map_fd, sample, None, None)
+        if not ring:
+            raise _failed("cannot read a ring buffer")
+        self._rings.append((ring, sample))
+        return ring, self._lib.ring_buffer__epoll_fd(ring)
+
+    def consume(self, ring: int) -> None:
+        """Hand every record waiting in `ring` to its `on_record`."""
+        self._lib.ring_buffer__consume(ring)
 
     def close(self) -> None:
+        for ring, _sample in self._rings:
+            self._lib.ring_buffer__free(ring)
+        self._rings.clear()
         for link in self._links:
             self._lib.bpf_link__destroy(link)
         self._links.clear()

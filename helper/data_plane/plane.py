@@ -11,13 +11,18 @@ import ctypes
 import logging
 import os
 import socket
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from netwarden_helper.data_plane.libbpf import BpfError, BpfObject
 from netwarden_helper.data_plane.records import (
     EXE_SIZE,
+    FLOW_KEY_SIZE,
     FLOW_OWNER_SIZE,
+    TRAFFIC_SIZE,
+    KernelDecision,
     SocketOwner,
     config,
     exe_path,
@@ -32,7 +37,17 @@ NF_INET_LOCAL_OUT = 3
 # After conntrack (-200: the program reads the flow's state), before mangle (-150), where
 # Netwarden's queue rule sends the flow to the helper.
 PRIORITY = -199
-CGROUP_PROGRAMS = ("sock_create", "sock_release", "connect4", "connect6", "sendmsg4", "sendmsg6")
+CGROUP_PROGRAMS = (
+    "sock_create",
+    "sock_release",
+    "connect4",
+    "connect6",
+    "sendmsg4",
+    "sendmsg6",
+    "egress",
+    "ingress",
+)
+SO_NETNS_COOKIE = 71
 
 
 @dataclass(frozen=True)
@@ -53,14 +68,22 @@ def cgroup2_root(mountinfo: Path = Path("/proc/self/mountinfo")) -> Path | None:
     return None
 
 
-class DataPlane:
-    """The loaded programs; `owner` reads the kernel's record of a packet's socket."""
+def _netns_cookie() -> int:
+    """The kernel's cookie of this thread's network namespace."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        return int(struct.unpack("=Q", probe.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8))[0])
 
-    def __init__(self, object_path: Path, cgroup: Path) -> None:
+
+class DataPlane:
+    """The loaded programs; `owner` reads the kernel's record of a packet's socket; the
+    verdict cache is written with `cache`, `forget` and `set_generation`."""
+
+    def __init__(self, object_path: Path, cgroup: Path, decided_mark: int) -> None:
         self._object = BpfObject(object_path)
         try:
             own_pids = os.stat("/proc/self/ns/pid")
-            self._object.update(self._object.map_fd("settings"), bytes(4), config(own_pids))
+            self._object.update(self._object.map_fd("settings"), bytes(4),
+                                config(own_pids, _netns_cookie(), decided_mark))  # fmt: skip
             cgroup_fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 for name in CGROUP_PROGRAMS:
@@ -71,9 +94,14 @@ class DataPlane:
                 self._object.attach_netfilter("local_out", family, NF_INET_LOCAL_OUT, PRIORITY)
             self._flows = self._object.map_fd("flows")
             self._exes = self._object.map_fd("exes")
+            self._verdicts = self._object.map_fd("verdicts")
+            self._generation = self._object.map_fd("generation")
+            self._traffic = self._object.map_fd("traffic")
+            self._counted = self._object.map_fd("counted")
         except BaseException:
             self._object.close()
             raise
+        self._ring = 0  # the decisions ring buffer, once read_decisions is called
         self._owner = ctypes.create_string_buffer(FLOW_OWNER_SIZE)
         self._exe = ctypes.create_string_buffer(EXE_SIZE)
         log.info("attribution: eBPF (programs attached to cgroup %s)", cgroup)
@@ -91,19 +119,61 @@ class DataPlane:
             return None
         return exe_path(self._exe.raw)
 
+    def set_generation(self, generation: int) -> None:
+        """Make `generation` the current one: cached verdicts of any other are void (0:
+        none is used)."""
+        self._object.update(self._generation, bytes(4), struct.pack("=Q", generation))
+
+    def cache(self, key: bytes, value: bytes) -> None:
+        """Cache a verdict (`records.verdict_key`, `records.verdict_value`)."""
+        self._object.update(self._verdicts, key, value)
+
+    def forget(self, key: bytes) -> None:
+        """Drop the cached verdict for `key`, if any."""
+        self._object.delete(self._verdicts, key)
+
+    def read_decisions(self, on_decision: Callable[[KernelDecision], None]) -> int:
+        """Have `consume_decisions` hand each flow the kernel decided to `on_decision`;
+        returns the fd that is readable when there are some."""
+        self._ring, fd = self._object.ring_buffer(
+            self._object.map_fd("decisions"), lambda data: on_decision(KernelDecision.unpack(data))
+        )
+        return fd
+
+    def consume_decisions(self) -> None:
+        self._object.consume(self._ring)
+
+    def account(self, key: bytes, value: bytes) -> bool:
+        """Count the bytes of flow `key` (`records.tuple_key`) from now, unless they are
+        counted already (the kernel started when it decided the flow): False then."""
+        return self._object.update(self._traffic, key, value, only_new=True)
+
+    def stop_accounting(self, key: bytes) -> None:
+        self._object.delete(self._traffic, key)
+
+    def traffic(self) -> list[tuple[bytes, bytes]]:
+        """Every accounted flow's (key, counts) (`records.traffic_counts`)."""
+        return self._object.entries(self._traffic, FLOW_KEY_SIZE, TRAFFIC_SIZE)
+
+    def traffic_changes(self) -> int:
+        """A number that grows whenever an accounted flow's bytes or state change."""
+        return self._object.per_cpu_sum(self._counted, bytes(4))
+
     def close(self) -> None:
         """Detach every program (the kernel does the same if the helper dies)."""
         self._object.close()
 
 
-def start(object_path: Path | None, cgroup: Path | None) -> tuple[DataPlane | None, Attribution]:
+def start(
+    object_path: Path | None, cgroup: Path | None, decided_mark: int
+) -> tuple[DataPlane | None, Attribution]:
     """The data plane, or None and why the helper attributes by /proc instead."""
     if object_path is None or cgroup is None:
         reason = "disabled" if object_path is None else "no cgroup2 hierarchy"
         log.info("attribution: sock_diag and /proc (%s)", reason)
         return None, Attribution("procfs", reason)
     try:
-        return DataPlane(object_path, cgroup), Attribution("ebpf")
+        return DataPlane(object_path, cgroup, decided_mark), Attribution("ebpf")
     except (BpfError, OSError) as exc:
         log.warning("attribution: sock_diag and /proc; the eBPF data plane cannot start: %s", exc)
         return None, Attribution("procfs", str(exc))

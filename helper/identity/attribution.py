@@ -1,7 +1,8 @@
 """Who owns a packet's socket: 5-tuple -> (socket inode, uid) -> pid.
 
-The socket comes from one exact-tuple netlink sock_diag request (no dump: a dump per
-packet costs milliseconds). The pid comes from a map of socket inodes to pids built from
+A TCP or UDP socket comes from one exact-tuple netlink sock_diag request (no dump: a
+dump per packet costs milliseconds); a ping or raw socket (ICMP, other protocols) from
+`raw_sockets`. The pid comes from a map of socket inodes to pids built from
 /proc/<pid>/fd, refreshed from recently seen processes first and, only when they do not
 have it, by a full scan bounded in time. A socket whose owner cannot be found is
 attributed to nobody: never to a guess.
@@ -16,6 +17,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from netwarden_helper.identity import raw_sockets
 from netwarden_helper.packet_path.packet import TCP, UDP, UDPLITE, Packet
 
 NETLINK_SOCK_DIAG = 4
@@ -44,11 +46,11 @@ class SocketTable:
 
     def owner(self, packet: Packet) -> tuple[int, int] | None:
         """`(inode, uid)` of the local socket that sent `packet`, or None."""
-        if packet.protocol not in _DIAG_PROTOCOLS or not packet.sport:
-            return None
         try:
-            return self._lookup(packet)
-        except OSError:
+            if packet.protocol not in _DIAG_PROTOCOLS:
+                return raw_sockets.owner(packet)
+            return self._lookup(packet) if packet.sport else None
+        except (OSError, ValueError):
             return None
 
     def is_open(self, packet: Packet) -> bool | None:

@@ -22,6 +22,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from netwarden_common.rules import normalize_host
+from netwarden_helper.runtime.events import Event
 
 _MIN_TTL_S = 30  # keep very short-lived answers long enough for the connection they serve
 _MAX_NAMES_PER_ADDRESS = 8
@@ -41,6 +42,8 @@ class DnsNames:
         self._clock = clock
         self.malformed = 0
         self.unsolicited = 0
+        # an address got a name it did not have (told before its answer is let through)
+        self.learnt: Event[[str]] = Event()
 
     def __len__(self) -> int:
         return len(self._names)
@@ -112,6 +115,8 @@ class DnsNames:
 
     def _remember(self, address: str, names: list[str], expires: float) -> None:
         known = self._names.pop(address, {})
+        now = self._clock()
+        new = any(known.get(name, 0.0) <= now for name in names)
         for name in names:
             known[name] = max(expires, known.get(name, 0.0))
         if len(known) > _MAX_NAMES_PER_ADDRESS:
@@ -119,6 +124,8 @@ class DnsNames:
         self._names[address] = known
         while len(self._names) > self._max_addresses:
             self._names.popitem(last=False)
+        if new:
+            self.learnt.emit(address)
 
     def names_for(self, address: str) -> tuple[str, ...]:
         """The names `address` was resolved from and still valid, most recent first."""
@@ -128,6 +135,12 @@ class DnsNames:
         now = self._clock()
         valid = sorted(((t, n) for n, t in known.items() if t > now), reverse=True)
         return tuple(name for _t, name in valid)
+
+    def expiry(self, address: str) -> float | None:
+        """When the first of `address`'s valid names expires (Unix time); None: none."""
+        now = self._clock()
+        valid = [t for t in self._names.get(address, {}).values() if t > now]
+        return min(valid, default=None)
 
 
 def _tcp_messages(segment: bytes) -> list[bytes]:

@@ -24,12 +24,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from netwarden_common.rules import KERNEL
 from netwarden_common.users import user_name
 from netwarden_helper.data_plane.plane import DataPlane
 from netwarden_helper.data_plane.records import SocketOwner
 from netwarden_helper.identity.attribution import SocketOwners, SocketTable
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.hashing import BinaryHasher, file_key
+from netwarden_helper.identity.kernel_packets import sent_by_kernel
 from netwarden_helper.identity.known_resolvers import resolver_name
 from netwarden_helper.identity.process_info import ProcessInfo, read_process, start_time
 from netwarden_helper.packet_path.packet import Packet
@@ -165,10 +167,10 @@ class Identifier:
         except OSError:  # gone meanwhile: its number still tells the flows apart
             interface = f"if{interface_index}"
         return Flow(exe="", dst=packet.dst, protocol=packet.protocol_name, dport=packet.dport,
-                    hosts=self._names(packet.dst),
+                    hosts=self.names_of(packet.dst),
                     forwarded_from=f"{interface} {packet.src}")  # fmt: skip
 
-    def _names(self, address: str) -> tuple[str, ...]:
+    def names_of(self, address: str) -> tuple[str, ...]:
         """The names DNS answers gave `address`; a public resolver's own name when there
         are none (a program doing its own DNS over TLS or HTTPS)."""
         names = self._dns.names_for(address)
@@ -177,6 +179,12 @@ class Identifier:
         resolver = resolver_name(address)
         return (resolver,) if resolver else ()
 
+    @staticmethod
+    def _unattributed(packet: Packet, uid: int) -> str:
+        """The program of a packet no process is known for: the kernel's own reset or ICMP
+        error when no socket at all was found (`uid` -1), else "" (unknown)."""
+        return KERNEL if uid == -1 and sent_by_kernel(packet) else ""
+
     def flow(self, packet: Packet, uid: int, process: ProcessInfo | None) -> Flow:
         """The flow of `packet` from `process` (None: not known) of user `uid`."""
         sha256 = None
@@ -184,7 +192,7 @@ class Identifier:
             key = file_key(process.pid)
             sha256 = self._hasher.cached(key) if key else None
         return Flow(
-            exe=process.exe if process else "",
+            exe=process.exe if process else self._unattributed(packet, uid),
             dst=packet.dst,
             protocol=packet.protocol_name,
             dport=packet.dport,
@@ -192,7 +200,7 @@ class Identifier:
             sha256=sha256,
             unit=process.unit if process else "",
             flatpak=process.flatpak if process else "",
-            hosts=self._names(packet.dst),
+            hosts=self.names_of(packet.dst),
             script=process.script if process else "",
             script_sha256=process.script_sha256 if process else "",
             foreign_root=process.foreign_root if process else False,

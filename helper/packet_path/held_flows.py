@@ -420,6 +420,7 @@ class HeldFlows:
                 rule = decision.rule
                 self._rule_book.count_hit(rule)
                 self._close_group(group, rule.action, rule.drop, "rule", rule.id)
-            elif decision.verdict is Verdict.BLOCKLIST:
+            elif decision.verdict is Verdict.BLOCKLIST and decision.blocklist is not None:
                 self._counters["blocklisted"] += 1
+                self._rule_book.blocklist_hits.count(decision.blocklist)
                 self._close_group(group, "deny", False, "blocklist")

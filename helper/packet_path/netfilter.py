@@ -19,7 +19,8 @@ back. Both:
 - queue the same kinds of packet routed through this host (containers on a bridge, VMs,
   a shared connection: the forward hook) to `flow_queue` too (the packet path tells them
   apart by their hook), and the DNS queries and answers they carry to `dns_queue`;
-- skip packets carrying the run's own mark (the helper's own sockets);
+- skip packets carrying the run's own mark (the helper's own sockets) or its decided mark
+  (a TCP connect the kernel verdict cache allowed: `data_plane/`, docs/kernel-verdicts.md);
 - reject packets that the helper gave the run's reject mark (TCP reset, ICMP port
   unreachable), in filter-output and filter-forward chains after the queue;
 - fail open (queue bypass: the network keeps working while nobody reads the queue)
@@ -53,11 +54,13 @@ class Marks:
 
     reject: int  # a verdict's "deny": rejected by Netwarden's filter rule
     own: int  # the helper's own sockets (blocklist downloads): never queued
+    decided: int  # sockets the kernel verdict cache allowed at connect: not queued
 
     @classmethod
     def drawn(cls) -> "Marks":
         low = secrets.randbelow(0xFFFE) + 1
-        return cls(_MARK_PREFIX | low, _MARK_PREFIX | (low % 0xFFFF + 1))
+        own = low % 0xFFFF + 1
+        return cls(_MARK_PREFIX | low, _MARK_PREFIX | own, _MARK_PREFIX | (own % 0xFFFF + 1))
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class IptablesBackend:
                 ":NETWARDEN_ROUTED - [0:0]",
                 ":NETWARDEN_FWD - [0:0]",
                 f"-A NETWARDEN_OUT -m mark --mark {marks.own:#x} -j RETURN",
+                f"-A NETWARDEN_OUT -m mark --mark {marks.decided:#x} -j RETURN",
                 *(
                     f"-A {chain} {match} {queue}"
                     for chain in ("NETWARDEN_OUT", "NETWARDEN_FWD")
@@ -225,6 +229,7 @@ table {self.TABLE} {{
     chain flows {{
         type filter hook output priority mangle; policy accept;
         meta mark {marks.own:#x} return
+        meta mark {marks.decided:#x} return
         {new_flows}
     }}
     chain forwarded {{

@@ -106,8 +106,9 @@ class Pipeline:
             self._verdicts.decide(flow, five_tuple, packets, rule.action, "rule", rule.id,
                                   rule.drop)  # fmt: skip
             return
-        if verdict is Verdict.BLOCKLIST:
+        if verdict is Verdict.BLOCKLIST and decision.blocklist is not None:
             self._counters["blocklisted"] += 1
+            self._rule_book.blocklist_hits.count(decision.blocklist)
             self._verdicts.decide(flow, five_tuple, packets, "deny", "blocklist")
             return
         if verdict is Verdict.NEEDS_HASH:

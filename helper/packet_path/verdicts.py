@@ -3,7 +3,8 @@
 Allow accepts. Deny rejects by default (the packet is marked and accepted; Netwarden's own
 filter rule rejects marked packets, so the program hears "refused" at once), or drops
 when the rule says so. Every decided flow is emitted once per 5-tuple through `decided`
-(the history and the journal listen).
+(the history, the journal and the kernel verdict cache listen), the kernel's own
+decisions too (`told`).
 """
 
 from collections import Counter
@@ -40,6 +41,14 @@ class Verdicts:
         self.decided.emit(flow, five_tuple, action, decided_by, rule_id)
         for packet in packets:
             self.apply(packet, action, drop)
+
+    def told(
+        self, flow: Flow, five_tuple: tuple, action: str, decided_by: str, rule_id: int | None
+    ) -> None:
+        """Tell of a flow decided without the queue (by the kernel's verdict cache),
+        counted as if its packet had been given the verdict here."""
+        self.counters["allowed" if action == "allow" else "rejected"] += 1
+        self.decided.emit(flow, five_tuple, action, decided_by, rule_id)
 
     def apply(self, packet: Any, action: str, drop: bool = False) -> None:
         if action == "allow":

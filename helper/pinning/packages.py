@@ -1,10 +1,12 @@
-"""Whether the package manager vouches for a file: dpkg's own records, read directly.
+"""Whether the package manager vouches for a file: dpkg's own records, read directly,
+else rpm's database (`rpm.py`).
 
 dpkg lists every file a package installed in `/var/lib/dpkg/info/<package>.list` and its
 md5 in `<package>.md5sums` (`<package>:<arch>.*` for multi-arch packages). A file
 verifies when a package owns it and its md5 is the one dpkg recorded. No package-manager
 command is ever run. While dpkg is at work (its lock is held) the records may lag behind
-the files; `dpkg_busy` lets the caller wait for it to finish before judging.
+the files; `busy` lets the caller wait for it (or an rpm transaction) to finish before
+judging.
 """
 
 import fcntl
@@ -13,6 +15,8 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from netwarden_helper.pinning import rpm
 
 DPKG_INFO = Path("/var/lib/dpkg/info")
 DPKG_LOCK = Path("/var/lib/dpkg/lock")
@@ -62,10 +66,11 @@ def md5_of(path: str) -> str:
 
 
 def verify(path: str, info: Path = DPKG_INFO) -> Verification:
-    """Check the file at `path` against the dpkg database (slow: call off the loop)."""
+    """Check the file at `path` against the dpkg database, or rpm's when no dpkg package
+    owns it (slow: call off the loop)."""
     package = owner(path, info)
     if not package:
-        return Verification("", False)
+        return Verification(*rpm.verify(path))
     expected = recorded_md5(package, path, info)
     try:
         verified = bool(expected) and md5_of(path) == expected
@@ -74,8 +79,14 @@ def verify(path: str, info: Path = DPKG_INFO) -> Verification:
     return Verification(package, verified)
 
 
-def dpkg_busy(lock: Path = DPKG_LOCK) -> bool:
-    """Whether some dpkg holds its database lock now (asked without taking it)."""
+def busy() -> bool:
+    """Whether dpkg or an rpm transaction is at work now."""
+    rpm_lock = rpm.lock_path()
+    return locked(DPKG_LOCK) or (rpm_lock is not None and locked(rpm_lock))
+
+
+def locked(lock: Path) -> bool:
+    """Whether some process holds a write lock on file `lock` (asked without taking it)."""
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:

@@ -5,7 +5,7 @@ Two ways in. At a connection: the packet path found a binary that no rule's pin 
 (`binary_mismatch`). On disk: the folders of pinned programs are watched (inotify), so a
 replaced binary is hashed and alerted when it changes, before it ever connects. Either
 way the file is looked at on a worker thread (stat, sha256 when not known, the package
-manager's verdict, waiting while dpkg is at work so its records are current) and the
+manager's verdict, waiting while dpkg or rpm is at work so its records are current) and the
 alert is raised on the loop: one per program and new hash. A binary the package
 manager vouches for is trusted at once when the setting allows it (the rules are
 re-pinned; the alert is kept, as information). Resolving an alert is `resolve`.
@@ -44,7 +44,7 @@ from netwarden_helper.storage.store import Store
 
 log = logging.getLogger(__name__)
 
-DPKG_WAIT_S = 120.0  # at most this long for a running dpkg to finish before judging
+PACKAGES_WAIT_S = 120.0  # at most this long for dpkg or rpm to finish before judging
 
 
 class UnknownAlert(Missing):
@@ -60,8 +60,8 @@ def inspect(path: str, sha256: str | None) -> tuple[FileKey | None, str, FileFac
     """The file identity, sha256 and facts of the file at `path` (worker thread; the
     identity is None if the file changed while it was read). With `sha256` given (the
     binary a process runs), the package verdict holds only if the file is that binary."""
-    deadline = time.monotonic() + DPKG_WAIT_S
-    while packages.dpkg_busy() and time.monotonic() < deadline:
+    deadline = time.monotonic() + PACKAGES_WAIT_S
+    while packages.busy() and time.monotonic() < deadline:
         time.sleep(0.2)
     status = os.stat(path)
     digest = sha256_of(path)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netwarden_common.errors import BadValue
-from netwarden_common.rules import Rule, validate
+from netwarden_common.rules import KERNEL, Rule, validate
 from netwarden_helper.policy.engine import Flow
 from netwarden_helper.policy.public_suffix import registrable_domain
 
@@ -61,6 +61,8 @@ def rule_for(answer: Answer, flow: Flow, pid: int, pid_start: int, now: float) -
         values["forwarded_from"] = flow.forwarded_from
     elif not flow.exe:
         raise AnswerError("the program is unknown: only a once-only answer is possible")
+    elif flow.exe == KERNEL and answer.lifetime == "until_quit":
+        raise AnswerError("the kernel does not quit: choose another lifetime")
     else:
         values["exe"] = flow.exe
     if flow.uid >= 0:

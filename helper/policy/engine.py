@@ -78,6 +78,7 @@ class Verdict(enum.Enum):
 class Decision:
     verdict: Verdict
     rule: Rule | None = None
+    blocklist: int | None = None  # the list that blocks (Verdict.BLOCKLIST)
 
 
 class Matcher:

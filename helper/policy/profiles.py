@@ -74,6 +74,19 @@ class Profiles:
         self._profiles[profile.name] = profile
         self._edited()
 
+    def rename(self, name: str, new: Profile) -> None:
+        """Give profile `name` the name of `new` (checked), keeping its rules, its network
+        and whether it is active."""
+        old = self.get(name)
+        if new.name != name and new.name in self._profiles:
+            raise BadValue(f"name: there is a profile {new.name!r} already")
+        self._book.rename_profile(name, new.name)
+        renamed = Profile(new.name, old.uuid, old.ssid)
+        in_order = (renamed if p.name == name else p for p in self._profiles.values())
+        self._profiles = {p.name: p for p in in_order}
+        log.info("profile %r renamed to %r", name, new.name)
+        self._edited()
+
     def remove(self, name: str, delete_rules: bool) -> int:
         """Delete a profile; its rules too with `delete_rules`, else refuse while it has
         any (they would otherwise apply everywhere, or be lost unasked). Returns how many

@@ -9,7 +9,8 @@ the prepared `RuleSet` is rebuilt in one assignment, then `policy_changed` is em
 any change that can decide a flow differently, blocklists included (held flows are
 decided again), and `rules_changed` for a change of the rules (the pins, the bus). Hit
 counts gather in memory, are written every few seconds and then told (`hits_changed`);
-`counted` gives a rule with them. Runs on the loop's thread.
+`counted` gives a rule with them; the flows each blocklist blocked are counted and
+written alike (`blocklist_hits`). Runs on the loop's thread.
 """
 
 import time
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from netwarden_common.rules import Rule, is_expired
+from netwarden_helper.blocklists.hits import BlocklistHits
 from netwarden_helper.identity.process_info import start_time
 from netwarden_helper.policy.domain_lists import DomainMatcher
 from netwarden_helper.policy.engine import Decision, Flow, RuleSet, Verdict, ordered
@@ -43,6 +45,7 @@ class RuleBook:
         self._admin = AdminRules()
         self._builtin: tuple[Rule, ...] = ()
         self.blocklist = DomainMatcher()
+        self.blocklist_hits = BlocklistHits(store, clock)
         self.profile = ""  # the active profile; "" = none (only every profile's rules)
         self._rule_set: RuleSet
         self._elsewhere: list[Rule]  # the rules of profiles not active
@@ -55,23 +58,22 @@ class RuleBook:
         self._batch_depth = 0
         self._batch_changed = False
         self._timers = [
-            loop.call_every(HIT_FLUSH_S, self.flush_hits),
+            loop.call_every(HIT_FLUSH_S, self._flush_counts),
             loop.call_every(PRUNE_S, self.prune),
         ]
 
     def close(self) -> None:
         for timer in self._timers:
             Loop.cancel(timer)
-        self.flush_hits()
+        self._flush_counts()
 
     def decide(self, flow: Flow) -> Decision:
         """What the rules say of `flow`, then the blocklist for a flow no rule decides."""
         decision = self._rule_set.decide(flow, self.clock())
-        if (
-            decision.verdict is Verdict.NO_RULE
-            and self.blocklist.listed_by(flow.hosts, flow.dst) is not None
-        ):
-            return Decision(Verdict.BLOCKLIST)
+        if decision.verdict is Verdict.NO_RULE:
+            listed = self.blocklist.listed_by(flow.hosts, flow.dst)
+            if listed is not None:
+                return Decision(Verdict.BLOCKLIST, blocklist=listed)
         return decision
 
     def rules(self) -> list[Rule]:
@@ -134,6 +136,13 @@ class RuleBook:
         deleted = self._store.delete_rule(rule_id)
         self._reload()
         return deleted
+
+    def rename_profile(self, name: str, new_name: str) -> None:
+        """Rename profile `name` in its rules (and as the active one if it is)."""
+        self._store.rename_profile(name, new_name)
+        if self.profile == name:
+            self.profile = new_name
+        self._reload()
 
     def delete_profile(self, name: str) -> int:
         """Delete profile `name` and its rules (one transaction); returns how many rules."""
@@ -217,6 +226,10 @@ class RuleBook:
             return rule
         last_hit = pending_last or last
         return replace(rule, hits=rule.hits + extra + pending, last_hit=last_hit)
+
+    def _flush_counts(self) -> None:
+        self.flush_hits()
+        self.blocklist_hits.flush()
 
     def flush_hits(self) -> None:
         """Write the rules' hit counts gathered since the last flush (one transaction),

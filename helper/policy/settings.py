@@ -5,6 +5,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from netwarden_common.errors import BadValue
+from netwarden_helper.blocklists.locations import SourceError, checked_source, is_url
+from netwarden_helper.geo.database import DEFAULT_SOURCE
 
 
 class SettingsError(BadValue):
@@ -23,6 +25,18 @@ class Settings:
     dns_to_resolvers: bool = True  # the built-in rule: DNS to the system's own DNS servers
     # Silent Mode: "off" (ask), or what a flow that would have asked gets, unasked
     silent_mode: str = "off"  # "off", "allow" or "deny"
+    # decide flows like ones a rule already decided in the kernel (with the eBPF data plane)
+    kernel_verdicts: bool = True
+    # the IP-to-location database (geo/): downloaded from `locations_source` when on
+    locations: bool = False
+    locations_source: str = DEFAULT_SOURCE  # http(s); {year} and {month}: this month's
+
+
+def _is_url(value: str) -> bool:
+    try:
+        return is_url(value) and bool(checked_source(value, ()))
+    except SourceError:
+        return False
 
 
 _DEFAULTS = Settings()
@@ -32,6 +46,10 @@ _RANGES = {
     "silent_mode": (lambda v: v in ("off", "allow", "deny"), "must be off, allow or deny"),
     "prompt_timeout": (lambda v: 5 <= v <= 3600, "must be between 5 and 3600 seconds"),
     "history_days": (lambda v: 1 <= v <= 3650, "must be between 1 and 3650 days"),
+    "locations_source": (
+        _is_url,
+        "must be an http:// or https:// URL ({year} and {month} stand for the current month's)",
+    ),
 }
 
 

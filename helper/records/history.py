@@ -5,7 +5,10 @@ appended to a batch). A writer thread stores the batch every `FLUSH_S` or every
 `FLUSH_ROWS` records, in one transaction, so a crash loses at most the last batch. A
 meter thread reads conntrack (a dump every `METER_S`, destroy events as they come) and
 hands the entries to the loop, where `FlowAccounting` turns them into byte samples for
-the same batches and for whoever listens (`recorded`, `counted`). Queries run on a
+the same batches and for whoever listens (`recorded`, `counted`). With the eBPF data
+plane, this host's own flows are counted by the kernel instead (`SocketTraffic`, read by
+the same thread, a map lookup when nothing changed) and conntrack is dumped only for the
+flows routed through this host, if any. Queries run on a
 thread of their own with their own connection (WAL lets them read while the writer
 writes) and answer with a `Future`, so neither a long query nor a slow disk ever delays
 a verdict.
@@ -27,6 +30,7 @@ from netwarden_helper.records.accounting import FlowAccounting, TrackedFlow
 from netwarden_helper.records.conntrack import ConntrackReader, CtEntry, enable_accounting
 from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
 from netwarden_helper.records.history_db import HistoryDb
+from netwarden_helper.records.socket_traffic import SocketTraffic
 from netwarden_helper.runtime.events import Event
 from netwarden_helper.runtime.loop import Loop
 
@@ -47,13 +51,16 @@ class History:
         retention_days: Callable[[], int],
         clock: Callable[[], float] = time.time,
         meter: bool = True,
+        socket_traffic: SocketTraffic | None = None,
     ) -> None:
         self.loop = loop
         self.clock = clock
         self.retention_days = retention_days
         self.recorded: Event[[FlowRecord]] = Event()
         self.counted: Event[[list[BytesSample]]] = Event()
-        self.accounting = FlowAccounting()
+        self.accounting = FlowAccounting()  # by conntrack: every flow, or forwarded ones
+        self.socket_accounting = FlowAccounting()  # by the data plane: this host's flows
+        self._socket_traffic = socket_traffic
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writer")
         self._queries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-query")
         try:  # each connection is made, used and closed by the one thread that owns it
@@ -113,7 +120,11 @@ class History:
         self._next_id += 1
         self._flows.append(record)
         if action == "allow" and five_tuple[0] in (TCP, UDP):
-            self.accounting.track(five_tuple, record)
+            if self._socket_traffic is not None and not flow.forwarded_from:
+                self._socket_traffic.account(five_tuple)
+                self.socket_accounting.track(five_tuple, record)
+            else:
+                self.accounting.track(five_tuple, record)
         self.recorded.emit(record)
         if len(self._flows) >= FLUSH_ROWS:
             self.flush()
@@ -133,20 +144,28 @@ class History:
                     if len(self.accounting):
                         entries = reader.dump()
                         self.loop.call_soon(partial(self._counted, entries, complete=True))
+                    sockets = self._socket_traffic.read() if self._socket_traffic else None
+                    if sockets is not None:
+                        self.loop.call_soon(partial(self._counted, sockets, complete=True,
+                                                    books=self.socket_accounting))  # fmt: skip
         except Exception:
             log.exception("reading conntrack failed; traffic is no longer counted")
         finally:
             reader.close()
 
-    def _counted(self, entries: list[CtEntry], complete: bool) -> None:
-        samples = self.accounting.update(entries, self.clock(), complete)
+    def _counted(
+        self, entries: list[CtEntry], complete: bool, books: FlowAccounting | None = None
+    ) -> None:
+        samples = (self.accounting if books is None else books).update(
+            entries, self.clock(), complete
+        )
         if samples:
             self._samples.extend(samples)
             self.counted.emit(samples)
 
     def live(self) -> list[TrackedFlow]:
         """Open flows with the bytes they moved so far."""
-        return self.accounting.live()
+        return self.accounting.live() + self.socket_accounting.live()
 
     # Writing
 

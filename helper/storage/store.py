@@ -32,7 +32,7 @@ from netwarden_helper.policy.settings import Settings, SettingsError, updated
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DB_NAME = "netwarden.db"
 
 _MIGRATIONS = {
@@ -138,7 +138,12 @@ _MIGRATIONS = {
             created REAL NOT NULL
         );
     """,
+    6: """
+        ALTER TABLE blocklists ADD COLUMN hits INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE blocklists ADD COLUMN last_hit REAL;
+    """,
 }
+_BLOCKLIST_COUNTERS = ("hits", "last_hit")  # kept apart: `BlocklistHits`
 _BLOCKLIST_STATUS = ("etag", "last_modified", "checked_at", "updated_at", "domains", "skipped",
                      "error")  # fmt: skip
 _COLUMN_OF = {"drop": "drop_silently"}
@@ -296,6 +301,12 @@ class Store:
             db.execute("UPDATE profiles SET uuid = ?, ssid = ? WHERE name = ?",
                        (profile.uuid, profile.ssid, profile.name))  # fmt: skip
 
+    def rename_profile(self, name: str, new_name: str) -> None:
+        """Rename a profile and move its rules along (one transaction)."""
+        with self.transaction() as db:
+            db.execute("UPDATE profiles SET name = ? WHERE name = ?", (new_name, name))
+            db.execute("UPDATE rules SET profile = ? WHERE profile = ?", (new_name, name))
+
     def delete_profile(self, name: str) -> int:
         """Delete a profile and its rules in one transaction; returns how many rules."""
         with self.transaction() as db:
@@ -392,6 +403,24 @@ class Store:
             return db.execute("DELETE FROM blocklists WHERE id = ?",
                               (blocklist_id,)).rowcount == 1  # fmt: skip
 
+    def set_blocklist_enabled(self, blocklist_id: int, enabled: bool) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE blocklists SET enabled = ? WHERE id = ?",
+                       (int(enabled), blocklist_id))  # fmt: skip
+
+    def blocklist_hits(self) -> dict[int, tuple[int, float | None]]:
+        """{list id: (flows it blocked, last time)} of every subscription."""
+        rows = self._db.execute("SELECT id, hits, last_hit FROM blocklists")
+        return {row["id"]: (row["hits"], row["last_hit"]) for row in rows}
+
+    def record_blocklist_hits(self, hits: dict[int, tuple[int, float]]) -> None:
+        """Add blocked-flow counts and last times: {list id: (count, last time)}."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE blocklists SET hits = hits + ?, last_hit = ? WHERE id = ?",
+                [(count, last, list_id) for list_id, (count, last) in hits.items()],
+            )
+
     def save_blocklist_status(self, blocklist: Blocklist) -> None:
         """Record how a list's last update went (a subscription deleted meanwhile stays so)."""
         assignments = ", ".join(f"{name} = ?" for name in _BLOCKLIST_STATUS)
@@ -402,7 +431,8 @@ class Store:
 
     @staticmethod
     def _blocklist(row: sqlite3.Row) -> Blocklist:
-        return Blocklist(**{**dict(row), "enabled": bool(row["enabled"])})
+        values = {k: row[k] for k in row.keys() if k not in _BLOCKLIST_COUNTERS}  # noqa: SIM118 (a Row is no dict)
+        return Blocklist(**{**values, "enabled": bool(row["enabled"])})
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:

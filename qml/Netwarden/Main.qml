@@ -3,6 +3,7 @@
 // given is not offered. The Status page (the helper's state, or why it cannot be
 // reached) is always there.
 import QtQuick
+import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
 import Netwarden.Backend
 
@@ -13,18 +14,21 @@ Kirigami.ApplicationWindow {
     property RulesModel rules: null
     property ConnectionsModel connections: null
     property ConnectionMap connectionMap: null
+    property WorldMap worldMap: null
+    property LocationDatabase locationDatabase: null
     property TrafficTimeline timeline: null
     property TrafficHistory history: null
     property SettingsModel settings: null
     property AlertModel alerts: null
     property BlocklistModel blocklists: null
     property SilentModel silent: null
+    property ProfilesModel profiles: null
     property Preferences preferences: null
     property PromptModel prompts: null
     // Whether the desktop shows tray icons: without, closing this window quits the app.
     property bool hasTray: false
     // The page shown: "monitor", "rules", "history", "settings", "alerts", "blocklists",
-    // "silent" or "status".
+    // "silent", "profiles" or "status".
     property string currentPage: ""
 
     title: qsTr("Netwarden")
@@ -42,6 +46,7 @@ Kirigami.ApplicationWindow {
             "alerts": [alertsPage, root.alerts],
             "blocklists": [blocklistsPage, root.blocklists],
             "silent": [silentPage, root.silent],
+            "profiles": [profilesPage, root.profiles],
             "status": [statusPage, root.helper],
         }
         const [component, model] = pages[name] || pages["status"]
@@ -64,6 +69,18 @@ Kirigami.ApplicationWindow {
         width: Kirigami.Units.gridUnit * 11
         collapsible: true
         showHeaderWhenCollapsed: true
+        // The active profile, switched from anywhere (once there are profiles; until then
+        // nothing, not even an empty space, is above the pages).
+        topContent: [
+            Loader {
+                Layout.fillWidth: true
+                active: root.profiles !== null && root.profiles.count > 0
+                sourceComponent: ProfileSwitcher {
+                    objectName: "drawerProfileSwitcher"
+                    profiles: root.profiles
+                }
+            }
+        ]
         actions: [
             Kirigami.Action {
                 objectName: "monitorAction"
@@ -106,6 +123,15 @@ Kirigami.ApplicationWindow {
                 visible: root.silent !== null && root.settings !== null
                 checked: root.currentPage === "silent"
                 onTriggered: root.showPage("silent")
+            },
+            Kirigami.Action {
+                objectName: "profilesAction"
+                text: root.profiles && root.profiles.active
+                      ? qsTr("Profiles (%1)").arg(root.profiles.active) : qsTr("Profiles")
+                icon.name: "view-list-tree"
+                visible: root.profiles !== null
+                checked: root.currentPage === "profiles"
+                onTriggered: root.showPage("profiles")
             },
             Kirigami.Action {
                 objectName: "historyAction"
@@ -151,13 +177,14 @@ Kirigami.ApplicationWindow {
     }
 
     Component { id: statusPage; StatusPage { helper: root.helper } }
-    Component { id: monitorPage; MonitorPage { connections: root.connections; connectionMap: root.connectionMap; timeline: root.timeline; rules: root.rules; helper: root.helper } }
-    Component { id: rulesPage; RulesPage { rules: root.rules; helper: root.helper } }
+    Component { id: monitorPage; MonitorPage { connections: root.connections; connectionMap: root.connectionMap; worldMap: root.worldMap; locationDatabase: root.locationDatabase; timeline: root.timeline; rules: root.rules; helper: root.helper } }
+    Component { id: rulesPage; RulesPage { rules: root.rules; profiles: root.profiles; helper: root.helper } }
     Component { id: historyPage; HistoryPage { history: root.history; helper: root.helper } }
-    Component { id: settingsPage; SettingsPage { settings: root.settings; preferences: root.preferences; helper: root.helper } }
+    Component { id: settingsPage; SettingsPage { settings: root.settings; locationDatabase: root.locationDatabase; preferences: root.preferences; helper: root.helper } }
     Component { id: alertsPage; AlertsPage { alerts: root.alerts; helper: root.helper } }
     Component { id: blocklistsPage; BlocklistsPage { blocklists: root.blocklists; helper: root.helper } }
     Component { id: silentPage; SilentPage { silent: root.silent; settings: root.settings; helper: root.helper } }
+    Component { id: profilesPage; ProfilesPage { profiles: root.profiles; helper: root.helper } }
 
     // Leaving Silent Mode offers to review what would have asked meanwhile.
     property string lastSilentMode: "off"

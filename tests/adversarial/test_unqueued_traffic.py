@@ -10,20 +10,13 @@ deny and no rule, none of it reaches the peer (watched by a raw socket there).
 import contextlib
 import socket
 import struct
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from tests.fixtures.senders import checksum
+from tests.fixtures.traffic import arriving
 
 MARKER = b"netwarden-unqueued"
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    return ~(total + (total >> 16)) & 0xFFFF
 
 
 def tcp_segment(src: str, dst: str) -> bytes:
@@ -41,32 +34,9 @@ def echo_reply() -> bytes:
     return header[:2] + struct.pack("!H", total) + header[4:] + MARKER
 
 
-@contextmanager
-def watch(netns, protocol: int) -> Iterator[list[bytes]]:
+def watch(netns, protocol: int) -> AbstractContextManager[list[bytes]]:
     """Every packet of `protocol` that arrives in the peer namespace carrying MARKER."""
-    seen: list[bytes] = []
-    with netns.peer.entered():
-        sniffer = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
-    sniffer.settimeout(0.2)
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            try:
-                data = sniffer.recv(4096)
-            except TimeoutError:
-                continue
-            if MARKER in data:
-                seen.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        reader.join(2)
-        sniffer.close()
+    return arriving(netns.peer, protocol, lambda data: MARKER in data)
 
 
 def send_raw(netns, protocol: int, payload: bytes, times: int = 3) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.booted.conftest import PORT, UNIT, ctl, helper_pid, reboot
+from tests.booted.conftest import ALICE, PORT, UNIT, ctl, helper_pid, reboot
 from tests.fixtures.booted import Machine
 from tests.fixtures.netns import PEER_V4, Sandbox
 from tests.fixtures.traffic import Recorder
@@ -40,8 +40,9 @@ ExecStart=/bin/sh -c 'while :; do nc -z -w 1 {PEER_V4} {PORT} && echo connected;
 [Install]
 WantedBy=multi-user.target
 """
-# Bits of CAP_NET_ADMIN (12), CAP_SYS_PTRACE (19), CAP_DAC_READ_SEARCH (2).
-CAPABILITIES = 1 << 12 | 1 << 19 | 1 << 2
+# Bits of CAP_NET_ADMIN (12), CAP_SYS_PTRACE (19), CAP_DAC_READ_SEARCH (2), and the data
+# plane's CAP_PERFMON (38) and CAP_BPF (39).
+CAPABILITIES = 1 << 12 | 1 << 19 | 1 << 2 | 1 << 38 | 1 << 39
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -62,7 +63,7 @@ def test_the_helper_is_enabled_and_started_at_boot_under_its_hardening(machine):
         line.split(":\t", 1)
         for line in machine.path(f"/proc/{helper_pid(machine)}/status").read_text().splitlines()
     )
-    assert int(status["CapBnd"], 16) == CAPABILITIES
+    assert int(status["CapBnd"], 16) == int(status["CapEff"], 16) == CAPABILITIES
     assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2"
     mounts = machine.path(f"/proc/{helper_pid(machine)}/mountinfo").read_text().splitlines()
     read_only = {line.split()[4] for line in mounts if " ro," in f" {line.split()[5]},"}
@@ -103,3 +104,36 @@ def test_with_fail_closed_a_program_started_before_the_helper_waits_for_its_deci
     while peer.tcp_accepts == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert peer.tcp_accepts > 0, "allowed, it connects"
+
+
+# Sends one datagram and exits at once.
+SEND_ONCE = f"""import socket
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("{PEER_V4}", {PORT}))
+"""
+
+
+def test_the_data_plane_loads_under_the_hardening_and_names_a_program_gone_at_once(machine, peer):
+    assert "attribution: exact (eBPF)" in ctl(machine, "status")
+    status = json.loads(ctl(machine, "--json", "status"))
+    assert (status["attribution"], status["attribution_reason"]) == ("ebpf", "")
+    # The helper is stopped while alice's program sends and exits: when it reads the
+    # packet, the program is gone from /proc; the kernel's record still names it.
+    received = peer.udp_datagrams
+    helper = helper_pid(machine)
+    machine.run("kill", "-STOP", str(helper))
+    try:
+        # a unit of the machine's own: in its cgroup tree, where the programs are attached
+        machine.run("systemd-run", "--quiet", "--wait", "--pipe", f"--uid={ALICE}",
+                    "python3", "-c", SEND_ONCE)  # fmt: skip
+    finally:
+        machine.run("kill", "-CONT", str(helper))
+    flows: list[dict] = []
+    deadline = time.monotonic() + 10
+    while not flows and time.monotonic() < deadline:  # history is written in batches
+        time.sleep(0.5)
+        flows = [flow for flow in json.loads(ctl(machine, "--json", "history", "--all-users"))
+                 ["flows"] if flow["protocol"] == "udp"]  # fmt: skip
+    assert [(flow["exe"], flow["uid"], flow["verdict"]) for flow in flows] == [
+        (machine.run("realpath", "/usr/bin/python3").stdout.strip(), ALICE, "deny")
+    ]
+    assert peer.udp_datagrams == received

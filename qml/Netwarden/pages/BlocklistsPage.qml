@@ -1,7 +1,8 @@
 // Blocklists: each subscription with the format its list was read in, the names and
-// networks it blocks, how its lines were counted (accepted, ignored by kind, rejected)
-// and what went wrong. Subscribing is an administrator's task (netwardenctl blocklists
-// add); "Update now" reads every list again.
+// networks it blocks, how its lines were counted (accepted, ignored by kind, rejected),
+// how many connections it blocked, and what went wrong; a switch turns it off (it then
+// blocks nothing and is not downloaded) or on again. Subscribing is an administrator's
+// task (netwardenctl blocklists add); "Update now" reads every list again.
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Layouts
@@ -91,16 +92,33 @@ Kirigami.ScrollablePage {
             required property int rejected
             required property string updatedAt
             required property string problem
+            required property int hits
+            required property string lastHit
 
             objectName: "blocklist-" + blocklistId
             width: ListView.view.width
 
             contentItem: ColumnLayout {
-                Kirigami.Heading {
-                    level: 3
+                RowLayout {
                     Layout.fillWidth: true
-                    elide: Text.ElideRight
-                    text: card.enabled ? card.name : qsTr("%1 (off)").arg(card.name)
+                    Kirigami.Heading {
+                        level: 3
+                        Layout.fillWidth: true
+                        elide: Text.ElideRight
+                        text: card.enabled ? card.name : qsTr("%1 (off)").arg(card.name)
+                    }
+                    Controls.Switch {
+                        objectName: "blocklistSwitch"
+                        checked: card.enabled
+                        onToggled: {
+                            page.blocklists.setEnabled(card.blocklistId, checked)
+                            // Show what the helper stores, not the click.
+                            checked = Qt.binding(() => card.enabled)
+                        }
+                        Controls.ToolTip.text: card.enabled ? qsTr("On: blocks what it lists")
+                                                            : qsTr("Off: blocks nothing, not downloaded")
+                        Controls.ToolTip.visible: hovered
+                    }
                 }
                 Kirigami.FormLayout {
                     Layout.fillWidth: true
@@ -130,6 +148,12 @@ Kirigami.ScrollablePage {
                               .arg(card.ignored.toLocaleString(Qt.locale(), "f", 0))
                               .arg(card.ignoredKinds === "" ? "" : qsTr(" (%1)").arg(card.ignoredKinds))
                               .arg(card.rejected.toLocaleString(Qt.locale(), "f", 0))
+                    }
+                    Controls.Label {
+                        objectName: "blocklistHits"
+                        Kirigami.FormData.label: qsTr("Blocked:")
+                        text: card.hits === 0 ? qsTr("no connection yet")
+                              : Format.count(card.hits, qsTr("%n connection, at %1"), qsTr("%n connections, the last at %1")).arg(card.lastHit)
                     }
                     Controls.Label {
                         Kirigami.FormData.label: qsTr("Updated:")

@@ -1,6 +1,6 @@
 // The Network Monitor: programs with their open connections (destinations, bytes,
-// traffic bars, verdicts), busiest first, as a list or as a map of who talks to whom; a
-// filter; a program's or a host's details on click. Below, the traffic diagram: dragging
+// traffic bars, verdicts), busiest first, as a list, as a map of who talks to whom or as
+// a world map of where the hosts are; a filter; a program's or a host's details on click. Below, the traffic diagram: dragging
 // across it shows that period's connections from the history instead; a click clears it.
 import QtQuick
 import QtQuick.Controls as Controls
@@ -14,10 +14,13 @@ Kirigami.Page {
 
     required property ConnectionsModel connections
     property ConnectionMap connectionMap: null
+    property WorldMap worldMap: null
+    property LocationDatabase locationDatabase: null
     property TrafficTimeline timeline: null
     property RulesModel rules: null
     required property HelperState helper
     property bool showMap: false
+    property bool showWorld: false
     readonly property bool connected: page.helper.state === "running"
 
     objectName: "monitorPage"
@@ -60,7 +63,23 @@ Kirigami.Page {
             visible: page.connectionMap !== null
             checkable: true
             checked: page.showMap
-            onTriggered: page.showMap = checked
+            onTriggered: {
+                page.showMap = checked
+                page.showWorld = false
+            }
+        },
+        Kirigami.Action {
+            objectName: "monitorWorldAction"
+            text: qsTr("World")
+            icon.name: "globe"
+            tooltip: qsTr("Show where in the world the hosts are, sized by their traffic")
+            visible: page.worldMap !== null
+            checkable: true
+            checked: page.showWorld
+            onTriggered: {
+                page.showWorld = checked
+                page.showMap = false
+            }
         },
         Kirigami.Action {
             objectName: "monitorAllUsersAction"
@@ -154,7 +173,7 @@ Kirigami.Page {
         Controls.ScrollView {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: page.connected && !page.showMap
+            visible: page.connected && !page.showMap && !page.showWorld
             ListView {
                 id: list
                 objectName: "programList"
@@ -270,6 +289,22 @@ Kirigami.Page {
             map: page.connectionMap
             onProgramClicked: programKey => page.openProgram(programKey)
             onHostClicked: host => page.openHost(host)
+        }
+
+        Loader {  // made when first shown: the outline is drawn only for those who look
+            objectName: "worldMapLoader"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.margins: Kirigami.Units.largeSpacing
+            visible: page.connected && page.showWorld
+            active: visible && page.worldMap !== null
+            sourceComponent: WorldMapView {
+                objectName: "worldMap"
+                map: page.worldMap
+                database: page.locationDatabase
+                onHostClicked: host => page.openHost(host)
+                onSettingsWanted: applicationWindow().showPage("settings")
+            }
         }
 
         Kirigami.Separator { Layout.fillWidth: true; visible: timelineLoader.active }

@@ -11,13 +11,16 @@ FormCard.FormCardPage {
     id: form
 
     required property RulesModel rules
+    // Given, the form offers the rule's profile; else the rule keeps the one it has.
+    property ProfilesModel profiles: null
+    readonly property var profileNames: profiles ? profiles.names : []
     property int ruleId: -1
     // A new rule's fields as it starts ({action, exe, destination, ...}): what was clicked.
     property var preset: ({})
     readonly property var original: ruleId >= 0 ? rules.rule(ruleId) : preset
     property string error: ""
     readonly property string errorField: error.indexOf(":") > 0 ? error.substring(0, error.indexOf(":")) : ""
-    readonly property var shownFields: ["action", "exe", "destination", "ports", "protocol", "priority", "note", "uid"]
+    readonly property var shownFields: ["action", "exe", "destination", "ports", "protocol", "priority", "note", "uid", "profile"]
 
     objectName: "ruleForm"
     title: ruleId >= 0 ? qsTr("Edit Rule") : qsTr("New Rule")
@@ -36,6 +39,7 @@ FormCard.FormCardPage {
             "protocol": protocolField.currentValue,
             "priority": priorityField.value,
             "note": noteField.text,
+            "profile": profileField.visible ? profileField.currentValue : (form.original.profile || ""),
         }, everyUserField.checked)
     }
 
@@ -124,6 +128,21 @@ FormCard.FormCardPage {
 
     FormCard.FormHeader { title: qsTr("More") }
     FormCard.FormCard {
+        FormCard.FormComboBoxDelegate {
+            id: profileField
+            objectName: "profileField"
+            visible: form.profileNames.length > 0
+            text: qsTr("Profile")
+            description: qsTr("In force in every profile, or only while one is active")
+            model: [{"value": "", "text": qsTr("Every profile")},
+                    ...form.profileNames.map(name => ({"value": name, "text": name}))]
+            textRole: "text"
+            valueRole: "value"
+            currentIndex: form.profileNames.indexOf(form.original.profile || "") + 1
+            status: Kirigami.MessageType.Error
+            statusMessage: form.messageFor("profile")
+        }
+        FormCard.FormDelegateSeparator { visible: profileField.visible }
         FormCard.FormSpinBoxDelegate {
             id: priorityField
             objectName: "priorityField"

@@ -1,5 +1,7 @@
-// Every rule, in a table: filter, sort by any column, enable or disable in place, edit,
-// delete (with Undo). The helper's order (precedence) is the default.
+// Every rule, in a table: filter (by text, and by profile), sort by any column, enable or
+// disable in place, edit, delete (with Undo). The helper's order (precedence) is the
+// default. With profiles, the header switches the active one and each rule shows its
+// profile: a rule of a profile not active is listed dimmed (not in force).
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Layouts
@@ -12,6 +14,8 @@ Kirigami.ScrollablePage {
 
     required property RulesModel rules
     required property HelperState helper
+    property ProfilesModel profiles: null
+    readonly property var profileNames: profiles ? profiles.names : []
 
     readonly property real programWidth: Kirigami.Units.gridUnit * 6
     readonly property real destinationWidth: Kirigami.Units.gridUnit * 6
@@ -22,6 +26,7 @@ Kirigami.ScrollablePage {
     readonly property real switchWidth: Kirigami.Units.gridUnit * 2.5
     readonly property real actionWidth: Kirigami.Units.gridUnit * 3.5
     readonly property real buttonsWidth: Kirigami.Units.gridUnit * 4
+    readonly property real profileWidth: Kirigami.Units.gridUnit * 5.5
 
     title: qsTr("Rules")
 
@@ -44,7 +49,7 @@ Kirigami.ScrollablePage {
 
     Component {
         id: ruleForm
-        RuleFormPage { rules: page.rules }
+        RuleFormPage { rules: page.rules; profiles: page.profiles }
     }
 
     Connections {
@@ -56,6 +61,14 @@ Kirigami.ScrollablePage {
         function onDeleted(description) {
             undoMessage.text = qsTr("Deleted: %1").arg(description)
             undoMessage.visible = true
+        }
+    }
+
+    Connections {
+        target: page.profiles
+        function onFailed(message) {
+            problem.text = message
+            problem.visible = true
         }
     }
 
@@ -88,12 +101,30 @@ Kirigami.ScrollablePage {
                 }
             ]
         }
-        Kirigami.SearchField {
-            objectName: "rulesFilter"
+        RowLayout {
             Layout.fillWidth: true
             Layout.margins: Kirigami.Units.smallSpacing
-            placeholderText: qsTr("Filter by program, destination, port, action, user…")
-            onTextChanged: view.filterText = text
+            Kirigami.SearchField {
+                objectName: "rulesFilter"
+                Layout.fillWidth: true
+                placeholderText: qsTr("Filter by program, destination, port, action, user, profile…")
+                onTextChanged: view.filterText = text
+            }
+            Controls.ComboBox {
+                id: profileFilter
+                objectName: "rulesProfileFilter"
+                visible: page.profileNames.length > 0
+                model: [qsTr("All profiles"), qsTr("In force now"), qsTr("Every profile's"),
+                        ...page.profileNames.map(name => qsTr("Only %1").arg(name))]
+                // The profile values a shown rule may have (null: any).
+                readonly property var shown: !visible || currentIndex <= 0 ? null
+                    : currentIndex === 1 ? ["", page.profiles.active]
+                    : currentIndex === 2 ? [""] : [page.profileNames[currentIndex - 3]]
+            }
+            ProfileSwitcher {
+                visible: page.profileNames.length > 0
+                profiles: page.profiles
+            }
         }
         RowLayout {
             Layout.fillWidth: true
@@ -108,6 +139,7 @@ Kirigami.ScrollablePage {
             SortHeader { view: view; role: "priority"; text: qsTr("Prio."); Layout.preferredWidth: page.numberWidth }
             SortHeader { view: view; role: "hits"; text: qsTr("Hits"); Layout.preferredWidth: page.numberWidth }
             SortHeader { view: view; role: "lastHitTime"; text: qsTr("Last hit"); Layout.preferredWidth: page.lastHitWidth }
+            SortHeader { view: view; role: "profile"; text: qsTr("Profile"); Layout.preferredWidth: page.profileWidth; visible: page.profileNames.length > 0 }
             Item { implicitWidth: page.buttonsWidth }
         }
     }
@@ -118,7 +150,9 @@ Kirigami.ScrollablePage {
         model: SortFilterModel {
             id: view
             source: page.rules
-            filterRoles: ["program", "exe", "destination", "ports", "protocol", "ruleAction", "user", "note", "lifetime"]
+            filterRoles: ["program", "exe", "destination", "ports", "protocol", "ruleAction", "user", "note", "lifetime", "profile"]
+            matchRole: profileFilter.shown ? "profile" : ""
+            matchValues: profileFilter.shown || []
         }
 
         NotConnected {
@@ -160,8 +194,10 @@ Kirigami.ScrollablePage {
             required property bool ruleEnabled
             required property string note
             required property string managedBy  // the administrator's rules.d file, "built-in" or ""
+            required property string profile  // "" for every profile
 
             readonly property bool editable: managedBy === ""
+            readonly property bool inForce: profile === "" || (page.profiles !== null && profile === page.profiles.active)
 
             objectName: "rule-" + ruleId
             width: ListView.view.width
@@ -198,7 +234,7 @@ Kirigami.ScrollablePage {
                             text: row.program
                             font.bold: true
                             elide: Text.ElideRight
-                            opacity: row.ruleEnabled ? 1 : 0.6
+                            opacity: row.ruleEnabled && row.inForce ? 1 : 0.6
                         }
                         Kirigami.Icon {
                             objectName: "pinIcon"
@@ -259,6 +295,20 @@ Kirigami.ScrollablePage {
                     Layout.preferredWidth: page.lastHitWidth
                     text: row.lastHit || qsTr("never")
                     opacity: row.lastHit ? 1 : 0.6
+                }
+                Item {
+                    Layout.preferredWidth: page.profileWidth
+                    implicitHeight: profileBadge.implicitHeight
+                    visible: page.profileNames.length > 0
+                    ProfileBadge {
+                        id: profileBadge
+                        width: Math.min(implicitWidth, parent.width - Kirigami.Units.smallSpacing)
+                        profile: row.profile
+                        inForce: row.inForce
+                        Controls.ToolTip.text: row.inForce ? "" : qsTr("Not in force: profile %1 is not active").arg(row.profile)
+                        Controls.ToolTip.visible: badgeHover.hovered && !row.inForce
+                        HoverHandler { id: badgeHover }
+                    }
                 }
                 Controls.ToolButton {
                     objectName: "editButton"

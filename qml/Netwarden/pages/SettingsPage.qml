@@ -13,6 +13,7 @@ FormCard.FormCardPage {
     id: page
 
     required property SettingsModel settings
+    property LocationDatabase locationDatabase: null
     required property Preferences preferences
     required property HelperState helper
 
@@ -33,6 +34,9 @@ FormCard.FormCardPage {
             "trust_package_updates": page.settings.trustPackageUpdates,
             "forwarded": page.settings.forwarded,
             "dns_to_resolvers": page.settings.dnsToResolvers,
+            "kernel_verdicts": page.settings.kernelVerdicts,
+            "locations": page.settings.locations,
+            "locations_source": page.settings.locationsSource,
         }
     }
 
@@ -45,6 +49,9 @@ FormCard.FormCardPage {
             "trust_package_updates": trustUpdatesField.checked,
             "forwarded": forwardedField.currentValue,
             "dns_to_resolvers": dnsField.checked,
+            "kernel_verdicts": kernelVerdictsField.checked,
+            "locations": locationsField.checked,
+            "locations_source": locationsSourceField.text,
         }
     }
 
@@ -60,6 +67,9 @@ FormCard.FormCardPage {
         trustUpdatesField.checked = value("trust_package_updates")
         forwardedField.currentIndex = forwardedField.indexOfValue(value("forwarded"))
         dnsField.checked = value("dns_to_resolvers")
+        kernelVerdictsField.checked = value("kernel_verdicts")
+        locationsField.checked = value("locations")
+        locationsSourceField.text = value("locations_source")
         page.shown = now
     }
 
@@ -77,6 +87,14 @@ FormCard.FormCardPage {
         function onSaved() {
             problem.visible = false
             saved.visible = true
+        }
+    }
+
+    Connections {
+        target: page.locationDatabase
+        function onFailed(message) {
+            problem.text = message
+            problem.visible = true
         }
     }
 
@@ -190,6 +208,16 @@ FormCard.FormCardPage {
             }
         }
 
+        FormCard.FormHeader { title: qsTr("Speed") }
+        FormCard.FormCard {
+            FormCard.FormSwitchDelegate {
+                id: kernelVerdictsField
+                objectName: "kernelVerdictsField"
+                text: qsTr("Decide known connections in the kernel")
+                description: qsTr("Once a rule has decided a program's connection, its next ones to the same place are decided at once, without a round trip through Netwarden. Needs the eBPF data plane (see Status).")
+            }
+        }
+
         FormCard.FormHeader { title: qsTr("History and updates") }
         FormCard.FormCard {
             FormCard.FormSpinBoxDelegate {
@@ -205,6 +233,45 @@ FormCard.FormCardPage {
                 objectName: "trustUpdatesField"
                 text: qsTr("Trust verified package updates")
                 description: qsTr("A changed binary that dpkg vouches for keeps its rules.")
+            }
+        }
+
+        FormCard.FormHeader { title: qsTr("Where in the world") }
+        FormCard.FormCard {
+            FormCard.FormSwitchDelegate {
+                id: locationsField
+                objectName: "locationsField"
+                text: qsTr("Show where hosts are")
+                description: qsTr("The helper downloads an IP-to-location database to this computer and refreshes it daily when it changed; the world map looks addresses up there, so no look-up leaves this computer.")
+            }
+            FormCard.FormDelegateSeparator {}
+            FormCard.FormTextFieldDelegate {
+                id: locationsSourceField
+                objectName: "locationsSourceField"
+                label: qsTr("Database (MMDB) address; {year} and {month} stand for this month's")
+                enabled: locationsField.checked
+            }
+            FormCard.FormDelegateSeparator { visible: locationState.visible }
+            FormCard.FormTextDelegate {
+                id: locationState
+                objectName: "locationsState"
+                visible: page.locationDatabase !== null && page.locationDatabase.enabled
+                text: !page.locationDatabase ? ""
+                      : page.locationDatabase.problem ? qsTr("Not updated: %1").arg(page.locationDatabase.problem)
+                      : page.locationDatabase.loaded ? page.locationDatabase.summary
+                      : qsTr("Downloading…")
+                description: page.locationDatabase ? page.locationDatabase.credit : ""
+                textItem.wrapMode: Text.Wrap
+                descriptionItem.textFormat: Text.StyledText
+                descriptionItem.onLinkActivated: link => Qt.openUrlExternally(link)
+            }
+            FormCard.FormButtonDelegate {
+                objectName: "updateLocationsButton"
+                visible: locationState.visible
+                enabled: !page.locationDatabase.updating
+                text: qsTr("Update the database now")
+                icon.name: "view-refresh"
+                onClicked: page.locationDatabase.update()
             }
         }
 

@@ -49,6 +49,12 @@ Kirigami.Page {
             Kirigami.FormData.label: qsTr("Programs known:")
             text: page.helper.attribution
         }
+        Controls.Label {
+            objectName: "helperKernelVerdicts"
+            Kirigami.FormData.label: qsTr("Kernel verdicts:")
+            text: page.helper.kernelVerdicts
+            wrapMode: Text.Wrap
+        }
     }
 
     NotConnected {

@@ -1,0 +1,100 @@
+"""The location database file: where it comes from, unpacking, checking, opening.
+
+The source is an http(s) URL in which `{year}` and `{month}` stand for the current
+month (DB-IP names its monthly files so; the previous month's is tried while this
+month's is not out yet). A download may be gzip-compressed. A file is taken only if
+maxminddb opens it as a MaxMind DB of countries or cities and answers look-ups from it:
+garbage or a truncated file is refused with the reason, and the database in use stays.
+"""
+
+import datetime
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import maxminddb
+
+from netwarden_helper.blocklists.locations import SourceError
+
+DEFAULT_SOURCE = "https://download.db-ip.com/free/dbip-country-lite-{year}-{month}.mmdb.gz"
+MAX_DOWNLOAD = 128 << 20
+MAX_DATABASE = 256 << 20
+PROBES = ("1.1.1.1", "8.8.8.8", "2001:4860:4860::8888")
+KINDS = ("country", "city")  # what the database's type must name
+
+
+class DatabaseError(SourceError):
+    """A file is not a usable location database; the message says why."""
+
+
+@dataclass(frozen=True)
+class About:
+    """What a database says of itself."""
+
+    database_type: str
+    description: str
+    built_at: float  # Unix seconds
+    ip_version: int
+
+
+def candidates(source: str, now: datetime.datetime) -> list[str]:
+    """The URLs `source` stands for at `now`: this month's, then the previous month's
+    (one URL when it names no month)."""
+    previous = now.replace(day=1) - datetime.timedelta(days=1)
+    urls = [source.replace("{year}", f"{day.year:04d}").replace("{month}", f"{day.month:02d}")
+            for day in (now, previous)]  # fmt: skip
+    return list(dict.fromkeys(urls))
+
+
+def unpacked(data: bytes) -> bytes:
+    """`data`, gunzipped when it is gzip, at most `MAX_DATABASE` bytes."""
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, MAX_DATABASE + 1)
+    except zlib.error as exc:
+        raise DatabaseError(f"a broken gzip file ({exc})") from None
+    if len(out) > MAX_DATABASE:
+        raise DatabaseError(f"larger than {MAX_DATABASE >> 20} MiB unpacked")
+    if not inflater.eof:
+        raise DatabaseError("a truncated gzip file")
+    return out
+
+
+def opened(path: Path) -> tuple[Any, About]:
+    """The database at `path`, open (memory-mapped), and what it says of itself; or
+    `DatabaseError`."""
+    try:
+        reader = maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
+    except (maxminddb.InvalidDatabaseError, ValueError, OSError) as exc:
+        raise DatabaseError(f"not a MaxMind DB (.mmdb) file: {exc}") from None
+    try:
+        about = _checked(reader)
+    except BaseException:
+        reader.close()
+        raise
+    return reader, about
+
+
+def check(path: Path) -> None:
+    """Refuse (`DatabaseError`) a file that `opened` would refuse."""
+    reader, _about = opened(path)
+    reader.close()
+
+
+def _checked(reader: Any) -> About:
+    meta = reader.metadata()
+    kind = str(meta.database_type)
+    if meta.binary_format_major_version != 2 or not any(k in kind.casefold() for k in KINDS):
+        raise DatabaseError(f"a {kind or 'nameless'} database, not one of countries or cities")
+    try:
+        for probe in PROBES if meta.ip_version == 6 else PROBES[:2]:
+            record = reader.get(probe)
+            if record is not None and not isinstance(record, dict):
+                raise DatabaseError(f"its records are not maps ({type(record).__name__})")
+    except (maxminddb.InvalidDatabaseError, ValueError, IndexError) as exc:
+        raise DatabaseError(f"a damaged MaxMind DB file: {exc}") from None
+    description = meta.description.get("en", "") if isinstance(meta.description, dict) else ""
+    return About(kind, str(description), float(meta.build_epoch), int(meta.ip_version))

@@ -1,0 +1,244 @@
+"""Profiles in the main window, against the real helper, dbus-daemon and polkitd: the
+Profiles page (add, bind to the network, rename, switch, remove), the switcher in the
+sidebar and on the Rules page, each rule's profile, the filter, and the rule form."""
+
+import json
+
+from PySide6.QtCore import QMetaObject, QObject, QPoint, Qt
+from PySide6.QtTest import QTest
+
+from netwarden_common.api import ACTION_MANAGE_OWN_RULES, ACTION_MONITOR, ACTION_SETTINGS
+from netwarden_common.dbus_values import dictionary
+from tests.fixtures.network_manager import network_manager
+from tests.fixtures.qml import click, find_all, find_item, text_of
+from tests.fixtures.users import NOBODY
+from tests.test_app_pages import main_window, save_screenshot, shown_top_down, trigger, type_into
+from tests.test_profiles import WORK_UUID
+
+__all__ = ["main_window"]  # the fixture, used by name
+
+CAFE_UUID = "0b9d2f8a-0000-4c1e-8f00-000000000001"
+
+
+def choose(window, combo, index):
+    """Pick entry `index` of `combo` with the keyboard, as a user may (arrow keys)."""
+    QMetaObject.invokeMethod(combo, "forceActiveFocus")
+    key = Qt.Key.Key_Down if index > combo.property("currentIndex") else Qt.Key.Key_Up
+    while combo.property("currentIndex") != index:
+        before = combo.property("currentIndex")
+        QTest.keyClick(window, key)
+        assert combo.property("currentIndex") != before, "the entry is not there"
+    QTest.qWait(50)
+
+
+def pick(window, combo, text):
+    """Open `combo`'s list and click its entry `text`, as a user would."""
+    click(window, combo)
+    content = window.contentItem()
+    found = f"i => i.text === {json.dumps(text)} && i.highlighted !== undefined && i.visible"
+    entries = []
+
+    def listed():
+        entries[:] = [e for e in find_all(content, found) if e != combo]
+        return bool(entries)
+
+    QTest.qWait(200)  # the list opens
+    assert listed(), f"no entry {text!r}"
+    click(window, entries[0])
+
+
+def footer_button(dialog_item, action_name):
+    (button,) = find_all(dialog_item, f"i => i.action && i.action.objectName === "
+                         f"'{action_name}' && i.visible && i.width > 0")  # fmt: skip
+    return button
+
+
+def fill_profile_dialog(window, qtbot, name, kind=None, this_network=False):
+    """Type `name` into the open profile dialog (choose the network `kind`, take this
+    network's), and save it."""
+    content = window.contentItem()
+    field = None
+
+    def opened():
+        nonlocal field
+        field = find_item(content, "profileNameField")
+        return field is not None and field.property("visible")
+
+    qtbot.waitUntil(opened, timeout=5_000)
+    QTest.qWait(300)  # the dialog opens
+    click(window, field)
+    QTest.keySequence(window, "Ctrl+A")
+    QTest.keyClick(window, Qt.Key.Key_Delete)
+    for char in name:  # as typed, capitals too
+        QTest.keyClick(window, char)
+    if kind is not None:
+        choose(window, find_item(content, "profileKindField"), kind)
+    if this_network:
+        click(window, find_item(content, "thisNetworkButton"))
+    click(window, footer_button(content, "saveProfileAction"))
+    qtbot.waitUntil(lambda: not field.property("visible"), timeout=5_000)
+
+
+def profiles_of(root):
+    state = root.call("ListProfiles")
+    return state["active"], {
+        p["name"]: (p["uuid"], p["ssid"], p["rules"]) for p in state["profiles"]
+    }
+
+
+def test_profiles_page_adds_one_for_this_wifi_renames_switches_and_removes_them(
+    polkitd, root, system_bus, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
+    with network_manager(system_bus) as nm:
+        nm.connect("Corner", CAFE_UUID, "802-11-wireless", "CafeWiFi")
+        window, _models = main_window("profiles")
+        content = window.contentItem()
+        network = find_item(content, "currentNetwork")
+        qtbot.waitUntil(lambda: text_of(network) == "Connected to Corner (Wi-Fi “CafeWiFi”)",
+                        timeout=10_000)  # fmt: skip
+        assert find_item(content, "drawerProfileSwitcher") is None, "nothing to switch yet"
+
+        trigger(window, "addProfileAction")  # one for this Wi-Fi network
+        fill_profile_dialog(window, qtbot, "Cafe", kind=1, this_network=True)
+        # The network claims it: the helper switches to it at once, and the window shows it.
+        qtbot.waitUntil(lambda: profiles_of(root) == ("Cafe", {"Cafe": ("", "CafeWiFi", 0)}),
+                        timeout=10_000)  # fmt: skip
+        qtbot.waitUntil(lambda: shown_top_down(content, "profileName") == ["Cafe (active)"],
+                        timeout=5_000)  # fmt: skip
+        assert shown_top_down(content, "profileDetails") == [
+            "switches on Wi-Fi “CafeWiFi” · 0 rules"
+        ]
+        drawer_switcher = find_item(content, "drawerProfileSwitcher")
+        assert drawer_switcher.property("visible")
+        assert drawer_switcher.property("displayText") == "Profile: Cafe"
+        assert window.findChild(QObject, "profilesAction").property("text") == "Profiles (Cafe)"
+
+        trigger(window, "addProfileAction")  # one switched by hand
+        fill_profile_dialog(window, qtbot, "Home")
+        qtbot.waitUntil(lambda: len(shown_top_down(content, "profileName")) == 2, timeout=10_000)
+
+        click(window, find_item(find_item(content, "profile-Cafe"), "renameProfileButton"))
+        fill_profile_dialog(window, qtbot, "Coffee")
+        qtbot.waitUntil(lambda: profiles_of(root)[0] == "Coffee", timeout=10_000)
+        qtbot.waitUntil(lambda: shown_top_down(content, "profileName") == [
+            "Coffee (active)", "Home"], timeout=5_000)  # fmt: skip
+
+        click(window, find_item(find_item(content, "profile-Home"), "useProfileButton"))
+        qtbot.waitUntil(lambda: profiles_of(root)[0] == "Home", timeout=10_000)
+        qtbot.waitUntil(lambda: drawer_switcher.property("displayText") == "Profile: Home",
+                        timeout=5_000)  # fmt: skip
+        assert shown_top_down(content, "profileName") == ["Coffee", "Home (active)"]
+
+        # Back on the café's network: the helper switches, the window follows unasked.
+        nm.connect("Office", WORK_UUID, "802-3-ethernet")
+        nm.connect("Corner", CAFE_UUID, "802-11-wireless", "CafeWiFi")
+        qtbot.waitUntil(lambda: drawer_switcher.property("displayText") == "Profile: Coffee",
+                        timeout=10_000)  # fmt: skip
+
+        click(window, find_item(find_item(content, "profile-Home"), "removeProfileButton"))
+        qtbot.waitUntil(lambda: shown_top_down(content, "profileName") == ["Coffee (active)"],
+                        timeout=10_000)  # fmt: skip
+        assert profiles_of(root) == ("Coffee", {"Coffee": ("", "CafeWiFi", 0)})
+
+
+def test_a_bad_name_is_refused_with_the_helpers_message_and_changes_nothing(
+    polkitd, root, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS])
+    root.call("AddProfile", {"name": "Work"})
+    window, _models = main_window("profiles")
+    content = window.contentItem()
+    qtbot.waitUntil(lambda: find_item(content, "profile-Work") is not None, timeout=10_000)
+    click(window, find_item(find_item(content, "profile-Work"), "renameProfileButton"))
+    fill_profile_dialog(window, qtbot, "W" * 33)
+    problem = find_item(content, "profilesProblem")
+    qtbot.waitUntil(lambda: problem.property("visible"), timeout=10_000)
+    assert text_of(problem) == "name: must be 1 to 32 characters"
+    assert profiles_of(root) == ("", {"Work": ("", "", 0)})
+    assert shown_top_down(content, "profileName") == ["Work"]
+
+
+def test_a_switch_polkit_refuses_is_shown_and_the_switcher_keeps_the_active_profile(
+    polkitd, root, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR])  # not the settings action
+    root.call("AddProfile", {"name": "Work"})
+    window, _models = main_window("profiles")
+    content = window.contentItem()
+    qtbot.waitUntil(lambda: find_item(content, "profile-Work") is not None, timeout=10_000)
+    switcher = find_item(content, "profileSwitcher")
+    pick(window, switcher, "Work")
+    problem = find_item(content, "profilesProblem")
+    qtbot.waitUntil(lambda: problem.property("visible"), timeout=10_000)
+    assert "io.github.netwarden.settings" in text_of(problem)
+    qtbot.waitUntil(lambda: switcher.property("displayText") == "Profile: No profile",
+                    timeout=5_000)  # fmt: skip
+    assert profiles_of(root) == ("", {"Work": ("", "", 0)})
+
+
+def test_rules_show_their_profile_filter_by_it_and_the_form_and_switcher_set_it(
+    polkitd, root, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS, ACTION_MANAGE_OWN_RULES])
+    for name in ("Home", "Work"):
+        root.call("AddProfile", {"name": name})
+    for exe, profile in (("/usr/bin/curl", ""), ("/usr/bin/wget", "Work"),
+                         ("/usr/bin/ssh", "Home")):  # fmt: skip
+        root.call("AddRule", dictionary({"action": "allow", "exe": exe, "uid": NOBODY,
+                                         "profile": profile}))  # fmt: skip
+    window, models = main_window("rules")
+    content = window.contentItem()
+    rule_list = find_item(content, "rulesList")
+    qtbot.waitUntil(lambda: rule_list.property("count") == 3, timeout=10_000)
+
+    def badges():
+        rows = find_all(content, "i => /^rule-[0-9]/.test(String(i.objectName)) && i.visible")
+        found = {}
+        for row in rows:
+            badge = find_item(row, "ruleProfile").parent()
+            found[text_of(find_item(row, "ruleProgram"))] = (
+                text_of(find_item(row, "ruleProfile")),
+                badge.property("inForce"),
+            )
+        return found
+
+    qtbot.waitUntil(lambda: len(badges()) == 3, timeout=5_000)
+    assert badges() == {"curl": ("every profile", True), "wget": ("Work", False),
+                        "ssh": ("Home", False)}  # fmt: skip
+
+    switcher = find_item(content, "profileSwitcher")  # the Rules page's own
+    qtbot.waitUntil(lambda: switcher.property("visible"), timeout=5_000)
+    pick(window, switcher, "Work")
+    qtbot.waitUntil(lambda: root.call("ListProfiles")["active"] == "Work", timeout=10_000)
+    qtbot.waitUntil(lambda: badges()["wget"] == ("Work", True), timeout=5_000)
+    assert badges()["ssh"] == ("Home", False)
+    assert find_item(content, "drawerProfileSwitcher").property("displayText") == "Profile: Work"
+    QTest.mouseMove(window, QPoint(window.width() // 2, window.height() - 20))  # no hover
+    save_screenshot(window, "profiles")
+
+    profile_filter = find_item(content, "rulesProfileFilter")
+    for index, shown in (
+        (1, {"curl", "wget"}),
+        (2, {"curl"}),
+        (3, {"ssh"}),
+        (0, {"curl", "wget", "ssh"}),
+    ):
+        choose(window, profile_filter, index)  # in force, every profile's, only Home, all
+        qtbot.waitUntil(lambda shown=shown: set(badges()) == shown, timeout=5_000)
+
+    trigger(window, "addRuleAction")
+    qtbot.waitUntil(lambda: find_item(content, "ruleForm") is not None, timeout=5_000)
+    form = find_item(content, "ruleForm")
+    qtbot.wait(600)  # the layer slides in
+    type_into(window, find_item(form, "exeField"), "/usr/bin/rsync")
+    field = find_item(form, "profileField")
+    (combo,) = find_all(field, "i => /ComboBox/.test(String(i)) && i.popup !== undefined")
+    choose(window, combo, 1)  # "Every profile", "Home", "Work"
+    click(window, find_item(form, "saveRuleButton"))
+    qtbot.waitUntil(lambda: any(r["exe"] == "/usr/bin/rsync" for r in root.call("ListRules")),
+                    timeout=10_000)  # fmt: skip
+    rsync = next(r for r in root.call("ListRules") if r["exe"] == "/usr/bin/rsync")
+    assert rsync["profile"] == "Home"
+    qtbot.waitUntil(lambda: badges().get("rsync") == ("Home", False), timeout=5_000)
+    assert models["rules"].rowOf(rsync["id"]) >= 0
