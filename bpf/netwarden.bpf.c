@@ -57,14 +57,16 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_kernel and current task
 #define DENY 2
 
 /* The executable a process runs, as a cached verdict may name it: its file (device,
- * inode, and what changes with its content) and the path it was run by (dentry and
- * mount: a hard link or another mount of it is another program to the rules). */
+ * inode, and what changes with its content) and the path it was run by (its dentry, and
+ * its mount's root and mountpoint: a hard link or another mount of it is another program
+ * to the rules, while the copy of the same mount in another mount namespace, which every
+ * sandboxed service and container has, is not). */
 struct exe_id {
 	__u64 ino, size;
 	__s64 mtime_sec, ctime_sec;
 	__u32 mtime_nsec, ctime_nsec;
 	__u32 dev, _pad;
-	__u64 dentry, mnt;
+	__u64 dentry, mnt_root, mountpoint;
 };
 
 struct owner {
@@ -103,7 +105,7 @@ struct verdict_key {
 
 struct verdict {
 	__u64 generation; /* the rule set's when the helper wrote it: current or void */
-	__u64 expires_ns; /* bpf_ktime_get_ns() after which it is void */
+	__u64 expires_ns; /* bpf_ktime_get_boot_ns() after which it is void (counts suspend) */
 	__u64 rule_id;
 	__u8 action, _pad[7];
 };
@@ -158,7 +160,7 @@ struct scratch {
  * without its owner. An entry lives as long as its socket (sock_release). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 15);
+	__uint(max_entries, 1 << 16);
 	__type(key, __u64);
 	__type(value, struct owner);
 } owners SEC(".maps");
@@ -206,9 +208,12 @@ struct allowed {
 	__u32 tgid, _pad;
 };
 
+/* Not an LRU: an entry evicted early would let a marked SYN pass unrecorded. One lives
+ * from the connect to the first packet (or the socket's release); when the map is full
+ * the connect is left to the queue. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 12);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
 	__type(key, __u64);
 	__type(value, struct allowed);
 } allowed_sockets SEC(".maps");
@@ -217,6 +222,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } decisions SEC(".maps");
+
+/* Decisions the ring had no room for (a flood of refused calls): counted, for the status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} untold SEC(".maps");
 
 /* A flow the helper accounts: bytes each way as the IP layer counts them (conntrack's
  * measure), from when the helper named it. */
@@ -248,17 +261,65 @@ struct {
 	__type(value, __u64);
 } counted SEC(".maps");
 
+/* One step of the walk from the executable's dentry up to the process's root. */
+struct walk {
+	struct exe *exe;
+	struct dentry *dentry, *root_dentry;
+	struct vfsmount *vfsmnt, *root_mnt;
+	struct mount *mnt;
+	__u32 offset;
+};
+
+static long walk_step(__u64 index, struct walk *walk)
+{
+	struct dentry *dentry = walk->dentry;
+	struct vfsmount *vfsmnt = walk->vfsmnt;
+	struct mount *mnt = walk->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (dentry == walk->root_dentry && vfsmnt == walk->root_mnt) {
+		walk->exe->flags |= EXE_COMPLETE;
+		return 1;
+	}
+	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt) { /* the namespace's root, outside a chroot */
+			walk->exe->flags |= EXE_COMPLETE;
+			return 1;
+		}
+		walk->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		walk->mnt = mnt_parent;
+		walk->vfsmnt = (struct vfsmount *)((char *)mnt_parent +
+						   bpf_core_field_offset(struct mount, mnt));
+		return 0;
+	}
+	if (walk->offset >= EXE_LEN)
+		return 1;
+	long read = bpf_probe_read_kernel_str(&walk->exe->path[walk->offset & (EXE_LEN - 1)],
+					      EXE_LEN, BPF_CORE_READ(dentry, d_name.name));
+	if (read <= 0)
+		return 1;
+	walk->offset += read;
+	walk->dentry = parent;
+	return 0;
+}
+
 /* The executable's path as the process sees it: from its dentry up to the process's
  * root (crossing mounts), as d_path does; stored leaf first, the helper reverses it. */
 static __always_inline void read_exe(struct task_struct *task, struct exe *exe)
 {
-	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
 	struct file *file = BPF_CORE_READ(task, mm, exe_file);
-	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
 	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-	__u32 offset = 0;
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	struct walk walk = {
+		.exe = exe,
+		.dentry = dentry,
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.vfsmnt = vfsmnt,
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+	};
 
 	exe->length = 0;
 	exe->flags = 0;
@@ -266,40 +327,12 @@ static __always_inline void read_exe(struct task_struct *task, struct exe *exe)
 		return;
 	if (!BPF_CORE_READ(dentry, d_hash.pprev))
 		exe->flags |= EXE_DELETED;
-	for (int depth = 0; depth < EXE_DEPTH; depth++) {
-		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-
-		if (dentry == root_dentry && vfsmnt == root_mnt) {
-			exe->flags |= EXE_COMPLETE;
-			break;
-		}
-		if (dentry == mnt_root || dentry == parent) {
-			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-
-			if (mnt_parent == mnt) { /* the namespace's root, outside a chroot */
-				exe->flags |= EXE_COMPLETE;
-				break;
-			}
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = mnt_parent;
-			vfsmnt = (struct vfsmount *)((char *)mnt + bpf_core_field_offset(struct mount, mnt));
-			continue;
-		}
-		if (offset >= EXE_LEN)
-			break;
-		long read = bpf_probe_read_kernel_str(&exe->path[offset & (EXE_LEN - 1)], EXE_LEN,
-						      BPF_CORE_READ(dentry, d_name.name));
-		if (read <= 0)
-			break;
-		offset += read;
-		dentry = parent;
-	}
-	if (offset > EXE_LEN) { /* the last component did not fit */
+	bpf_loop(EXE_DEPTH, walk_step, &walk, 0);
+	if (walk.offset > EXE_LEN) { /* the last component did not fit */
 		exe->flags &= ~EXE_COMPLETE;
-		offset = EXE_LEN;
+		walk.offset = EXE_LEN;
 	}
-	exe->length = offset;
+	exe->length = walk.offset;
 }
 
 /* Before 6.11 the times were timespec64 fields. */
@@ -318,8 +351,11 @@ static __always_inline void read_exe_id(struct task_struct *task, struct exe_id 
 	id->ino = BPF_CORE_READ(inode, i_ino);
 	id->size = BPF_CORE_READ(inode, i_size);
 	id->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+
 	id->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
-	id->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+	id->mnt_root = (__u64)BPF_CORE_READ(vfsmnt, mnt_root);
+	id->mountpoint = (__u64)BPF_CORE_READ(container_of(vfsmnt, struct mount, mnt), mnt_mountpoint);
 	if (bpf_core_field_exists(inode->i_mtime_sec)) {
 		id->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
 		id->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
@@ -376,14 +412,15 @@ static __always_inline void record(__u64 cookie, __u32 sock_uid)
 }
 
 /* A socket used by another process than the one recorded (handed over, inherited), or
- * by the same after it exec'd another program. */
+ * by the same after it exec'd another program or moved to another cgroup (unit). */
 static __always_inline void used(__u64 cookie)
 {
 	struct owner *owner = bpf_map_lookup_elem(&owners, &cookie);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	if (!owner || owner->global_tgid != bpf_get_current_pid_tgid() >> 32 ||
-	    owner->exec_id != BPF_CORE_READ(task, self_exec_id))
+	    owner->exec_id != BPF_CORE_READ(task, self_exec_id) ||
+	    owner->cgroup_id != bpf_get_current_cgroup_id())
 		record(cookie, owner ? owner->sock_uid : NO_UID);
 }
 
@@ -432,8 +469,14 @@ static __always_inline void tell(struct verdict_key *key, __u8 action, __u64 rul
 {
 	struct decision *told = bpf_ringbuf_reserve(&decisions, sizeof(*told), 0);
 
-	if (!told)
-		return; /* the helper is far behind: the flow goes unrecorded, never undecided */
+	if (!told) { /* the helper is far behind: counted unrecorded, never undecided */
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&untold, &zero);
+
+		if (lost)
+			*lost += 1;
+		return;
+	}
 	told->key = *key;
 	__builtin_memcpy(told->src, src, 16);
 	told->rule_id = rule_id;
@@ -475,7 +518,7 @@ static __always_inline struct verdict *cached(struct bpf_sock_addr *ctx, const i
 	}
 	struct verdict *verdict = bpf_map_lookup_elem(&verdicts, key);
 
-	if (!verdict || verdict->generation != *current || verdict->expires_ns < bpf_ktime_get_ns())
+	if (!verdict || verdict->generation != *current || verdict->expires_ns < bpf_ktime_get_boot_ns())
 		return 0;
 	return verdict;
 }
@@ -507,9 +550,11 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, const int v6)
 		struct allowed allowed = {.key = key, .rule_id = verdict->rule_id, .tgid = tgid};
 		__u32 decided = config->decided_mark;
 
-		bpf_map_update_elem(&allowed_sockets, &cookie, &allowed, BPF_ANY);
-		if (mark != decided)
-			bpf_setsockopt(ctx, SOL_SOCKET_, SO_MARK_, &decided, sizeof(decided));
+		if (bpf_map_update_elem(&allowed_sockets, &cookie, &allowed, BPF_ANY))
+			return 1; /* no room to tell of it: the queue decides */
+		if (mark != decided &&
+		    bpf_setsockopt(ctx, SOL_SOCKET_, SO_MARK_, &decided, sizeof(decided)))
+			bpf_map_delete_elem(&allowed_sockets, &cookie);
 	} else if (mark && mark == config->decided_mark) { /* connected again, elsewhere */
 		__u32 none = 0;
 
@@ -636,11 +681,18 @@ int local_out(struct bpf_nf_ctx *ctx)
 	return NF_ACCEPT;
 }
 
+static __always_inline int same_flow(const struct flow_key *a, const struct flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
 /* Add a packet of an accounted flow to its bytes: the flow's key is the packet's tuple,
  * turned round for one coming in (this host's address and port first). */
 static __always_inline int count(struct __sk_buff *skb, const int out)
 {
-	struct flow_key key = {};
+	struct flow_key key __attribute__((aligned(8))) = {}; /* read as words: same_flow */
 	__u8 ports[4];
 	__u32 transport;
 
@@ -682,7 +734,10 @@ static __always_inline int count(struct __sk_buff *skb, const int out)
 	noted();
 	__u64 cookie = bpf_get_socket_cookie(skb);
 
-	if (cookie && !bpf_map_lookup_elem(&socket_flows, &cookie))
+	struct flow_key *noted_flow = cookie ? bpf_map_lookup_elem(&socket_flows, &cookie) : 0;
+
+	/* its flow now (a TCP socket may connect again elsewhere after a failure) */
+	if (cookie && (!noted_flow || !same_flow(noted_flow, &key)))
 		bpf_map_update_elem(&socket_flows, &cookie, &key, BPF_ANY);
 	return 1;
 }

@@ -172,13 +172,17 @@ class Helper:
     def status(self) -> dict[str, Any]:
         """Counters and sizes for the status view."""
         return {**self.counters, **self.rule_book.counts(), **self.held_flows.counts(),
+                "kernel_untold": self.kernel_verdicts.untold,
                 "dns_addresses": len(self.dns), "dns_queries": self.dns.pending_queries,
                 "dns_unsolicited": self.dns.unsolicited}  # fmt: skip
 
     def close(self) -> None:
-        # Held flows get their verdict while Netwarden's reject rule still stands (a deny
-        # must refuse, not slip out once the rules are gone); nothing is read from the
-        # queues after this, and what they still hold the kernel drops at unbind.
+        # Nothing more is decided in the kernel, and what it decided last is told while
+        # the history and the hit counts still take it. Held flows get their verdict while
+        # Netwarden's reject rule still stands (a deny must refuse, not slip out once the
+        # rules are gone); nothing is read from the queues after this, and what they still
+        # hold the kernel drops at unbind.
+        self.kernel_verdicts.close()
         self.held_flows.close()
         self.backend.remove()
         self.rules_dir.close()
@@ -187,7 +191,6 @@ class Helper:
         self.locations.close()
         self.rule_book.close()
         self.identifier.close()
-        self.kernel_verdicts.close()
         self.journal.close()
         self.flow_queue.close()
         self.dns_queue.close()

@@ -242,3 +242,37 @@ def test_rules_show_their_profile_filter_by_it_and_the_form_and_switcher_set_it(
     assert rsync["profile"] == "Home"
     qtbot.waitUntil(lambda: badges().get("rsync") == ("Home", False), timeout=5_000)
     assert models["rules"].rowOf(rsync["id"]) >= 0
+
+
+def test_a_network_event_while_the_rule_form_is_open_keeps_the_profile_picked(
+    polkitd, root, system_bus, main_window, qtbot
+):
+    """Every network event is a ProfilesChanged: it must not put the rule's own profile
+    back in the form, where Save would write it."""
+    polkitd(grant=[ACTION_MONITOR, ACTION_SETTINGS, ACTION_MANAGE_OWN_RULES])
+    for name in ("Home", "Work"):
+        root.call("AddProfile", {"name": name})
+    rule = root.call("AddRule", dictionary({"action": "allow", "exe": "/usr/bin/ssh",
+                                            "uid": NOBODY, "profile": "Home"}))  # fmt: skip
+    with network_manager(system_bus) as nm:
+        window, models = main_window("rules")
+        content = window.contentItem()
+        qtbot.waitUntil(lambda: find_item(content, f"rule-{rule['id']}") is not None,
+                        timeout=10_000)  # fmt: skip
+        click(window, find_item(find_item(content, f"rule-{rule['id']}"), "editButton"))
+        qtbot.waitUntil(lambda: find_item(content, "ruleForm") is not None, timeout=5_000)
+        form = find_item(content, "ruleForm")
+        qtbot.wait(600)  # the layer slides in
+        (combo,) = find_all(find_item(form, "profileField"),
+                            "i => /ComboBox/.test(String(i)) && i.popup !== undefined")  # fmt: skip
+        assert combo.property("currentText") == "Home"
+        choose(window, combo, 2)  # "Every profile", "Home", "Work"
+
+        nm.connect("Office", WORK_UUID, "802-3-ethernet")  # no profile claims it
+        profiles = models["profiles"]
+        qtbot.waitUntil(lambda: profiles.network.get("id") == "Office", timeout=10_000)
+        QTest.qWait(100)
+        assert combo.property("currentText") == "Work"
+        click(window, find_item(form, "saveRuleButton"))
+        qtbot.waitUntil(lambda: find_item(content, "ruleForm") is None, timeout=10_000)
+    assert root.call("ListRules")[0]["profile"] == "Work"

@@ -7,11 +7,20 @@ import gzip
 import json
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtTest import QTest
 
-from netwarden.models.locations import credit
-from netwarden.models.world_map import projected, zone_point
+from netwarden.client.helper_client import HelperCallError
+from netwarden.models.locations import DBIP_CREDIT, credit, is_web_link
+from netwarden.models.world_map import (
+    WorldMap,
+    load_outline,
+    place_of,
+    projected,
+    world_layout,
+    zone_point,
+)
 from netwarden_common.api import ACTION_MANAGE_OWN_RULES, ACTION_MONITOR
 from netwarden_common.dbus_values import dictionary
 from tests import test_app_pages as pages
@@ -38,9 +47,103 @@ def test_here_is_the_time_zones_place_and_db_ip_is_credited_as_its_licence_asks(
     assert tokyo == pytest.approx((139 + 44 / 60 + 41 / 3600, 35 + 39 / 60 + 16 / 3600))
     assert zone_point("UTC", table) is None, "no place: no arcs"
     assert projected(-180, 84) == (0, 0) and projected(180, -90) == (360, 144)
-    dbip = credit("https://download.db-ip.com/free/dbip-city-lite-{year}-{month}.mmdb.gz", "x")
-    assert dbip == '<a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0)'
-    assert credit("https://mirror.example/geo.mmdb", "GeoLite2 City") == "GeoLite2 City"
+    dbip = "https://download.db-ip.com/free/dbip-city-lite-2026-12.mmdb.gz"
+    assert credit({"url": dbip, "description": "x"}) == (
+        '<a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0)')  # fmt: skip
+    mirror = "https://mirror.example/geo.mmdb"
+    assert credit({"url": mirror, "description": "GeoLite2 City"}) == "GeoLite2 City"
+    assert credit({"url": mirror}) == "mirror.example"
+
+
+def test_the_credit_is_the_loaded_files_and_nothing_of_the_database_is_markup():
+    # A new source was set and its download failed: the file in use is still DB-IP's.
+    state = {"source": "https://mirror.example/{year}.mmdb", "url": "https://download.db-ip."
+             "com/free/dbip-country-lite-2026-12.mmdb.gz", "description": "DB-IP"}  # fmt: skip
+    assert credit(state) == DBIP_CREDIT
+    hostile = '<a href="file:///etc/shadow">Click</a> &amp; <img src=x>'
+    escaped = "&lt;a href=&quot;file:///etc/shadow&quot;&gt;Click&lt;/a&gt; &amp;amp; &lt;img"
+    assert credit({"url": "https://mirror.example/x.mmdb", "description": hostile}) == (
+        f"{escaped} src=x&gt;")  # fmt: skip
+    assert [is_web_link(link) for link in ("https://db-ip.com", "HTTP://a.example/",
+            "file:///etc/shadow", "javascript:alert(1)", "settings", "")] == [
+        True, True, False, False, False, False]  # fmt: skip
+
+
+def test_small_countries_have_a_point_and_one_without_is_apart_under_its_name():
+    _outline, centres, _width, _height = load_outline()
+    small = ("SG", "HK", "MT", "BH", "MU", "MV", "AD", "MC", "GI", "LI", "VA", "BB")
+    assert all(code in centres for code in small), [c for c in small if c not in centres]
+    assert centres["SG"] == projected(103.8, 1.4)
+    monaco = {"kind": "country", "country_code": "MC", "country": "Monaco"}
+    assert place_of(monaco, centres)[1:] == ("country", "Monaco", centres["MC"])
+    reunion = {"kind": "city", "country_code": "RE", "country": "Réunion"}  # part of France
+    assert place_of(reunion, centres) == ("country:RE", "country", "Réunion", None)
+
+    def to(address, size):
+        return {"address": address, "host": address, "bytesIn": size, "bytesOut": 0,
+                "count": 1, "verdict": "allow"}  # fmt: skip
+
+    rows = [{"destinations": [to("192.0.2.1", 10), to("192.0.2.2", 20), to("10.0.0.1", 5),
+                              to("192.0.2.3", 1)]}]  # fmt: skip
+    located = {"192.0.2.1": monaco, "192.0.2.2": reunion, "10.0.0.1": {"kind": "local"},
+               "192.0.2.3": {"kind": "unknown"}}  # fmt: skip
+    on_map, apart = world_layout(rows, located, centres)
+    assert [p["name"] for p in on_map] == ["Monaco"]
+    assert [(p["key"], p["name"], p["bytes"]) for p in apart] == [
+        ("local", "This network", 5), ("unknown", "Not in the location database", 1),
+        ("country:RE", "Réunion", 20)]  # fmt: skip
+
+
+class FakeRows(QStandardItemModel):
+    """The connections' rows, as the world map reads them."""
+
+    def __init__(self, addresses):
+        super().__init__()
+        self._rows = [{"destinations": [
+            {"address": a, "host": a, "bytesIn": 1, "bytesOut": 0, "count": 1,
+             "verdict": "allow"} for a in addresses]}]  # fmt: skip
+
+    def rows(self):
+        return self._rows
+
+
+class FakeDatabase(QObject):
+    changed = Signal()
+    loaded, summary = True, "the first"
+
+
+class FakeClient:
+    """Holds each LocateAddresses call for the test to answer or fail."""
+
+    def __init__(self):
+        self.calls = []
+
+    def call(self, method, signature, arguments, ok, failed):
+        assert (method, signature) == ("LocateAddresses", "as")
+        self.calls.append((list(arguments[0]), ok, failed))
+
+
+def test_the_world_map_pairs_answers_by_position_and_asks_again_after_a_failure_or_a_change(
+    qapp, qtbot
+):
+    client, database = FakeClient(), FakeDatabase()
+    world = WorldMap(client, FakeRows(["2001:DB8::1"]), database)
+    japan = {"address": "2001:db8::1", "kind": "country", "country_code": "JP",
+             "country": "Japan"}  # fmt: skip
+    world.active = True
+    ((asked, _ok, failed),) = client.calls
+    assert asked == ["2001:DB8::1"]
+    failed(HelperCallError("org.freedesktop.DBus.Error.NoReply", "timed out"))
+    world.rebuild()  # as the next change of the rows does
+    assert len(client.calls) == 2 and world.apart.count == 0, "asked again, not unknown"
+
+    database.summary = "the second"  # the database changed while the answer was on its way
+    database.changed.emit()
+    client.calls[1][1]([japan])  # the first database's answer: dropped, asked anew
+    qtbot.waitUntil(lambda: len(client.calls) == 3, timeout=5_000)
+    client.calls[2][1]([japan])  # written another way than asked: taken by position
+    qtbot.waitUntil(lambda: world.places.count == 1, timeout=5_000)
+    assert world.places.get(0)["name"] == "Japan"
 
 
 def turn_on_locations(root, netns, served):

@@ -18,7 +18,6 @@ from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTIONS
 from netwarden_common.files import write_private
 from netwarden_common.rules import Rule, normalize_host
 from netwarden_helper.blocklists import locations as blocklist_locations
-from netwarden_helper.blocklists import sources as blocklist_sources
 from netwarden_helper.blocklists.formats import list_name, parse_list
 from netwarden_helper.blocklists.locations import SourceError, checked_source
 from netwarden_helper.blocklists.sources import download
@@ -293,13 +292,12 @@ def trickling_server(declared_length):
         server.server_close()
 
 
-def test_a_download_is_bounded_in_time_and_size_whatever_the_server_does(monkeypatch):
-    monkeypatch.setattr(blocklist_sources, "TIMEOUT_S", 1.0)
+def test_a_download_is_bounded_in_time_and_size_whatever_the_server_does():
     with (  # without the deadline, the trickle would hold the download for ever
         trickling_server(declared_length=1000) as url,
         pytest.raises(SourceError, match="took longer than 1 s"),
     ):
-        download(url, "", "", 0)
+        download(url, "", "", 0, deadline_s=1.0)
     with (
         trickling_server(declared_length=blocklist_locations.MAX_BYTES + 1) as url,
         pytest.raises(SourceError, match="larger than 64 MiB"),
@@ -608,6 +606,21 @@ def test_each_list_counts_what_it_blocked_across_restarts_and_one_turned_off_blo
             assert connect_to(netns, "ads.example.test") == "refused"
             wait_for(lambda: lists(root)["ads.hosts"]["hits"] == 3, 10, "the third hit")
             assert len(served.requests) == downloads, "still not downloaded: still off"
+
+
+def test_a_list_turned_off_is_never_due_and_the_hourly_check_keeps_the_matcher(helper_thread):
+    """Else each hour rebuilds the matcher (up to a million names) and re-decides every
+    held flow, for a list that blocks nothing."""
+    helper = helper_thread(prompter=False)
+    off = helper.call(lambda h: h.blocklists.add({"source": "http://192.0.2.1/hosts",
+                                                  "enabled": False}))  # fmt: skip
+    helper.call(lambda h: h.blocklists.update()).result(10)  # the jobs so far are done
+    in_use = helper.call(lambda h: h.rule_book.blocklist)
+    for _hour in range(3):
+        helper.call(lambda h: h.blocklists.update_stale())  # what the hourly timer calls
+    (kept,) = helper.call(lambda h: h.blocklists.update()).result(10)  # after those
+    assert helper.call(lambda h: h.rule_book.blocklist) is in_use
+    assert (kept.id, kept.enabled, kept.checked_at) == (off.id, False, None)
 
 
 def test_bad_subscriptions_are_refused_by_name_and_change_nothing(

@@ -1,7 +1,10 @@
 """The eBPF data plane against the real kernel: programs that are gone before the helper
 reads their packet are still attributed to their exact program and user, and their
 rules hold. Each test attaches the programs to a cgroup of its own (never the machine's
-root), moves its senders into it from outside `ip netns exec`, and removes it after."""
+root), moves its senders into it from outside `ip netns exec`, and removes it after.
+Without the data plane (sock_diag and /proc), ping and raw sockets are attributed while
+their program runs; with or without it, what the kernel sends by itself (a reset, an
+ICMP error) is the kernel's."""
 
 import contextlib
 import json
@@ -9,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from netwarden_common.rules import KERNEL, Rule
-from netwarden_helper.data_plane.plane import cgroup2_root
+from netwarden_helper.packet_path.held_flows import GAVE_UP_CHECK_S
+from tests.fixtures.data_plane import CGROUP2, own_cgroup, own_program, start_in
 from tests.fixtures.netns import Sandbox
 from tests.fixtures.processes import wait_for
 from tests.fixtures.senders import RAW_PROTOCOL
@@ -27,7 +30,6 @@ from tests.fixtures.traffic import CHECKOUT, arriving, as_user, recorder
 from tests.fixtures.users import NOBODY
 
 PORT = 8080
-CGROUP2 = cgroup2_root()
 pytestmark = pytest.mark.skipif(CGROUP2 is None, reason="no cgroup2 hierarchy")
 
 # Each sends and exits at once: the helper reads the queued packet after the process is gone.
@@ -42,36 +44,22 @@ TCP_ONCE = ("import os, socket, sys\n"
 
 @pytest.fixture
 def watched() -> Iterator[Path]:
-    """A child cgroup of the test's own; removed after (its processes have exited)."""
-    assert CGROUP2 is not None
-    path = Path(tempfile.mkdtemp(prefix="netwarden-test-", dir=CGROUP2))
-    yield path
-    with contextlib.suppress(OSError):
-        path.rmdir()
+    with own_cgroup() as path:
+        yield path
 
 
 @pytest.fixture
 def program() -> Iterator[str]:
-    """A program of the test's own (a copy of python3) that user nobody may run."""
-    folder = Path(tempfile.mkdtemp(prefix="netwarden-fire-"))
-    folder.chmod(0o755)
-    path = folder / "fire-and-forget"
-    shutil.copy(os.path.realpath(sys.executable), path)
-    yield str(path)
-    shutil.rmtree(folder)
+    with own_program() as path:
+        yield path
 
 
 def run_in(netns, cgroup: Path, *argv: str, user: int | None = NOBODY,
            check: bool = True) -> list[int]:  # fmt: skip
-    """Run `argv` (as `user`; None: as it says itself) inside `netns.host`, placed in
-    `cgroup` before it starts (from here: `ip netns exec` gives its commands a /sys
-    without the cgroup mounts); once it has exited, the pids it printed, one a line."""
-    placed = netns.host.popen(
-        "sh", "-c", 'read go && exec "$@"', "placed", *as_user(user), *argv,
-        cwd=CHECKOUT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    (cgroup / "cgroup.procs").write_text(str(placed.pid))
-    printed, _ = placed.communicate("go\n", timeout=30)
+    """Run `argv` (as `user`; None: as it says itself) inside `netns.host`, in `cgroup`
+    (`start_in`); once it has exited, the pids it printed, one a line."""
+    placed = start_in(netns, cgroup, *argv, user=user)
+    printed, _ = placed.communicate(timeout=30)
     assert placed.returncode == 0 or not check, f"{argv} exited {placed.returncode}"
     return [int(line) for line in printed.split() if line.isdigit()]
 
@@ -329,8 +317,8 @@ def _provoke(net: Sandbox, kind: str) -> None:
     """From the peer, what makes the host's kernel answer by itself: a TCP connect to a
     closed port (a reset), a UDP datagram to one (ICMP port unreachable)."""
     with net.peer.entered():
-        family_type = socket.SOCK_STREAM if kind == "tcp-reset" else socket.SOCK_DGRAM
-        with socket.socket(socket.AF_INET, family_type) as sock:
+        sock_type = socket.SOCK_STREAM if kind == "tcp-reset" else socket.SOCK_DGRAM
+        with socket.socket(socket.AF_INET, sock_type) as sock:
             sock.settimeout(1)
             if kind == "tcp-reset":
                 sock.connect_ex((net.host_v4, CLOSED_PORT))
@@ -345,14 +333,15 @@ def _kernel_answer(kind: str) -> Callable[[bytes], bool]:
     return lambda packet: packet[(packet[0] & 0xF) * 4] == 3  # destination unreachable
 
 
-@pytest.mark.parametrize("action", ["deny", "allow"])
+@pytest.mark.parametrize("action", ["ask", "deny", "allow"])
 @pytest.mark.parametrize("plane", ["ebpf", "procfs"])
 @pytest.mark.parametrize("kind", ["tcp-reset", "icmp-error"])
 def test_what_the_kernel_sends_by_itself_is_the_kernels_and_its_rule_holds(
     netns, helper_thread, watched, kind, plane, action
 ):
     """A reset or an ICMP error no socket sent (queued: conntrack does not track what it
-    answers) is the kernel's; a rule for the kernel decides it."""
+    answers) is the kernel's: asked, the prompt names the kernel and never says it gave up
+    waiting; a rule for the kernel decides it."""
     protocol = socket.IPPROTO_TCP if kind == "tcp-reset" else socket.IPPROTO_UDP
     # the peer's packet untracked, so the answer belongs to no connection: queued
     netns.host.run("iptables", "-t", "raw", "-A", "PREROUTING", "-p", str(protocol), "--dport",
@@ -363,6 +352,13 @@ def test_what_the_kernel_sends_by_itself_is_the_kernels_and_its_rule_holds(
     answered = socket.IPPROTO_TCP if kind == "tcp-reset" else socket.IPPROTO_ICMP
     with arriving(netns.peer, answered, _kernel_answer(kind)) as answers:
         _provoke(netns, kind)
+        if action == "ask":
+            prompt = helper.wait_for_prompt()
+            time.sleep(2 * GAVE_UP_CHECK_S)  # a program's closed socket is noticed by now
+            prompt = helper.call(lambda h: h.held_flows.pending_prompts())[0]
+            assert (prompt.flow.exe, prompt.flow.uid, prompt.gave_up) == (KERNEL, -1, False)
+            assert answers == [], "held for the answer"
+            return
         wait_for(lambda: seen, 10, "the kernel's answer decided")
         if action == "allow":
             wait_for(lambda: answers, 10, "the answer at the peer")

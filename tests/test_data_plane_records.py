@@ -30,7 +30,7 @@ def test_every_record_has_the_size_of_its_c_struct():
 def owner(**changes) -> SocketOwner:
     values = dict(tgid=7, pid=7, uid=1000, gid=1000, comm="curl", cgroup_id=42,
                   start_ns=1, exec_id=2, root=(1, 2), global_tgid=7, socket_uid=1000,
-                  recorded_uid=1000, exe_id=(11, 4096, 100, 200, 5, 6, 2049, 0, 1, 2),
+                  recorded_uid=1000, exe_id=(11, 4096, 100, 200, 5, 6, 2049, 0, 1, 2, 3),
                   root_raw=(1, 2))  # fmt: skip
     return SocketOwner(**{**values, **changes})
 
@@ -40,7 +40,7 @@ def test_a_verdict_key_names_program_user_and_destination():
     assert key == verdict_key(owner(pid=8, tgid=8, comm="other"), 4, 6, "192.0.2.2", 443)
     for other in (verdict_key(owner(recorded_uid=0), 4, 6, "192.0.2.2", 443),
                   verdict_key(owner(cgroup_id=43), 4, 6, "192.0.2.2", 443),
-                  verdict_key(owner(exe_id=(11, 4097, 100, 200, 5, 6, 2049, 0, 1, 2)), 4, 6,
+                  verdict_key(owner(exe_id=(11, 4097, 100, 200, 5, 6, 2049, 0, 1, 2, 3)), 4, 6,
                               "192.0.2.2", 443),
                   verdict_key(owner(), 4, 6, "192.0.2.3", 443),
                   verdict_key(owner(), 4, 17, "192.0.2.2", 443),
@@ -52,7 +52,7 @@ def test_a_verdict_key_names_program_user_and_destination():
 
 def test_the_executable_is_named_as_the_hash_cache_keys_it():
     # kernel dev_t 8:1 (major << 20 | minor) is stat()'s 0x801
-    assert owner(exe_id=(11, 4096, 100, 200, 5, 6, (8 << 20) | 1, 0, 1, 2)).exe_file == (
+    assert owner(exe_id=(11, 4096, 100, 200, 5, 6, (8 << 20) | 1, 0, 1, 2, 3)).exe_file == (
         0x801,
         11,
         4096,

@@ -151,6 +151,20 @@ def test_denied_flows_are_refused_at_the_system_call(netns, helper_thread, watch
     assert seen == [(program, NOBODY, PORT, "deny", "rule")] * 4
 
 
+def test_the_programs_next_process_is_decided_in_the_kernel_from_its_first_connect(
+    netns, helper_thread, watched, program
+):
+    """Each process here runs in a mount namespace of its own (`ip netns exec`), as
+    sandboxed services and apps do: the same program all the same."""
+    helper = start(helper_thread, watched, default_action="deny")
+    add_rule(helper, action="allow", exe=program)
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        assert connects(netns, watched, program, 1) == ["connected"]
+        assert connects(netns, watched, program, 3) == ["connected"] * 3
+        assert servers.tcp_accepts == 4
+    wait_for(lambda: kernel_decided(helper) == 3, 5, "the kernel's decisions")
+
+
 def test_allowed_ipv6_flows_are_decided_in_the_kernel_too(netns, helper_thread, watched, program):
     helper = start(helper_thread, watched, default_action="deny")
     add_rule(helper, action="allow", exe=program)
@@ -310,6 +324,41 @@ def test_turned_off_every_flow_goes_through_the_queue(netns, helper_thread, watc
     with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
         assert connects(netns, watched, program, 3) == ["connected"] * 3
         assert servers.tcp_accepts == 3
+    assert kernel_decided(helper) == 0
+
+
+def test_turned_off_then_on_no_verdict_of_before_comes_back(netns, helper_thread, watched, program):
+    helper = start(helper_thread, watched, default_action="deny")
+    rule_id = add_rule(helper, action="allow", exe=program)
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        assert connects(netns, watched, program, 2) == ["connected"] * 2
+        helper.call(lambda h: h.rule_book.replace_rule(rule_id, Rule(action="deny", exe=program)))
+        helper.call(lambda h: h.settings.update({"kernel_verdicts": False}))
+        helper.call(lambda h: h.settings.update({"kernel_verdicts": True}))
+        assert connects(netns, watched, program, 1) == ["ECONNREFUSED"]
+        assert servers.tcp_accepts == 2
+
+
+def test_a_flow_of_a_process_gone_before_it_was_read_is_never_cached(
+    netns, helper_thread, watched, program
+):
+    """Of a gone process only the kernel's record is known (no unit, Flatpak or hash): a
+    verdict decided on that is not one to apply to the program's live processes."""
+    helper = start(helper_thread, watched, default_action="allow")
+    add_rule(helper, action="deny", exe=program)
+    gone = ("import os, socket, sys\n"
+            "s = socket.socket(); s.setblocking(False); s.connect_ex((sys.argv[1], 8080))\n"
+            "os._exit(0)")  # fmt: skip
+
+    def sent_and_gone(_h):  # the loop waits until the sender has exited
+        start_in(netns, watched, program, "-c", gone, netns.peer_v4).communicate(timeout=20)
+
+    seen = decisions(helper)
+    helper.call(sent_and_gone, timeout=30)
+    wait_for(lambda: seen, 10, "the gone process's flow to be decided")
+    assert seen[0][3:] == ("deny", "rule")
+    # the next connect of a live process of the program goes through the queue
+    assert connects(netns, watched, program, 1) == ["ECONNREFUSED"]
     assert kernel_decided(helper) == 0
 
 

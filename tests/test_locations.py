@@ -4,7 +4,10 @@ LocateAddresses over the real dbus-daemon and polkitd; the pure parts apart."""
 
 import datetime
 import gzip
+import json
 import stat
+import subprocess
+import sys
 
 import dbus
 import pytest
@@ -44,6 +47,44 @@ def test_local_addresses_are_this_network_and_others_are_looked_up():
     assert [places.is_local(a) for a in parsed] == [False, False, False, False, True, True,
                                                      True, True, False, True]  # fmt: skip
     assert places.is_local(places.parsed_addresses(["100.64.0.1"])[0]), "carrier-grade NAT"
+
+
+def test_addresses_carrying_ipv4_are_looked_up_as_it_and_reserved_ranges_are_this_network():
+    asked = []
+    found = places.located(
+        ["64:ff9b::c000:207", "2002:c000:207::1", "64:ff9b::a00:1", "2002:c0a8:101::1",
+         "192.0.0.9", "198.18.0.1", "198.19.255.254", "240.0.0.1", "255.255.255.255"],
+        lambda address: asked.append(str(address)) or BERLIN,
+    )  # fmt: skip
+    assert asked == ["192.0.2.7", "192.0.2.7"], "NAT64 and 6to4 unwrapped, then looked up"
+    assert [p["kind"] for p in found] == ["city", "city", *["local"] * 7]
+    assert found[0]["address"] == "64:ff9b::c000:207", "answered for the address asked"
+    assert not places.is_local(places.parsed_addresses(["198.20.0.1"])[0])
+
+
+def test_a_damaged_record_is_not_found_rather_than_failing_the_call():
+    maxminddb = pytest.importorskip("maxminddb")
+
+    class Damaged:
+        def get(self, address):
+            raise maxminddb.InvalidDatabaseError("the record points outside the file")
+
+    assert database.record(Damaged(), "192.0.2.7") is None
+
+
+def test_without_maxminddb_the_helper_starts_and_the_database_says_what_is_missing(tmp_path):
+    (tmp_path / "db.mmdb").write_bytes(mmdb.build(NETWORKS))
+    script = (
+        "import sys; sys.modules['maxminddb'] = None\n"  # as if not installed
+        "import netwarden_helper.main, netwarden_helper.composition\n"
+        "from netwarden_helper.geo.database import DatabaseError, check\n"
+        "try:\n    check(__import__('pathlib').Path(sys.argv[1]))\n"
+        "except DatabaseError as error:\n    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "db.mmdb")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "python3-maxminddb is not installed"
 
 
 @pytest.mark.parametrize("bad", ["example.org", "192.0.2.300", "fe80::1%eth0", "", 7, "1.2.3"])
@@ -153,10 +194,30 @@ def test_the_helper_downloads_the_database_refuses_garbage_keeps_the_last_and_lo
         assert brief(root.call("LocateAddresses", ["198.51.100.1"])) == [("unknown", "", "")]
         root.call("SetSettings", {"locations": True})
         wait_for(lambda: root.call("GetLocationDatabase")["loaded"], 10, "the database again")
-    # The server is gone: the restarted helper answers from its copy.
+    # The server is gone and a check is due (as at boot, before the network): the
+    # restarted helper's download fails, and it answers from its copy all the same.
+    status_file = tmp_path / "state" / "locations" / "status.json"
+    status_file.write_text(json.dumps({**json.loads(status_file.read_text()), "checked_at": 0.0}))
     with helper_process(system_bus, netns, tmp_path) as root:
         wait_for(lambda: root.call("GetLocationDatabase")["loaded"], 10, "the copy")
+        after = dict(root.call("GetLocationDatabase"))
+        assert after["error"].startswith("download failed") and after["checked_at"] > 0
         assert brief(root.call("LocateAddresses", ["198.51.100.1"])) == [("country", "NZ", "")]
+
+
+def test_a_queued_update_starts_from_what_the_update_before_it_left(netns, helper_thread):
+    """Two updates asked at once: the second sends the validator the first downloaded
+    (not the one of the moment both were asked), so it is not downloaded twice."""
+    source = f"http://{netns.peer_v4}:{HTTP_PORT}/db.mmdb"
+    with list_server(netns) as served:
+        served.body, served.etag = mmdb.build(NETWORKS), '"v1"'
+        helper = helper_thread(prompter=False, locations=True, locations_source=source)
+        wait_for(lambda: helper.call(lambda h: h.locations.state()["loaded"]), 10, "v1")
+        served.body, served.etag = mmdb.build({"192.0.2.0/24": BERLIN}), '"v2"'
+        first, second = helper.call(lambda h: (h.locations.update(), h.locations.update()))
+        first.result(10)
+        assert second.result(10)["error"] == ""
+        assert served.requests == [("", 200), ('"v1"', 200), ('"v2"', 304)]
 
 
 def test_bad_addresses_and_sources_are_refused_and_change_nothing(

@@ -76,5 +76,8 @@ def test_each_run_draws_marks_of_its_own():
     drawn = {Interception().marks for _ in range(50)}
     assert len(drawn) > 40
     for marks in drawn:
-        assert marks.reject != marks.own
-        assert marks.reject >> 16 == marks.own >> 16 == 0x4E57
+        assert len({marks.reject, marks.own, marks.decided}) == 3
+        assert marks.reject >> 16 == marks.own >> 16 == marks.decided >> 16 == 0x4E57
+        # never Kubernetes' masquerade and drop bits: the decided mark rides on programs'
+        # own packets
+        assert not (marks.reject | marks.own | marks.decided) & 0xC000

@@ -21,7 +21,7 @@ import pytest
 from netwarden_common.api import ACTION_MANAGE_RULES, ACTIONS, INTERFACE
 from netwarden_common.dbus_values import dictionary
 from netwarden_common.rules import Rule
-from netwarden_helper.pinning import packages
+from netwarden_helper.pinning import packages, rpm
 from netwarden_helper.pinning.alerts import Alert, FileFacts, affected_rules, block_rule
 from netwarden_helper.policy.answers import Answer
 from netwarden_helper.storage.store import _MIGRATIONS, Store
@@ -85,6 +85,17 @@ def test_a_package_managers_lock_held_by_another_process_is_seen(tmp_path):
         holder.kill()
         holder.wait()
     assert not packages.locked(lock)
+
+
+def test_waiting_for_the_package_managers_asks_rpm_for_its_lock_once(monkeypatch):
+    asked = []
+    monkeypatch.setattr(rpm, "_rpm", lambda *args: asked.append(args) or "/var/lib/rpm/.lock\n")
+    rpm.lock_path.cache_clear()
+    try:
+        assert not any(packages.busy() for _ in range(5))  # five polls
+    finally:
+        rpm.lock_path.cache_clear()  # the real rpm's for the next caller
+    assert asked == [("--eval", "%{_rpmlock_path}")]
 
 
 def test_a_version_1_database_gains_alerts_and_keeps_its_rules(tmp_path):

@@ -2,14 +2,17 @@
 countries as the npm package world-atlas 2.0.2 carries them (TopoJSON).
 
     npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz
-    python3 tools/world_outline.py package/countries-110m.json > app/models/world-110m.json
+    python3 tools/world_outline.py package/countries-110m.json \
+        --points package/countries-10m.json > app/models/world-110m.json
 
 Natural Earth is in the public domain; world-atlas is ISC-licensed (Mike Bostock). Each
 country becomes one SVG path in an equirectangular projection (x = longitude + 180, y =
 84 - latitude, in degrees; Antarctica left out), simplified (Douglas-Peucker, 0.1°) and
 rounded to 0.1°, with its ISO 3166-1 alpha-2 code (from the iso-codes package, by the
 numeric code world-atlas gives), its name, and a point to put a dot on: the centre of its
-largest polygon. The output is the same for the same input.
+largest polygon. Countries too small for the 1:110m file (Singapore, Malta, Monaco, ...)
+get a point only, from the 1:10m file of the same package, without an outline. The
+output is the same for the same input.
 """
 
 import argparse
@@ -126,35 +129,49 @@ def area_and_centre(points: list[Point]) -> tuple[float, Point]:
     return abs(area / 2), (cx / (3 * area), cy / (3 * area))
 
 
-def countries(topology: dict, alpha2: dict[str, str]) -> list[dict]:
+def countries(topology: dict, alpha2: dict[str, str], outlined: bool = True) -> list[dict]:
+    """Each country of `topology` (but Antarctica): code, name, the centre of its largest
+    polygon, and its outline as SVG path data ("" unless `outlined`)."""
     arcs = decoded_arcs(topology)
     found = []
     for geometry in topology["objects"]["countries"]["geometries"]:
         name = geometry["properties"]["name"]
-        if name == "Antarctica":
+        if name == "Antarctica" or geometry.get("type") not in ("Polygon", "MultiPolygon"):
             continue
         polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
-        rings = [ring(r, arcs) for polygon in polygons for r in polygon]
         outer = [ring(polygon[0], arcs) for polygon in polygons]
         _area, (longitude, latitude) = max(area_and_centre(r) for r in outer)
         longitude = (longitude + 180) % 360 - 180
         code = alpha2.get(geometry.get("id", ""), NO_NUMERIC.get(name, ""))
+        rings = [ring(r, arcs) for polygon in polygons for r in polygon] if outlined else []
         found.append({"code": code, "name": name, "longitude": round(longitude, 1),
                       "latitude": round(latitude, 1), "path": path(rings)})  # fmt: skip
     return sorted(found, key=lambda c: (c["code"] or "~", c["name"]))
 
 
+def with_points(outlined: list[dict], points: list[dict]) -> list[dict]:
+    """`outlined`, and of `points` the countries with a code that `outlined` lacks."""
+    known = {c["code"] for c in outlined}
+    extra = [c for c in points if c["code"] and c["code"] not in known]
+    return sorted(outlined + extra, key=lambda c: (c["code"] or "~", c["name"]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("topojson", help="countries-110m.json of world-atlas 2.0.2")
+    parser.add_argument("--points", help="countries-10m.json: points of the countries left out")
     parser.add_argument("--iso-codes", default=ISO_CODES, help="iso_3166-1.json (iso-codes)")
     args = parser.parse_args()
     with open(args.topojson) as file:
         topology = json.load(file)
     with open(args.iso_codes) as file:
         alpha2 = {c["numeric"]: c["alpha_2"] for c in json.load(file)["3166-1"]}
+    found = countries(topology, alpha2)
+    if args.points:
+        with open(args.points) as file:
+            found = with_points(found, countries(json.load(file), alpha2, outlined=False))
     outline = {"source": SOURCE, "projection": "equirectangular", "top": TOP, "bottom": BOTTOM,
-               "countries": countries(topology, alpha2)}  # fmt: skip
+               "countries": found}  # fmt: skip
     json.dump(outline, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
     return 0

@@ -7,10 +7,14 @@ Read with GetLocationDatabase when the helper appears and after each SettingsCha
 once an update is in use or failed). `update` asks for a download now.
 """
 
+import html
 import urllib.parse
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from PySide6.QtCore import Property, QObject, Signal, Slot
+from PySide6.QtCore import Property, QObject, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_bound import HelperBound
@@ -22,13 +26,20 @@ QML_IMPORT_MAJOR_VERSION = 1
 DBIP_CREDIT = '<a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0)'
 
 
-def credit(source: str, description: str) -> str:
-    """The line that credits the database (rich text): DB-IP's attribution for its
-    files, else what the database says of itself, else where it comes from."""
-    host = urllib.parse.urlsplit(source).hostname or ""
+def credit(state: Mapping[str, Any]) -> str:
+    """The line that credits the loaded database (rich text), from the helper's `state`:
+    DB-IP's attribution for a file downloaded from DB-IP (the URL it came from, not a
+    source configured since whose download failed), else what the database says of
+    itself, else the host it came from (those two escaped: they are not ours)."""
+    host = urllib.parse.urlsplit(str(state.get("url", ""))).hostname or ""
     if host == "db-ip.com" or host.endswith(".db-ip.com"):
         return DBIP_CREDIT
-    return description or host
+    return html.escape(str(state.get("description", "")) or host)
+
+
+def is_web_link(link: str) -> bool:
+    """An http(s) link: the only kind a label of the database's opens."""
+    return urllib.parse.urlsplit(link).scheme.lower() in ("http", "https")
 
 
 def _time(seconds: float) -> str:
@@ -85,7 +96,13 @@ class LocationDatabase(HelperBound, QObject):
 
     @Property(str, notify=changed)
     def credit(self) -> str:
-        return credit(str(self._state.get("source", "")), str(self._state.get("description", "")))
+        return credit(self._state)
+
+    @Slot(str)
+    def openLink(self, link: str) -> None:
+        """Open a link of the credit in the browser (http and https only)."""
+        if is_web_link(link):
+            QDesktopServices.openUrl(QUrl(link))
 
     @Slot()
     def reload(self) -> None:

@@ -6,7 +6,8 @@ tells why: "user", "network" or "edited"); rows are applied by name (`RowModel.s
 switch the network made is announced with `switched`, for the app to show. Every change
 is an administrator's action (polkit); a refusal comes back as `failed` with the
 helper's message, and `changed` is emitted so that a switcher shows the active profile
-again, not the click.
+again, not the click. `namesChanged` only when the names do: what lists them (a combo
+box's model) is not reset, nor an open list closed, at every network event.
 """
 
 from typing import Any
@@ -50,12 +51,14 @@ class ProfilesModel(HelperBound, RowModel):
     KEY = "name"
 
     changed = Signal()
+    namesChanged = Signal()
     failed = Signal(str)
     switched = Signal(str)  # what to tell the user, when the network switched the profile
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._state: dict[str, Any] = {}
+        self._names: list[str] = []
         client.on_signal("ProfilesChanged", self._changed)
         self._bind_helper(client)
 
@@ -64,9 +67,9 @@ class ProfilesModel(HelperBound, RowModel):
         """The active profile's name; "" for none (only every profile's rules)."""
         return str(self._state.get("active", ""))
 
-    @Property(list, notify=changed)
+    @Property(list, notify=namesChanged)
     def names(self) -> list[str]:
-        return [row["name"] for row in self._rows]
+        return self._names
 
     @Property("QVariantMap", notify=changed)
     def network(self) -> dict:
@@ -125,6 +128,10 @@ class ProfilesModel(HelperBound, RowModel):
         self._state = state
         active = self.active
         self.sync([profile_row(p, active) for p in state.get("profiles", [])])
+        names = [row["name"] for row in self._rows]
+        if names != self._names:
+            self._names = names
+            self.namesChanged.emit()
         self.changed.emit()
 
     def _failed(self, error: HelperCallError) -> None:

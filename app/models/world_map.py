@@ -5,13 +5,15 @@ or the period picked on the traffic diagram): each destination's address is loca
 the helper (LocateAddresses: its own offline database, nothing leaves the machine; the
 answers are kept until the database changes) and its bytes are added to its place: a
 city when the database has coordinates, else its country (a dot at the country's centre
-from the outline). Addresses of this network, and those the database does not know, are
-kept apart (`apart`). Dots are sized by bytes on a square-root scale; arcs go from
-"here", the place of this computer's time zone (tzdata's zone1970.tab), when known.
+from the outline). Addresses of this network, those the database does not know, and
+countries the outline has no point for are kept apart (`apart`). Dots are sized by
+bytes on a square-root scale; arcs go from "here", the place of this computer's time zone
+(tzdata's zone1970.tab), when known.
 
 The outline is Natural Earth's 1:110m countries, made into SVG path data by
-tools/world_outline.py (`world-110m.json`), in an equirectangular projection in
-degrees: x = longitude + 180, y = 84 − latitude.
+tools/world_outline.py (`world-110m.json`, with a point without an outline for the
+countries too small for it), in an equirectangular projection in degrees: x = longitude +
+180, y = 84 − latitude.
 """
 
 import functools
@@ -86,7 +88,8 @@ def _degrees(text: str, width: int) -> float:
 
 def place_of(located: dict, centres: dict[str, Point]) -> tuple[str, str, str, Point | None]:
     """(key, kind, name, point) of a LocateAddresses answer: a city, a country (at its
-    centre on the outline), or this network / unknown (no point)."""
+    centre on the outline; no point when the outline has none), or this network /
+    unknown (no point)."""
     kind, code = located.get("kind", UNKNOWN), located.get("country_code", "")
     country = located.get("country", code)
     if kind == "city" and "latitude" in located:
@@ -94,8 +97,8 @@ def place_of(located: dict, centres: dict[str, Point]) -> tuple[str, str, str, P
         name = f"{city}, {country}" if city and country else city or country or "?"
         point = projected(located["longitude"], located["latitude"])
         return f"city:{code}:{name}:{point}", "city", name, point
-    if kind in ("city", "country") and code in centres:
-        return f"country:{code}", "country", country, centres[code]
+    if kind in ("city", "country") and code:
+        return f"country:{code}", "country", country, centres.get(code)
     if kind == LOCAL:
         return LOCAL, LOCAL, "This network", None
     return UNKNOWN, UNKNOWN, "Not in the location database", None
@@ -105,7 +108,8 @@ def world_layout(
     rows: Iterable[dict], located: dict[str, dict], centres: dict[str, Point]
 ) -> tuple[list[dict], list[dict]]:
     """The places on the map (most bytes first) and those kept apart (this network, not
-    in the database) of `rows` (ConnectionsModel rows), from the located addresses."""
+    in the database, countries without a point) of `rows` (ConnectionsModel rows), from
+    the located addresses."""
     places: dict[str, dict] = {}
     hosts: dict[str, dict[str, int]] = {}
     for row in rows:
@@ -127,13 +131,14 @@ def world_layout(
             by_host[destination["host"]] = by_host.get(destination["host"], 0) + count
     for key, place in places.items():
         place["hosts"] = sorted(hosts[key], key=lambda h: (-hosts[key][h], h))
-    on_map = [p for p in places.values() if p["kind"] not in (LOCAL, UNKNOWN)]
+    on_map = [p for p in places.values() if p["mapX"] >= 0]
     largest = max((p["bytes"] for p in on_map), default=0)
     for place in on_map:
         place["size"] = round(math.sqrt(place["bytes"] / largest), 3) if largest else 0.0
     on_map.sort(key=lambda p: (-p["bytes"], p["name"]))
+    pointless = [p for k, p in places.items() if p["mapX"] < 0 and k not in (LOCAL, UNKNOWN)]
     apart = [places[k] for k in (LOCAL, UNKNOWN) if k in places]
-    return on_map, apart
+    return on_map, apart + sorted(pointless, key=lambda p: p["name"])
 
 
 def arcs_path(here: Point | None, places: list[dict]) -> str:
@@ -279,21 +284,20 @@ class WorldMap(QObject):
             self._asking.update(chunk)
             self._client.call(
                 "LocateAddresses", "as", (chunk,),
-                functools.partial(self._located_now, self._generation),
-                functools.partial(self._not_located, self._generation, chunk),
+                functools.partial(self._located_now, self._generation, chunk),
+                functools.partial(self._not_located, chunk),
             )  # fmt: skip
 
-    def _located_now(self, generation: int, found: list[dict]) -> None:
-        self._asking.difference_update(f["address"] for f in found)
-        if generation == self._generation:
-            self._located.update((f["address"], f) for f in found)
-            self._pending.schedule()
-
-    def _not_located(self, generation: int, chunk: list[str], _error: HelperCallError) -> None:
+    def _located_now(self, generation: int, chunk: list[str], found: list[dict]) -> None:
+        """Keep the answers (in the order asked) unless the database changed meanwhile;
+        either way place again: what an older database answered is asked anew."""
         self._asking.difference_update(chunk)
-        if generation == self._generation:  # asked again once the database changes
-            self._located.update((a, {"address": a, "kind": UNKNOWN}) for a in chunk)
-            self._pending.schedule()
+        if generation == self._generation:
+            self._located.update(zip(chunk, found, strict=False))
+        self._pending.schedule()
+
+    def _not_located(self, chunk: list[str], _error: HelperCallError) -> None:
+        self._asking.difference_update(chunk)  # asked again at the next rebuild
 
     def _database_changed(self) -> None:
         seen = (self._database.loaded, self._database.summary)

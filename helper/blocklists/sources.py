@@ -18,7 +18,7 @@ from typing import Any
 
 from netwarden_helper.blocklists.locations import MAX_BYTES, SourceError
 
-TIMEOUT_S = 30.0  # for the whole download
+TIMEOUT_S = 30.0  # for connecting, each read, and a whole blocklist
 CHUNK = 1 << 16
 
 
@@ -32,11 +32,16 @@ class Download:
 
 
 def download(
-    url: str, etag: str, last_modified: str, mark: int, max_bytes: int = MAX_BYTES
+    url: str,
+    etag: str,
+    last_modified: str,
+    mark: int,
+    max_bytes: int = MAX_BYTES,
+    deadline_s: float = TIMEOUT_S,
 ) -> Download:
-    """GET `url` (at most `max_bytes`), unless unchanged since `etag` / `last_modified`,
-    from sockets carrying `mark` (the helper's own: never queued); `SourceError` on
-    failure."""
+    """GET `url` (at most `max_bytes`, all of it within `deadline_s`), unless unchanged
+    since `etag` / `last_modified`, from sockets carrying `mark` (the helper's own: never
+    queued); `SourceError` on failure."""
     request = urllib.request.Request(url, headers={"User-Agent": "netwarden-helper"})
     if etag:
         request.add_header("If-None-Match", etag)
@@ -44,7 +49,7 @@ def download(
         request.add_header("If-Modified-Since", last_modified)
     try:
         with _opener(mark).open(request, timeout=TIMEOUT_S) as response:
-            data = _read_bounded(response, time.monotonic() + TIMEOUT_S, max_bytes)
+            data = _read_bounded(response, deadline_s, max_bytes)
             headers = response.headers
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
@@ -57,10 +62,11 @@ def download(
     return Download(data, headers.get("ETag", ""), headers.get("Last-Modified", ""))
 
 
-def _read_bounded(response: http.client.HTTPResponse, deadline: float, max_bytes: int) -> bytes:
-    """The body, refused when it is larger than `max_bytes` or still arriving at
-    `deadline` (the socket's timeout only bounds each read: a server sending one byte
+def _read_bounded(response: http.client.HTTPResponse, seconds: float, max_bytes: int) -> bytes:
+    """The body, refused when it is larger than `max_bytes` or still arriving after
+    `seconds` (the socket's timeout only bounds each read: a server sending one byte
     every few seconds would otherwise hold the worker for days)."""
+    deadline = time.monotonic() + seconds
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise SourceError(f"larger than {max_bytes >> 20} MiB")
@@ -70,7 +76,7 @@ def _read_bounded(response: http.client.HTTPResponse, deadline: float, max_bytes
         if size > max_bytes:
             raise SourceError(f"larger than {max_bytes >> 20} MiB")
         if time.monotonic() > deadline:
-            raise SourceError(f"download took longer than {TIMEOUT_S:.0f} s")
+            raise SourceError(f"download took longer than {seconds:.0f} s")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -11,7 +11,8 @@ matcher is in use the memory freed (the old matcher, a refused list's parse) goe
 the system.
 
 At start, lists load from what is at hand (local files, the copies of URL lists) and URL
-lists not checked for `UPDATE_S` are downloaded; staleness is checked every `CHECK_S`.
+lists not checked for `UPDATE_S` are downloaded; the enabled lists' staleness is checked
+every `CHECK_S`. A job that reads no list and drops none keeps the matcher in use.
 """
 
 import functools
@@ -122,8 +123,9 @@ class BlocklistUpdates:
         return self._submit([(b, True) for b in self._subscriptions.values()])
 
     def update_stale(self) -> None:
-        """Update the lists not checked for `UPDATE_S` (local ones are read again)."""
-        stale = [(b, True) for b in self._subscriptions.values() if self._stale(b)]
+        """Update the enabled lists not checked for `UPDATE_S` (local ones are read again);
+        a list turned off is never checked, so never counts."""
+        stale = [(b, True) for b in self._subscriptions.values() if b.enabled and self._stale(b)]
         if stale:
             self._submit(stale)
 
@@ -141,9 +143,12 @@ class BlocklistUpdates:
         self._worker.submit(functools.partial(self._work, wanted, enabled, forget, done))
         return done
 
-    def _apply(self, matcher: DomainMatcher, statuses: list[Blocklist], done: Future) -> None:
-        self._on_matcher(matcher)
-        self._worker.submit(release_memory)  # the old matcher is freed: give its pages back
+    def _apply(
+        self, matcher: DomainMatcher | None, statuses: list[Blocklist], done: Future
+    ) -> None:
+        if matcher is not None:
+            self._on_matcher(matcher)
+            self._worker.submit(release_memory)  # the old matcher is freed: give its pages back
         try:
             for status in statuses:
                 if status.id in self._subscriptions:  # not removed meanwhile
@@ -170,12 +175,15 @@ class BlocklistUpdates:
             if forget is not None:
                 self._copy(forget).unlink(missing_ok=True)
             statuses = [self._refresh(blocklist, fetch) for blocklist, fetch in blocklists]
-            for gone in set(self._entries) - enabled:
+            dropped = set(self._entries) - enabled
+            for gone in dropped:
                 del self._entries[gone]
-            began = time.monotonic()
-            matcher = DomainMatcher.merged(self._entries)
-            log.debug("blocklists: %d names merged in %.3f s", len(matcher),
-                      time.monotonic() - began)  # fmt: skip
+            matcher = None  # nothing read and nothing dropped: the matcher in use stays
+            if blocklists or dropped:
+                began = time.monotonic()
+                matcher = DomainMatcher.merged(self._entries)
+                log.debug("blocklists: %d names merged in %.3f s", len(matcher),
+                          time.monotonic() - began)  # fmt: skip
         except Exception as exc:  # a bug must not leave the caller waiting
             log.exception("updating blocklists failed")
             done.set_exception(exc)

@@ -71,6 +71,7 @@ def _library() -> ctypes.CDLL:
         ("libbpf_num_possible_cpus", ctypes.c_int, []),
         ("ring_buffer__new", pointer, [ctypes.c_int, _SAMPLE, pointer, pointer]),
         ("ring_buffer__consume", ctypes.c_int, [pointer]),
+        ("ring_buffer__consume_n", ctypes.c_int, [pointer, ctypes.c_size_t]),
         ("ring_buffer__epoll_fd", ctypes.c_int, [pointer]),
         ("ring_buffer__free", None, [pointer]),
     ):
@@ -204,9 +205,12 @@ class BpfObject:
         self._rings.append((ring, sample))
         return ring, self._lib.ring_buffer__epoll_fd(ring)
 
-    def consume(self, ring: int) -> None:
-        """Hand every record waiting in `ring` to its `on_record`."""
-        self._lib.ring_buffer__consume(ring)
+    def consume(self, ring: int, most: int = 0) -> None:
+        """Hand the records waiting in `ring` to its `on_record`: every one, or `most`."""
+        if most:
+            self._lib.ring_buffer__consume_n(ring, most)
+        else:
+            self._lib.ring_buffer__consume(ring)
 
     def close(self) -> None:
         for ring, _sample in self._rings:

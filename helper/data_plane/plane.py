@@ -27,6 +27,7 @@ from netwarden_helper.data_plane.records import (
     config,
     exe_path,
     flow_key,
+    traffic_counts,
 )
 from netwarden_helper.packet_path.packet import Packet
 
@@ -98,10 +99,12 @@ class DataPlane:
             self._generation = self._object.map_fd("generation")
             self._traffic = self._object.map_fd("traffic")
             self._counted = self._object.map_fd("counted")
+            self._untold = self._object.map_fd("untold")
         except BaseException:
             self._object.close()
             raise
         self._ring = 0  # the decisions ring buffer, once read_decisions is called
+        self._counts = ctypes.create_string_buffer(TRAFFIC_SIZE)  # the loop's (account)
         self._owner = ctypes.create_string_buffer(FLOW_OWNER_SIZE)
         self._exe = ctypes.create_string_buffer(EXE_SIZE)
         log.info("attribution: eBPF (programs attached to cgroup %s)", cgroup)
@@ -140,16 +143,35 @@ class DataPlane:
         )
         return fd
 
-    def consume_decisions(self) -> None:
-        self._object.consume(self._ring)
+    def consume_decisions(self, most: int = 0) -> None:
+        """Tell the waiting decisions (at most `most`, 0: all) to `read_decisions`'s."""
+        self._object.consume(self._ring, most)
 
-    def account(self, key: bytes, value: bytes) -> bool:
+    def untold(self) -> int:
+        """Decisions the kernel made but had no room to tell (a flood of refusals)."""
+        return self._object.per_cpu_sum(self._untold, bytes(4))
+
+    def account(self, key: bytes, value: bytes) -> None:
         """Count the bytes of flow `key` (`records.tuple_key`) from now, unless they are
-        counted already (the kernel started when it decided the flow): False then."""
-        return self._object.update(self._traffic, key, value, only_new=True)
+        counted already (the kernel started when it decided the flow); an earlier flow of
+        the same tuple that is over, not read yet, makes way."""
+        if self._object.update(self._traffic, key, value, only_new=True):
+            return
+        if (
+            self._object.lookup(self._traffic, key, self._counts)
+            and traffic_counts(self._counts.raw)[3]
+        ):
+            self._object.update(self._traffic, key, value)
 
-    def stop_accounting(self, key: bytes) -> None:
-        self._object.delete(self._traffic, key)
+    def stop_accounting(self, key: bytes, since_ns: int) -> None:
+        """Forget flow `key`, if it is still the one counted since `since_ns` (not a new
+        flow of the same tuple)."""
+        counts = ctypes.create_string_buffer(TRAFFIC_SIZE)
+        if (
+            self._object.lookup(self._traffic, key, counts)
+            and traffic_counts(counts.raw)[2] == since_ns
+        ):
+            self._object.delete(self._traffic, key)
 
     def traffic(self) -> list[tuple[bytes, bytes]]:
         """Every accounted flow's (key, counts) (`records.traffic_counts`)."""

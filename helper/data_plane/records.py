@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from netwarden_helper.packet_path.packet import ICMP, ICMPV6, Packet
 
 _KEY = struct.Struct("=BBHHH16s16s")
-_EXE_ID = "QQqqIIIIQQ"  # ino, size, mtime s, ctime s, their ns, dev, pad, dentry, mount
+# ino, size, mtime s, ctime s, their ns, dev, pad, dentry, mount root, mountpoint
+_EXE_ID = "QQqqIIIIQQQ"
 _OWNER = struct.Struct("=QQQQIIIIII16sII" + _EXE_ID + "II")
 _EXE_KEY = struct.Struct("=IIQQ")
 _CONFIG = struct.Struct("=QQQII")

@@ -5,20 +5,22 @@ month (DB-IP names its monthly files so; the previous month's is tried while thi
 month's is not out yet). A download may be gzip-compressed. A file is taken only if
 maxminddb opens it as a MaxMind DB of countries or cities and answers look-ups from it:
 garbage or a truncated file is refused with the reason, and the database in use stays.
+maxminddb is imported only to open a file: the helper runs without it (the map is off by
+default), and a database then fails with "python3-maxminddb is not installed".
 """
 
 import datetime
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import maxminddb
 
 from netwarden_helper.blocklists.locations import SourceError
 
 DEFAULT_SOURCE = "https://download.db-ip.com/free/dbip-country-lite-{year}-{month}.mmdb.gz"
 MAX_DOWNLOAD = 128 << 20
+DOWNLOAD_S = 600.0  # tens of MB: minutes on an ordinary link
 MAX_DATABASE = 256 << 20
 PROBES = ("1.1.1.1", "8.8.8.8", "2001:4860:4860::8888")
 KINDS = ("country", "city")  # what the database's type must name
@@ -63,9 +65,19 @@ def unpacked(data: bytes) -> bytes:
     return out
 
 
+def _maxminddb() -> ModuleType:
+    """The maxminddb module, or `DatabaseError` when it is not installed."""
+    try:
+        import maxminddb  # optional: only the world map needs it
+    except ImportError:
+        raise DatabaseError("python3-maxminddb is not installed") from None
+    return maxminddb
+
+
 def opened(path: Path) -> tuple[Any, About]:
     """The database at `path`, open (memory-mapped), and what it says of itself; or
     `DatabaseError`."""
+    maxminddb = _maxminddb()
     try:
         reader = maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
     except (maxminddb.InvalidDatabaseError, ValueError, OSError) as exc:
@@ -76,6 +88,15 @@ def opened(path: Path) -> tuple[Any, About]:
         reader.close()
         raise
     return reader, about
+
+
+def record(reader: Any, address: Any) -> Any:
+    """The record of `address` in an open database (None when it has none, or cannot
+    answer for it: an address it does not cover, a damaged record)."""
+    try:
+        return reader.get(address)
+    except (ValueError, _maxminddb().InvalidDatabaseError):
+        return None
 
 
 def check(path: Path) -> None:
@@ -91,10 +112,10 @@ def _checked(reader: Any) -> About:
         raise DatabaseError(f"a {kind or 'nameless'} database, not one of countries or cities")
     try:
         for probe in PROBES if meta.ip_version == 6 else PROBES[:2]:
-            record = reader.get(probe)
-            if record is not None and not isinstance(record, dict):
-                raise DatabaseError(f"its records are not maps ({type(record).__name__})")
-    except (maxminddb.InvalidDatabaseError, ValueError, IndexError) as exc:
+            found = reader.get(probe)
+            if found is not None and not isinstance(found, dict):
+                raise DatabaseError(f"its records are not maps ({type(found).__name__})")
+    except (_maxminddb().InvalidDatabaseError, ValueError, IndexError) as exc:
         raise DatabaseError(f"a damaged MaxMind DB file: {exc}") from None
     description = meta.description.get("en", "") if isinstance(meta.description, dict) else ""
     return About(kind, str(description), float(meta.build_epoch), int(meta.ip_version))

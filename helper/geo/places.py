@@ -1,7 +1,9 @@
 """Addresses and the places a location database gives for them (pure).
 
 An address is "local" (this network: private, loopback, link-local, shared carrier
-space, multicast, unspecified) and never looked up, or remote. A remote address's
+space, IETF protocol assignments, benchmarking, reserved, multicast, unspecified) and
+never looked up, or remote. An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64's
+64:ff9b::/96, 6to4's 2002::/16) is judged and looked up as that IPv4 address. A remote address's
 database record (GeoIP2 layout, as DB-IP's and MaxMind's files have it) is shaped into a
 place: "city" when the record has coordinates, "country" when it names a country only,
 "unknown" when the database has nothing for it (or there is no database).
@@ -19,10 +21,11 @@ LOCAL_NETWORKS = tuple(
     ipaddress.ip_network(network)
     for network in (
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-        "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "255.255.255.255/32",
-        "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+        "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
+        "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
     )
 )  # fmt: skip
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 MAX_ADDRESSES = 1024
 
 
@@ -42,9 +45,14 @@ def parsed_addresses(addresses: Iterable[Any]) -> list[Address]:
 
 
 def plain_address(address: Address) -> Address:
-    """An IPv4-mapped IPv6 address as the IPv4 address it carries."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped if mapped is not None else address
+    """An IPv6 address carrying an IPv4 one (IPv4-mapped, NAT64, 6to4) as that IPv4
+    address; any other address as it is."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    carried = address.ipv4_mapped or address.sixtofour
+    return carried if carried is not None else address
 
 
 def is_local(address: Address) -> bool:

@@ -53,7 +53,8 @@ class LocationUpdates:
         folder.mkdir(mode=0o700, exist_ok=True)
         self._file = folder / "locations.mmdb"
         self._status_file = folder / "status.json"
-        self._status = _read_status(self._status_file)  # the loop's; the worker gets copies
+        self._status = _read_status(self._status_file)  # the loop's copy
+        self._job_status = dict(self._status)  # the worker's: the last job's
         self._enabled, self._source = False, database.DEFAULT_SOURCE
         self._reader: Any = None
         self._about: About | None = None
@@ -112,10 +113,7 @@ class LocationUpdates:
     def _record(self, address: places.Address) -> Any:
         if self._reader is None or (address.version == 6 and self._about.ip_version != 6):  # type: ignore[union-attr]
             return None
-        try:
-            return self._reader.get(address)
-        except ValueError:  # the database cannot answer for this address
-            return None
+        return database.record(self._reader, address)
 
     def _due(self) -> bool:
         status = self._status
@@ -125,7 +123,7 @@ class LocationUpdates:
     def _submit(self, fetch: bool) -> "Future[dict[str, Any]]":
         done: Future[dict[str, Any]] = Future()
         reopen = self._reader is None
-        job = functools.partial(self._work, self._source, dict(self._status), fetch, reopen, done)
+        job = functools.partial(self._work, self._source, fetch, reopen, done)
         self._worker.submit(job)
         return done
 
@@ -146,20 +144,24 @@ class LocationUpdates:
 
     # On the worker thread
 
-    def _work(self, source: str, status: dict, fetch: bool, reopen: bool, done: Future) -> None:
-        opened = None
-        try:
-            if fetch:
-                status = {**status, "checked_at": self._clock()}
+    def _work(self, source: str, fetch: bool, reopen: bool, done: Future) -> None:
+        """Download (when `fetch`), then open the stored file when it changed or none is
+        open (`reopen`), whatever the download did: at boot, before the network, the
+        download fails and the file from the last time answers."""
+        status, opened = self._job_status, None  # as the job before this one left it
+        if fetch:
+            status = {**status, "checked_at": self._clock()}
+            try:
                 status = self._fetched(source, status)
                 reopen = reopen or status.pop("changed", False)
-            if reopen and self._file.exists():
+            except Exception as exc:
+                status = _failed(status, exc)
+        if reopen and self._file.exists():
+            try:
                 opened = database.opened(self._file)
-        except Exception as exc:
-            if not isinstance(exc, SourceError | OSError):
-                log.exception("updating the location database failed")
-            log.warning("location database kept as it was: %s", exc)
-            status = {**status, "error": str(exc)}
+            except Exception as exc:
+                status = _failed(status, exc)
+        self._job_status = status
         try:
             write_private(self._status_file, json.dumps(status).encode())
         except OSError as exc:
@@ -178,7 +180,8 @@ class LocationUpdates:
             try:
                 got = download(url, status.get("etag", "") if known else "",
                                status.get("last_modified", "") if known else "",
-                               self._own_mark, database.MAX_DOWNLOAD)  # fmt: skip
+                               self._own_mark, database.MAX_DOWNLOAD,
+                               database.DOWNLOAD_S)  # fmt: skip
             except SourceError as exc:
                 error = exc
                 if str(exc).startswith("HTTP 404"):  # this month's not out yet: the last
@@ -193,6 +196,14 @@ class LocationUpdates:
                     "last_modified": got.last_modified, "updated_at": now, "error": "",
                     "changed": True}  # fmt: skip
         raise SourceError(f"{error} ({tried})")
+
+
+def _failed(status: dict, exc: Exception) -> dict:
+    """`status` with the error `exc` (logged)."""
+    if not isinstance(exc, SourceError | OSError):
+        log.exception("updating the location database failed")
+    log.warning("location database kept as it was: %s", exc)
+    return {**status, "error": str(exc)}
 
 
 def _read_status(path: Path) -> dict[str, Any]:

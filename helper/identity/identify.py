@@ -204,4 +204,5 @@ class Identifier:
             script=process.script if process else "",
             script_sha256=process.script_sha256 if process else "",
             foreign_root=process.foreign_root if process else False,
+            complete=process is not None and not process.exited,
         )

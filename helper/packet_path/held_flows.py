@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from netwarden_common.errors import Missing
-from netwarden_common.rules import Rule
+from netwarden_common.rules import KERNEL, Rule
 from netwarden_helper.identity.hashing import BinaryHasher, file_key
 from netwarden_helper.identity.process_info import ProcessInfo, start_time
 from netwarden_helper.packet_path.prompt_agents import PromptAgents
@@ -353,8 +353,9 @@ class HeldFlows:
     def _gave_up(self, group: _Group) -> bool:
         """Whether the program behind `group` stopped waiting: no socket of its flows is
         open any more, or, where sockets cannot be looked at (ICMP), its process exited.
-        A forwarded flow's sender is not on this host: it is never judged so."""
-        if group.prompt.flow.forwarded_from:
+        A forwarded flow's sender is not on this host, and the kernel's own packets had no
+        socket to close: neither is ever judged so."""
+        if group.prompt.flow.forwarded_from or group.prompt.flow.exe == KERNEL:
             return False
         states = [self._socket_open(five_tuple) for five_tuple in group.tuples]
         judged = [state for state in states if state is not None]

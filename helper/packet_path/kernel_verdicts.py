@@ -35,11 +35,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from netwarden_common.interpreters import interpreter_kind
 from netwarden_helper.data_plane.plane import Attribution, DataPlane
-from netwarden_helper.data_plane.records import KernelDecision, verdict_key, verdict_value
-from netwarden_helper.identity.hashing import BinaryHasher
+from netwarden_helper.data_plane.records import (
+    KernelDecision,
+    SocketOwner,
+    verdict_key,
+    verdict_value,
+)
+from netwarden_helper.identity.hashing import BinaryHasher, file_key
 from netwarden_helper.packet_path.packet import TCP, UDP, Packet
 from netwarden_helper.packet_path.verdicts import Verdicts
 from netwarden_helper.policy.engine import Flow
@@ -49,6 +55,7 @@ from netwarden_helper.runtime.loop import Loop
 log = logging.getLogger(__name__)
 
 MAX_LEARNT = 1 << 14  # the kernel map's size
+BATCH = 512  # kernel decisions told per wakeup of the loop
 NEVER = 2**64 - 1
 _LASTING = ("forever", "until")
 
@@ -84,14 +91,21 @@ class KernelVerdicts:
         # key -> (the flow it was learnt from, its rule): how a kernel decision is told
         self._learnt: OrderedDict[bytes, tuple[Flow, int]] = OrderedDict()
         self._by_address: dict[str, set[bytes]] = {}
-        self._generation = 0
+        self._generation = 0  # the current one; 0: off
+        self._generations = 0  # every one made so far: a new one is never an old one again
         self._enabled = False
         self._telling = False
         self._source = None
         if data_plane is not None:
             fd = data_plane.read_decisions(self._decided_in_kernel)
-            self._source = loop.watch_fd(fd, data_plane.consume_decisions)
+            # a bounded batch per wakeup: a flood of refusals never starves the queue
+            self._source = loop.watch_fd(fd, partial(data_plane.consume_decisions, BATCH))
         self.set_enabled(enabled)
+
+    @property
+    def untold(self) -> int:
+        """Flows the kernel decided that it had no room to tell (so not in history)."""
+        return self._data_plane.untold() if self._data_plane is not None else 0
 
     @property
     def status(self) -> KernelVerdictStatus:
@@ -113,7 +127,8 @@ class KernelVerdicts:
     def _new_generation(self) -> None:
         if self._data_plane is None:
             return
-        self._generation = self._generation + 1 if self._enabled else 0
+        self._generations += 1
+        self._generation = self._generations if self._enabled else 0
         self._data_plane.set_generation(self._generation)
         self._by_address.clear()
 
@@ -148,6 +163,7 @@ class KernelVerdicts:
             or rule_id is None
             or flow.forwarded_from
             or not flow.exe
+            or not flow.complete
             or interpreter_kind(flow.exe)
             or not (protocol == TCP or (protocol == UDP and action == "deny"))
         ):
@@ -162,7 +178,7 @@ class KernelVerdicts:
             or not owner.exe_id[0]
             or owner.recorded_uid != owner.socket_uid
             or owner.socket_uid != flow.uid
-            or (flow.sha256 is not None and self._hasher.cached(owner.exe_file) != flow.sha256)
+            or (flow.sha256 is not None and not self._hashed_as_named(owner, flow.sha256))
             or flow.hosts != self._names_of(dst)
         ):
             return
@@ -177,11 +193,23 @@ class KernelVerdicts:
             self._data_plane.forget(oldest)
         self._by_address.setdefault(dst, set()).add(key)
 
+    def _hashed_as_named(self, owner: SocketOwner, sha256: str) -> bool:
+        """Whether `sha256` is the hash of the very file the kernel names for `owner`: its
+        process still runs it, with the same inode, size and times (the device is left
+        out: btrfs subvolumes report another to stat than the kernel records)."""
+        key = file_key(owner.tgid) if owner.tgid else None
+        return (
+            key is not None
+            and key[1:] == owner.exe_file[1:]
+            and (self._hasher.cached(key) == sha256)
+        )
+
     def _expires_ns(self, rule_ends: float | None, flow: Flow) -> int:
         ends = [t for t in (rule_ends, self._names_expire(flow.dst) if flow.hosts else None) if t]
         if not ends:
             return NEVER
-        return max(0, time.monotonic_ns() + int((min(ends) - time.time()) * 1e9))
+        boot_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME)  # the kernel's clock: counts suspend
+        return max(0, boot_ns + int((min(ends) - time.time()) * 1e9))
 
     def _decided_in_kernel(self, decision: KernelDecision) -> None:
         try:
@@ -210,9 +238,11 @@ class KernelVerdicts:
             self._telling = False
 
     def close(self) -> None:
-        """Stop deciding in the kernel (the programs stay until the data plane closes)."""
-        if self._source is not None:
-            Loop.cancel(self._source)
-            self._source = None
+        """Stop deciding in the kernel (the programs stay until the data plane closes),
+        and tell the flows it decided last."""
         self._enabled = False
         self._new_generation()
+        if self._source is not None and self._data_plane is not None:
+            self._data_plane.consume_decisions()
+            Loop.cancel(self._source)
+            self._source = None

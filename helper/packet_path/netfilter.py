@@ -40,6 +40,7 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 _MARK_PREFIX = 0x4E570000  # "NW": the high half says whose marks these are
+_LOW_MARKS = 0x3FFF  # the low half's values drawn from: 1 .. 0x3FFF
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -58,9 +59,10 @@ class Marks:
 
     @classmethod
     def drawn(cls) -> "Marks":
-        low = secrets.randbelow(0xFFFE) + 1
-        own = low % 0xFFFF + 1
-        return cls(_MARK_PREFIX | low, _MARK_PREFIX | own, _MARK_PREFIX | (own % 0xFFFF + 1))
+        # 0x4000 and 0x8000 stay clear: Kubernetes' rules match them alone (masquerade,
+        # drop), and the decided mark rides on ordinary programs' packets
+        low = secrets.randbelow(_LOW_MARKS - 2) + 1
+        return cls(_MARK_PREFIX | low, _MARK_PREFIX | (low + 1), _MARK_PREFIX | (low + 2))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ system without rpm has no rpm packages. While an rpm transaction holds its lock
 wait for it as for dpkg's.
 """
 
+import functools
 import hashlib
 import logging
 import os
@@ -77,7 +78,9 @@ def verify(path: str) -> tuple[str, bool]:
     return (found[0][0] if found else ""), False
 
 
+@functools.cache
 def lock_path() -> Path | None:
-    """The file rpm transactions lock, or None without rpm."""
+    """The file rpm transactions lock, or None without rpm (asked of rpm once: the
+    caller polls it)."""
     path = _rpm("--eval", "%{_rpmlock_path}")
     return Path(path.strip()) if path and path.strip().startswith("/") else None

@@ -62,6 +62,9 @@ class Flow:
     script_sha256: str = ""
     foreign_root: bool = False  # the program runs in another mount namespace (a container)
     forwarded_from: str = ""  # routed through this host: "<interface> <source address>"
+    # whether the process's details were read (False: only the kernel's record of a process
+    # gone or exec'd since is known, without its unit, Flatpak or hash)
+    complete: bool = True
 
 
 class Verdict(enum.Enum):

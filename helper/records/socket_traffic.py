@@ -34,6 +34,7 @@ class SocketTraffic:
     def __init__(self, data_plane: DataPlane) -> None:
         self._data_plane = data_plane
         self._changes = -1
+        self._wake_at = 0.0  # when an open flow may end without a change (monotonic s)
         # each open flow's counts when last read, and when they last changed
         self._last: dict[bytes, tuple[bytes, float]] = {}
 
@@ -49,11 +50,10 @@ class SocketTraffic:
         A flow over is in it one last time (not open), then forgotten."""
         changes = self._data_plane.traffic_changes()
         now = time.monotonic()
-        stale = any(now - since > NEVER_SEEN_S for _value, since in self._last.values())
-        if changes == self._changes and not stale:
+        if changes == self._changes and now < self._wake_at:
             return None
         self._changes = changes
-        entries, last = [], {}
+        entries, last, wake_at = [], {}, float("inf")
         for key, value in self._data_plane.traffic():
             bytes_out, bytes_in, since_ns, closed = traffic_counts(value)
             flow = key_tuple(key)
@@ -66,8 +66,12 @@ class SocketTraffic:
                 closed = True
             entries.append(CtEntry(flow, since_ns, bytes_out, bytes_in, not closed))
             if closed:
-                self._data_plane.stop_accounting(key)
-            else:
-                last[key] = (value, changed)
-        self._last = last
+                self._data_plane.stop_accounting(key, since_ns)
+                continue
+            last[key] = (value, changed)
+            if flow[0] == UDP:
+                wake_at = min(wake_at, changed + IDLE_S)
+            if not bytes_out and not bytes_in:
+                wake_at = min(wake_at, changed + NEVER_SEEN_S)
+        self._last, self._wake_at = last, wake_at
         return entries

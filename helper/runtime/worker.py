@@ -2,12 +2,16 @@
 
 For slow work the loop must not wait for (downloads, parsing lists, opening databases);
 jobs hand their results back with `Loop.call_soon`. A daemon thread: a download in
-progress must not hold up the helper's exit.
+progress must not hold up the helper's exit. A job that raises is logged and the jobs
+after it still run (a job with a Future completes it itself, errors included).
 """
 
+import logging
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
+
+log = logging.getLogger(__name__)
 
 
 class Worker:
@@ -25,4 +29,8 @@ class Worker:
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
-            job()
+            try:
+                job()
+            except Exception:
+                log.exception("internal error in a %s job; the next ones still run",
+                              threading.current_thread().name)  # fmt: skip

@@ -52,6 +52,7 @@ Item {
 
             objectName: "mapLink"
             anchors.fill: parent
+            asynchronous: true  // triangulated on a worker thread, never inside a frame
             opacity: mapView.highlighted === "" ? 0.7 : lit ? 1 : 0.12
             ShapePath {
                 objectName: "linkPath"

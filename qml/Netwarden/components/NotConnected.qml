@@ -43,7 +43,7 @@ Kirigami.PlaceholderMessage {
     helpfulAction: Kirigami.Action {
         text: qsTr("Try again")
         icon.name: "view-refresh"
-        enabled: message.helper.state !== "connecting"
+        enabled: message.helper !== null && message.helper.state !== "connecting"  // null: going away
         onTriggered: message.helper.refresh()
     }
 }

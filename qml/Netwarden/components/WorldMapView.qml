@@ -147,7 +147,7 @@ Item {
                 required property var hosts
                 objectName: "worldApart-" + key
                 flat: true
-                icon.name: key === "local" ? "network-wired" : "question"
+                icon.name: key === "local" ? "network-wired" : key === "unknown" ? "question" : "flag"
                 text: Format.count(hosts.length, qsTr("%1: %n host, %2"), qsTr("%1: %n hosts, %2"))
                       .arg(name).arg(Format.bytes(bytes))
                 Controls.ToolTip.text: view.placeText(name, bytes, attempts, denied, hosts)
@@ -169,7 +169,7 @@ Item {
                   ? (view.database.problem ? qsTr("The location database could not be loaded: %1").arg(view.database.problem)
                                            : qsTr("Downloading the location database…"))
                   : qsTr("Places need the location database: turn it on in <a href=\"settings\">Settings</a>.")
-            textFormat: Text.StyledText
+            textFormat: view.database && view.database.enabled ? Text.PlainText : Text.StyledText
             onLinkActivated: view.settingsWanted()
         }
         Controls.Label {
@@ -180,7 +180,7 @@ Item {
             textFormat: Text.StyledText
             font: Kirigami.Theme.smallFont
             opacity: 0.8
-            onLinkActivated: link => Qt.openUrlExternally(link)
+            onLinkActivated: link => view.database.openLink(link)
             HoverHandler { cursorShape: parent.hoveredLink ? Qt.PointingHandCursor : Qt.ArrowCursor }
         }
     }

@@ -138,7 +138,8 @@ FormCard.FormCardPage {
                     ...form.profileNames.map(name => ({"value": name, "text": name}))]
             textRole: "text"
             valueRole: "value"
-            currentIndex: form.profileNames.indexOf(form.original.profile || "") + 1
+            // Once, not bound: a change of the profiles must not undo the user's pick.
+            Component.onCompleted: currentIndex = form.profileNames.indexOf(form.original.profile || "") + 1
             status: Kirigami.MessageType.Error
             statusMessage: form.messageFor("profile")
         }

@@ -262,8 +262,9 @@ FormCard.FormCardPage {
                       : qsTr("Downloading…")
                 description: page.locationDatabase ? page.locationDatabase.credit : ""
                 textItem.wrapMode: Text.Wrap
+                textItem.textFormat: Text.PlainText  // the helper's error: not markup
                 descriptionItem.textFormat: Text.StyledText
-                descriptionItem.onLinkActivated: link => Qt.openUrlExternally(link)
+                descriptionItem.onLinkActivated: link => page.locationDatabase.openLink(link)
             }
             FormCard.FormButtonDelegate {
                 objectName: "updateLocationsButton"
