@@ -4,7 +4,10 @@ the queue's are, and never outlive what made them (a rule edited, expired or del
 changed binary, another program, the setting turned off). Each test attaches the data
 plane to a cgroup of its own inside its own network namespace."""
 
+import ipaddress
 import json
+import os
+import shutil
 import time
 from collections.abc import Iterator
 
@@ -12,6 +15,7 @@ import pytest
 
 from netwarden_common.rules import Rule
 from netwarden_helper.identity.hashing import sha256_of
+from netwarden_helper.policy.domain_lists import DomainMatcher, EntriesBuilder
 from netwarden_helper.policy.rules_dir import RulesDir
 from netwarden_helper.records.history_db import HistoryFilter
 from tests.fixtures.data_plane import CGROUP2, own_cgroup, own_program, start_in
@@ -97,6 +101,13 @@ def decisions(helper, sources: list | None = None) -> list[tuple]:
 
 def kernel_decided(helper) -> int:
     return helper.call(lambda h: h.counters["kernel_decided"])
+
+
+def matcher_of(network: str) -> DomainMatcher:
+    """A blocklist of one network."""
+    entries = EntriesBuilder()
+    entries.add_network(ipaddress.ip_network(network))
+    return DomainMatcher.merged({1: entries.build()})
 
 
 def start(helper_thread, watched, **settings):
@@ -300,19 +311,52 @@ def test_a_process_that_execs_another_program_is_that_program_to_the_cache(
     assert kernel_decided(helper) == 1
 
 
+@pytest.mark.parametrize("how", ["in place", "replaced"])
 def test_a_binary_changed_on_disk_is_not_let_through_by_the_cache(
-    netns, helper_thread, watched, program
+    netns, helper_thread, watched, program, how
 ):
     helper = start(helper_thread, watched, default_action="deny", prompt_timeout=5)
     add_rule(helper, action="allow", exe=program, sha256=sha256_of(program))
     with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
         assert connects(netns, watched, program, 2) == ["connected"] * 2
-        with open(program, "ab") as binary:  # changed in place: same file, new content
-            binary.write(b"\0tampered")
+        if how == "in place":  # same file, new content
+            with open(program, "ab") as binary:
+                binary.write(b"\0tampered")
+        else:  # a new file renamed over it, as upgrades do
+            shutil.copyfile(program, f"{program}.new")
+            with open(f"{program}.new", "ab") as binary:
+                binary.write(b"\0tampered")
+            os.chmod(f"{program}.new", 0o755)
+            os.rename(f"{program}.new", program)
         # the pin does not match: held (an alert raised) or refused, never allowed
         assert connects(netns, watched, program, 1, timeout=2.0) != ["connected"]
         assert servers.tcp_accepts == 2
     assert kernel_decided(helper) == 1
+
+
+def test_flows_no_rule_decides_are_never_cached_so_the_default_applies_at_once(
+    netns, helper_thread, watched, program
+):
+    helper = start(helper_thread, watched, default_action="allow")
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        assert connects(netns, watched, program, 2) == ["connected"] * 2
+        helper.call(lambda h: h.settings.update({"default_action": "deny"}))
+        assert connects(netns, watched, program, 1) == ["ECONNREFUSED"]
+        assert servers.tcp_accepts == 2
+    assert kernel_decided(helper) == 0
+
+
+def test_a_blocklisted_flow_is_never_cached_so_a_list_update_applies_at_once(
+    netns, helper_thread, watched, program
+):
+    helper = start(helper_thread, watched, default_action="allow")
+    with recorder(netns.peer, (netns.peer_v4,), PORT) as servers:
+        helper.call(lambda h: h.rule_book.set_blocklist(matcher_of(netns.peer_v4 + "/32")))
+        assert connects(netns, watched, program, 2) == ["ECONNREFUSED"] * 2
+        helper.call(lambda h: h.rule_book.set_blocklist(matcher_of("198.51.100.0/24")))
+        assert connects(netns, watched, program, 1) == ["connected"]
+        assert servers.tcp_accepts == 1
+    assert kernel_decided(helper) == 0
 
 
 def test_turned_off_every_flow_goes_through_the_queue(netns, helper_thread, watched, program):

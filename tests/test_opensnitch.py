@@ -640,6 +640,22 @@ def test_import_opensnitch_dry_run_then_import_through_the_helper(
     root.close()
 
 
+def test_import_opensnitch_into_a_profile_makes_it_and_puts_every_rule_there(
+    system_bus, polkitd, helper, opensnitch_folder
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MANAGE_RULES])
+    root = ApiClient(system_bus, uid=0)
+    imported = ctl("import-opensnitch", opensnitch_folder, "--profile", "Work")
+    assert imported.returncode == 0, imported.stderr
+    stored = root.call("ListRules")
+    assert stored and {rule["profile"] for rule in stored} == {"Work"}
+    assert [p["name"] for p in root.call("ListProfiles")["profiles"]] == ["Work"]
+    refused = ctl("import-opensnitch", opensnitch_folder, "--profile", " bad ")
+    assert refused.returncode == 1 and "--profile: must be printable" in refused.stderr
+    assert len(root.call("ListRules")) == len(stored)
+    root.close()
+
+
 def test_import_leads_with_the_deny_rules_that_did_not_convert(
     system_bus, polkitd, helper, tmp_path
 ):

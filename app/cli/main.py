@@ -385,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the conversion and check it; import nothing"
     )
     snitch.add_argument(
+        "--profile",
+        default="",
+        metavar="NAME",
+        help="put the imported rules in this profile, made if there is none (default: every "
+        "profile)",
+    )
+    snitch.add_argument(
         "--allow-looser",
         action="store_true",
         help="import a program's allow rules even when one of its deny rules did not convert "

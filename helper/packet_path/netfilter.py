@@ -34,6 +34,7 @@ import logging
 import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 _MARK_PREFIX = 0x4E570000  # "NW": the high half says whose marks these are
 _LOW_MARKS = 0x3FFF  # the low half's values drawn from: 1 .. 0x3FFF
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+REMOVE_ATTEMPTS = 3
 
 
 class NetfilterError(Exception):
@@ -83,6 +85,14 @@ class Backend(Protocol):
     def remove(self) -> None: ...
 
 
+def _output(argv: list[str]) -> str:
+    """What a netfilter command prints ("" if it cannot run)."""
+    program = shutil.which(argv[0], path=_SYSTEM_PATH)
+    if program is None:
+        return ""
+    return subprocess.run([program, *argv[1:]], capture_output=True, text=True).stdout
+
+
 def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> bool:
     # D-Bus activation starts the helper with a bare environment: look in sbin too.
     program = shutil.which(argv[0], path=_SYSTEM_PATH)
@@ -121,13 +131,30 @@ class IptablesBackend:
             _run([f"{command}-restore", "--noflush"], self._ruleset(interception, version))
 
     def remove(self) -> None:
-        for command in ("iptables", "ip6tables"):
-            for table, parent, chain in self._JUMPS:
-                while _run([command, "-w", "-t", table, "-D", parent, "-j", chain], check=False):
-                    pass
-            for table, _parent, chain in self._JUMPS:
-                _run([command, "-w", "-t", table, "-F", chain], check=False)
-                _run([command, "-w", "-t", table, "-X", chain], check=False)
+        # Checked after, and tried again: another ruleset change at the same moment (an
+        # administrator's, another tool's) can make one step fail, leaving a jump behind.
+        for _attempt in range(REMOVE_ATTEMPTS):
+            for command in ("iptables", "ip6tables"):
+                for table, parent, chain in self._JUMPS:
+                    while _run([command, "-w", "-t", table, "-D", parent, "-j", chain],
+                               check=False):  # fmt: skip
+                        pass
+                for table, _parent, chain in self._JUMPS:
+                    _run([command, "-w", "-t", table, "-F", chain], check=False)
+                    _run([command, "-w", "-t", table, "-X", chain], check=False)
+            if not self._left():
+                return
+            time.sleep(0.1)
+        log.error("some of Netwarden's iptables rules could not be removed")
+
+    def _left(self) -> bool:
+        """Whether any of Netwarden's chains is still there."""
+        tables = sorted({table for table, _parent, _chain in self._JUMPS})
+        return any(
+            "NETWARDEN_" in _output([command, "-w", "-t", table, "-S"])
+            for command in ("iptables", "ip6tables")
+            for table in tables
+        )
 
     @staticmethod
     def _ruleset(interception: Interception, version: int) -> str:

@@ -35,6 +35,7 @@ class SocketTraffic:
         self._data_plane = data_plane
         self._changes = -1
         self._wake_at = 0.0  # when an open flow may end without a change (monotonic s)
+        self._full = False  # the last flow could not be named: the map was full
         # each open flow's counts when last read, and when they last changed
         self._last: dict[bytes, tuple[bytes, float]] = {}
 
@@ -43,7 +44,11 @@ class SocketTraffic:
         try:
             self._data_plane.account(tuple_key(five_tuple), traffic_value(time.monotonic_ns()))
         except OSError as exc:  # the map is full: this flow's bytes go uncounted
-            log.warning("the bytes of a flow cannot be counted: %s", exc)
+            if not self._full:  # said once a time, not once a flow
+                log.warning("the bytes of new flows cannot be counted for now: %s", exc)
+            self._full = True
+        else:
+            self._full = False
 
     def read(self) -> list[CtEntry] | None:
         """Every accounted flow's counts, None when nothing changed since the last read.

@@ -81,10 +81,14 @@ class Conversion:
     looser: list[Looser] = field(default_factory=list)
     held_back: list[Converted] = field(default_factory=list)  # not imported: see `looser`
 
-    def rules_file(self) -> str:
-        """The converted rules as a compact Netwarden rules file (the ImportRules format)."""
-        rules = [item.rule for item in self.converted]
-        document = {"format": "netwarden-rules", "version": 1, "rules": rules}
+    def rules_file(self, profile: str = "") -> str:
+        """The converted rules as a compact Netwarden rules file (the ImportRules format),
+        each in `profile` ("" for every profile; a profile not there yet is made)."""
+        rules = [{**item.rule, "profile": profile} if profile else item.rule
+                 for item in self.converted]  # fmt: skip
+        document: dict[str, Any] = {"format": "netwarden-rules", "version": 1, "rules": rules}
+        if profile:
+            document["profiles"] = [{"name": profile}]
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 

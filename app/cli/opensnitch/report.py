@@ -12,6 +12,7 @@ from netwarden.cli.bus import EXIT_ERROR, CliError, Helper
 from netwarden.cli.opensnitch.convert import Conversion, Converted, convert_folder
 from netwarden.cli.output import wants_json
 from netwarden_common.dbus_values import dictionary
+from netwarden_common.profiles import name_problem
 from netwarden_common.rule_files import MAX_BYTES
 
 _SHOWN = 5  # destinations in a table cell, file names in a line
@@ -21,10 +22,12 @@ def import_opensnitch(helper: Helper, args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise CliError(f"{args.folder}: not a folder", EXIT_ERROR)
+    if args.profile and (problem := name_problem(args.profile)):
+        raise CliError(f"--profile: {problem}", EXIT_ERROR)
     conversion = convert_folder(folder, args.allow_looser)
     result = None
     if conversion.converted:
-        text = conversion.rules_file()
+        text = conversion.rules_file(args.profile)
         if len(text.encode()) > MAX_BYTES:
             raise CliError(
                 f"the converted rules take {len(text.encode()) / (1 << 20):.1f} MiB, and one "
