@@ -49,6 +49,8 @@ CGROUP_PROGRAMS = (
     "ingress",
 )
 SO_NETNS_COOKIE = 71
+# a closed flow of the same tuple begun this long before is another, earlier flow
+EARLIER_FLOW_NS = 5_000_000_000
 
 
 @dataclass(frozen=True)
@@ -153,14 +155,14 @@ class DataPlane:
 
     def account(self, key: bytes, value: bytes) -> None:
         """Count the bytes of flow `key` (`records.tuple_key`) from now, unless they are
-        counted already (the kernel started when it decided the flow); an earlier flow of
-        the same tuple that is over, not read yet, makes way."""
+        counted already (the kernel started when it decided the flow, which may even be
+        over by now); an earlier flow of the same tuple, over, not read yet, makes way."""
         if self._object.update(self._traffic, key, value, only_new=True):
             return
-        if (
-            self._object.lookup(self._traffic, key, self._counts)
-            and traffic_counts(self._counts.raw)[3]
-        ):
+        if not self._object.lookup(self._traffic, key, self._counts):
+            return
+        _out, _in, since_ns, closed = traffic_counts(self._counts.raw)
+        if closed and traffic_counts(value)[2] - since_ns > EARLIER_FLOW_NS:
             self._object.update(self._traffic, key, value)
 
     def stop_accounting(self, key: bytes, since_ns: int) -> None:

@@ -116,7 +116,10 @@ class KernelVerdicts:
         return KernelVerdictStatus(True)
 
     def set_enabled(self, enabled: bool) -> None:
-        """Decide in the kernel (from a fresh generation) or not at all."""
+        """Decide in the kernel (from a fresh generation) or not at all; the same value
+        again (another setting changed) changes nothing."""
+        if enabled == self._enabled and self._generations:
+            return
         self._enabled = enabled
         self._new_generation()
 

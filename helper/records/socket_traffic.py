@@ -8,7 +8,8 @@ one map lookup when nothing changed, so an idle helper reads nothing however man
 connections are open. A flow is over when its socket is released; a datagram flow also
 after `IDLE_S` without a packet (an unconnected socket sends to many places), and a flow
 that never moved a byte (refused further along) after `NEVER_SEEN_S`. Its last counts
-are read, then it leaves the map.
+are read for `CLOSED_SHOWN_S` more (the helper may hear of a flow the kernel allowed only
+after it ended), then it leaves the map.
 """
 
 import logging
@@ -28,6 +29,7 @@ from netwarden_helper.records.conntrack import CtEntry
 log = logging.getLogger(__name__)
 
 IDLE_S = 180.0  # conntrack keeps a UDP stream this long (nf_conntrack_udp_timeout_stream)
+CLOSED_SHOWN_S = 2.0  # how long a closed flow stays in the map, read, before it goes
 
 
 class SocketTraffic:
@@ -36,6 +38,7 @@ class SocketTraffic:
         self._changes = -1
         self._wake_at = 0.0  # when an open flow may end without a change (monotonic s)
         self._full = False  # the last flow could not be named: the map was full
+        self._ended: dict[bytes, float] = {}  # flows seen closed, and since when
         # each open flow's counts when last read, and when they last changed
         self._last: dict[bytes, tuple[bytes, float]] = {}
 
@@ -58,7 +61,7 @@ class SocketTraffic:
         if changes == self._changes and now < self._wake_at:
             return None
         self._changes = changes
-        entries, last, wake_at = [], {}, float("inf")
+        entries, last, ended_now, wake_at = [], {}, {}, float("inf")
         for key, value in self._data_plane.traffic():
             bytes_out, bytes_in, since_ns, closed = traffic_counts(value)
             flow = key_tuple(key)
@@ -71,12 +74,19 @@ class SocketTraffic:
                 closed = True
             entries.append(CtEntry(flow, since_ns, bytes_out, bytes_in, not closed))
             if closed:
-                self._data_plane.stop_accounting(key, since_ns)
+                # shown closed a little longer before it goes: a flow the kernel allowed is
+                # named here by the kernel, and the helper may hear of it only after its end
+                ended = self._ended.get(key, now)
+                if now - ended >= CLOSED_SHOWN_S:
+                    self._data_plane.stop_accounting(key, since_ns)
+                    continue
+                ended_now[key] = ended
+                wake_at = min(wake_at, ended + CLOSED_SHOWN_S)
                 continue
             last[key] = (value, changed)
             if flow[0] == UDP:
                 wake_at = min(wake_at, changed + IDLE_S)
             if not bytes_out and not bytes_in:
                 wake_at = min(wake_at, changed + NEVER_SEEN_S)
-        self._last, self._wake_at = last, wake_at
+        self._last, self._ended, self._wake_at = last, ended_now, wake_at
         return entries
