@@ -161,7 +161,9 @@ def test_a_downgrade_the_database_is_too_new_for_is_refused_untouched(machine, d
     time.sleep(3)
     assert state() == settled, "it does not restart in a loop"
     print(f"refused: {settled}")
-    assert int(settled["NRestarts"]) <= 4
+    # the unit's StartLimitBurst: 5 starts in 10 s (systemd may count the restart the
+    # limit refused too)
+    assert int(settled["NRestarts"]) <= 5
     messages = machine.run("journalctl", "-u", UNIT, "-o", "cat", f"--since=@{since}").stdout
     assert (f"was written by a newer Netwarden (schema {SCHEMA_VERSION + 1}, this one knows "
             f"{SCHEMA_VERSION}); it was left untouched") in messages  # fmt: skip
