@@ -272,17 +272,14 @@ class Client:
     exe: str = sys.executable
     cgroup: Path | None = None
 
-    def start(self, ns: NetNS, *argv: str) -> subprocess.Popen:
-        """Run `argv` with this program inside `ns`, placed in the cgroup from here before
-        it starts (`ip netns exec` has no cgroup mounts); stdout is a text pipe."""
-        process = ns.popen("sh", "-c", 'read go && exec "$@"', "client", self.exe, *argv,
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
-        if self.cgroup is not None:
-            (self.cgroup / "cgroup.procs").write_text(str(process.pid))
-        process.stdin.write("go\n")
-        process.stdin.close()
-        process.stdin = None
-        return process
+    def start(self, box: Sandbox, *argv: str) -> subprocess.Popen:
+        """Run `argv` with this program inside `box.host` (placed in the cgroup before it
+        starts: tests/fixtures/data_plane.start_in); stdout is a text pipe."""
+        from tests.fixtures.data_plane import start_in
+
+        if self.cgroup is None:
+            return box.host.popen(self.exe, *argv, stdout=subprocess.PIPE, text=True)
+        return start_in(box, self.cgroup, self.exe, *argv, user=None)
 
 
 BENCH_CLIENT = Client()  # python3 running this script, in the benchmark's own cgroup
@@ -291,7 +288,7 @@ BENCH_CLIENT = Client()  # python3 running this script, in the benchmark's own c
 def connects(box: Sandbox, count: int, fds: int = 0,
              client_as: Client = BENCH_CLIENT) -> tuple[list[int], int, float]:  # fmt: skip
     """`count` connects from one client process in `host`: (latencies ns, failed, s)."""
-    client = client_as.start(box.host, SCRIPT, "client", box.peer_v4, str(PORT), str(count),
+    client = client_as.start(box, SCRIPT, "client", box.peer_v4, str(PORT), str(count),
                              str(fds))  # fmt: skip
     try:
         out, _ = client.communicate(timeout=60 + count * 0.05)

@@ -216,7 +216,7 @@ def clients(box: Sandbox, count: int, seconds: float, port: int = PORT,
     port from `port`; their JSON results."""
     begin = time.monotonic() + 1.5
     processes = [
-        client_as.start(box.host, SCRIPT, role, box.peer_v4, str(port + i), repr(begin),
+        client_as.start(box, SCRIPT, role, box.peer_v4, str(port + i), repr(begin),
                         str(seconds), *extra)
         for i in range(count)
     ]  # fmt: skip
