@@ -79,7 +79,8 @@ deb:
 
 ## screenshots: regenerate docs/screenshots/ with the tests that take them (real helper)
 SCREENSHOTS := status-running prompt monitor monitor-program rules alerts alerts-packet-socket history \
-	history-week blocklists silent settings map diagram-range world-map profiles
+	history-week blocklists silent settings map diagram-range world-map profiles \
+	profile-switches
 screenshots:
 	tools/devenv run -- python3 -m pytest -q tests/test_slice.py tests/test_prompt_window.py \
 		tests/test_app_alerts.py tests/test_app_pages.py tests/test_app_history.py tests/test_app_map.py \

@@ -24,6 +24,7 @@ from netwarden.models.connection_map import ConnectionMap
 from netwarden.models.connections import ConnectionsModel
 from netwarden.models.locations import LocationDatabase
 from netwarden.models.preferences import Preferences
+from netwarden.models.profile_switches import ProfileSwitchesModel
 from netwarden.models.profiles import ProfilesModel
 from netwarden.models.prompts import PromptModel
 from netwarden.models.rules import RulesModel
@@ -103,6 +104,7 @@ def page_models(
         "blocklists": BlocklistModel(client, parent),
         "silent": SilentModel(client, parent),
         "profiles": ProfilesModel(client, parent),
+        "profileSwitches": ProfileSwitchesModel(client, parent),
         "preferences": preferences or Preferences(parent),
     }
 

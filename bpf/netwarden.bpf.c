@@ -6,7 +6,8 @@
  *   cgroup/sock_create            owners[cookie] = the creating process (sock_release drops it)
  *   cgroup/connect4/6, sendmsg4/6 owners[cookie] = the using process, if not the recorded one
  *   exes[tgid, start, exec]       the executable's path, walked from its dentry once per image
- *   netfilter LOCAL_OUT -199      flows[5-tuple] = owners[skb->sk's cookie], for new flows only
+ *   netfilter LOCAL_OUT -199      flows[5-tuple] = owners[the sending socket's cookie], for new
+ *                                 flows only; "the kernel" for a socket the kernel made itself
  *
  * The helper reads flows[] (and exes[]) from its queue callback: O(1), and still there
  * when the process has already closed the socket or exited. See docs/packet-path.md.
@@ -123,7 +124,7 @@ struct decision {
 struct flow_owner {
 	struct owner owner;
 	__u32 sock_uid;  /* the socket's uid (sk_uid), as sock_diag reports it */
-	__u32 _pad;
+	__u32 kernel;    /* 1: a socket the kernel made for itself; `owner` is all zero */
 };
 
 struct flow_key {
@@ -399,7 +400,8 @@ static __always_inline void record(__u64 cookie, __u32 sock_uid)
 	struct exe_key key = {.tgid = owner.global_tgid, .start_ns = owner.start_ns,
 			      .exec_id = owner.exec_id};
 
-	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+	/* the process's name: the current thread may be one of its io_uring workers */
+	BPF_CORE_READ_STR_INTO(&owner.comm, task, group_leader, comm);
 	read_exe_id(task, &owner.exe);
 	bpf_map_update_elem(&owners, &cookie, &owner, BPF_ANY);
 	if (bpf_map_lookup_elem(&exes, &key))
@@ -658,7 +660,9 @@ int local_out(struct bpf_nf_ctx *ctx)
 	if (!may_be_new(skb, key.protocol, tcp_flags))
 		return NF_ACCEPT;
 
-	struct sock *sk = BPF_CORE_READ(skb, sk);
+	/* the socket it leaves from: skb->sk, except through a tunnel (VXLAN, WireGuard), whose
+	 * packets leave from the tunnel's socket while skb->sk stays the inner packet's sender */
+	struct sock *sk = BPF_CORE_READ(ctx, state, sk);
 	__u64 cookie = sk ? BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) : 0;
 	struct allowed *allowed = cookie ? bpf_map_lookup_elem(&allowed_sockets, &cookie) : 0;
 
@@ -669,14 +673,24 @@ int local_out(struct bpf_nf_ctx *ctx)
 		tell(&allowed->key, ALLOW, allowed->rule_id, allowed->tgid, key.src, key.sport);
 		bpf_map_delete_elem(&allowed_sockets, &cookie);
 	}
-	struct owner *owner = cookie ? bpf_map_lookup_elem(&owners, &cookie) : 0;
+	/* a full socket: only a bare SYN passes may_be_new for TCP, never a request or
+	 * time-wait socket */
+	struct flow_owner value = {.sock_uid = BPF_CORE_READ(sk, sk_uid.val)};
 
-	if (!owner) { /* not ours to tell: an older entry for this tuple must not answer */
-		bpf_map_delete_elem(&flows, &key);
-		return NF_ACCEPT;
+	/* made by sock_create_kern: no process owns it. Tested first: a kernel socket that
+	 * connects or sends to an address (NFS, SMB) passes the cgroup hooks, which record
+	 * whichever thread (a kworker) happened to run them */
+	if (sk && BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock)) {
+		value.kernel = 1;
+	} else {
+		struct owner *owner = cookie ? bpf_map_lookup_elem(&owners, &cookie) : 0;
+
+		if (!owner) { /* not ours to tell: an older entry for this tuple must not answer */
+			bpf_map_delete_elem(&flows, &key);
+			return NF_ACCEPT;
+		}
+		value.owner = *owner;
 	}
-	struct flow_owner value = {.owner = *owner, .sock_uid = BPF_CORE_READ(sk, sk_uid.val)};
-
 	bpf_map_update_elem(&flows, &key, &value, BPF_ANY);
 	return NF_ACCEPT;
 }

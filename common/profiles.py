@@ -2,13 +2,17 @@
 
 A rule belongs to every profile (`profile` "") or to one. A profile may claim a network:
 NetworkManager's connection UUID, or a Wi-Fi SSID; when the primary connection is one a
-profile claims, the helper makes that profile active. Pure: names and checks only.
+profile claims, the helper makes that profile active. Pure: names, checks, and how a
+switch of the active profile is told to people.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from netwarden_common.errors import BadValue
+from netwarden_common.users import user_name
 
 MAX_NAME = 32
 MAX_SSID_BYTES = 32  # 802.11's limit
@@ -76,3 +80,30 @@ class Network:
             (profile.uuid and profile.uuid.lower() == self.uuid.lower())
             or (profile.ssid and profile.ssid == self.ssid)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSwitch:
+    """The active profile changed from `before` to `after` ("" = none), and why."""
+
+    before: str
+    after: str
+    why: str  # "user" (by hand: a call) or "network"
+    # who switched by hand, or whose profile change made the network switch, as the bus
+    # vouches (None: not known, or the network alone)
+    uid: int | None = None
+    network: Network | None = None  # the primary connection, when the network switched
+
+
+def switch_cause(switch: Mapping[str, Any]) -> str:
+    """Why the active profile switched, from a switch as the history keeps it: "by hand:
+    alice" (or "by hand" when who is not told), "network: Office", "network: Corner,
+    Wi-Fi “CafeWiFi”", "network: Office, after alice's change" (a profile change)."""
+    uid = switch.get("uid")
+    who = None if uid is None else user_name(int(uid))
+    if switch.get("why") != "network":
+        return f"by hand: {who}" if who else "by hand"
+    ssid = switch.get("network_ssid")
+    name = switch.get("network_id") or f"connection {switch.get('network_uuid')}"
+    cause = f"network: {name}, Wi-Fi “{ssid}”" if ssid else f"network: {name}"
+    return f"{cause}, after {who}'s change" if who else cause

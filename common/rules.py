@@ -18,8 +18,9 @@ LIFETIMES = ("once", "until_quit", "until", "forever")
 PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# The program of packets the kernel sends on its own account (a TCP reset, an ICMP error):
-# no path can be it, and rules name it so.
+# The program of packets the kernel sends on its own account (a TCP reset, an ICMP error,
+# what leaves a socket it made for itself: a tunnel's, NFS's): no path can be it, and rules
+# name it so.
 KERNEL = "kernel"
 _GLOB_CHARS = frozenset("*?[")
 _INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")

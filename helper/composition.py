@@ -125,6 +125,7 @@ class Helper:
         self.verdicts.decided.connect(self.history.flow_decided)
         self.verdicts.decided.connect(self.journal.flow_decided)
         self.verdicts.decided.connect(self.kernel_verdicts.flow_decided)
+        self.profiles.switched.connect(self.history.profile_switched)
         self.rule_book.policy_changed.connect(self.held_flows.policy_changed)
         # (not the blocklists' changes: a cached verdict is a rule's, which they never change)
         self.rule_book.rules_changed.connect(self.kernel_verdicts.rules_changed)
@@ -233,6 +234,7 @@ class Served:
             (helper.pins.resolved, alerts.alert_resolved),
             (helper.history.recorded, history.flow_recorded),
             (helper.history.counted, history.bytes_counted),
+            (helper.history.switch_recorded, history.switch_recorded),
         ]
         self._listening = [(event, loop.deferred(listener)) for event, listener in self._listening]
         for event, listener in self._listening:

@@ -1,13 +1,22 @@
 """Profiles in the main window, against the real helper, dbus-daemon and polkitd: the
-Profiles page (add, bind to the network, rename, switch, remove), the switcher in the
-sidebar and on the Rules page, each rule's profile, the filter, and the rule form."""
+Profiles page (add, bind to the network, rename, switch, remove, the recent switches),
+the switcher in the sidebar and on the Rules page, each rule's profile, the filter, the
+rule form, and the switches on the History page; and the switch models alone, fed by a
+fake helper (a switch signalled and read in either order, a range cut short)."""
 
 import json
 
-from PySide6.QtCore import QMetaObject, QObject, QPoint, Qt
+from PySide6.QtCore import QMetaObject, QObject, QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from netwarden_common.api import ACTION_MANAGE_OWN_RULES, ACTION_MONITOR, ACTION_SETTINGS
+from netwarden.models.profile_switches import ProfileSwitchesModel
+from netwarden.models.traffic import FLOWS_LIMIT, TrafficHistory
+from netwarden_common.api import (
+    ACTION_MANAGE_OWN_RULES,
+    ACTION_MONITOR,
+    ACTION_MONITOR_ALL,
+    ACTION_SETTINGS,
+)
 from netwarden_common.dbus_values import dictionary
 from tests.fixtures.network_manager import network_manager
 from tests.fixtures.qml import click, find_all, find_item, text_of
@@ -276,3 +285,115 @@ def test_a_network_event_while_the_rule_form_is_open_keeps_the_profile_picked(
         click(window, find_item(form, "saveRuleButton"))
         qtbot.waitUntil(lambda: find_item(content, "ruleForm") is None, timeout=10_000)
     assert root.call("ListRules")[0]["profile"] == "Work"
+
+
+def test_switches_are_listed_with_why_on_the_profiles_and_history_pages(
+    polkitd, root, system_bus, main_window, qtbot
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL, ACTION_SETTINGS])
+    root.call("AddProfile", {"name": "Work", "uuid": WORK_UUID})
+    root.call("AddProfile", {"name": "Home"})
+    root.call("SetActiveProfile", "Home")  # before the window opens: read from the history
+    with network_manager(system_bus) as nm:
+        window, _models = main_window("profiles")
+        content = window.contentItem()
+        qtbot.waitUntil(
+            lambda: shown_top_down(content, "switchText") == ["Profile Home (by hand)"],
+            timeout=10_000,
+        )  # root's: this user is not told who
+
+        nm.connect("Office", WORK_UUID, "802-3-ethernet")  # shown as it happens
+        qtbot.waitUntil(lambda: shown_top_down(content, "switchText") == [
+            "Profile Work (network: Office)", "Profile Home (by hand)"],
+            timeout=10_000)  # fmt: skip
+        (newest, _older) = sorted(
+            find_all(content, "i => i.objectName === 'profileSwitch'"),
+            key=lambda i: i.mapToScene(QPointF(0, 0)).y(),
+        )
+        assert newest.property("previous") == "from Home"
+
+        click(window, find_item(find_item(content, "profile-Home"), "useProfileButton"))
+        qtbot.waitUntil(lambda: shown_top_down(content, "switchText")[0] ==
+                        "Profile Home (by hand: nobody)", timeout=10_000)  # fmt: skip
+        QTest.mouseMove(window, QPoint(window.width() // 2, window.height() - 20))  # no hover
+        save_screenshot(window, "profile-switches")
+
+    trigger(window, "historyAction")  # the same switches, in the range shown
+    qtbot.waitUntil(lambda: window.property("currentPage") == "history", timeout=5_000)
+    qtbot.waitUntil(lambda: shown_top_down(window.contentItem(), "switchText") == [
+        "Profile Home (by hand: nobody)", "Profile Work (network: Office)",
+        "Profile Home (by hand)"], timeout=10_000)  # fmt: skip
+    trigger(window, "historyAllUsersAction")  # an administrator's view: who made each
+    qtbot.waitUntil(lambda: shown_top_down(window.contentItem(), "switchText")[-1] ==
+                    "Profile Home (by hand: root)", timeout=10_000)  # fmt: skip
+
+
+class FakeHelper:
+    """The helper as a model sees it: the test makes it appear, answers the calls it
+    holds and sends its signals."""
+
+    def __init__(self):
+        self.calls, self.signals = [], {}
+
+    def watch_helper(self, on_change):
+        self.appear = lambda: on_change(True)
+
+    def on_signal(self, name, handler):
+        self.signals[name] = handler
+
+    def call(self, method, signature, arguments, ok, failed):
+        self.calls.append((method, dict(arguments[0]), ok))
+
+
+def a_switch(number, to, **told):
+    """Switch `number` to profile `to` by hand, as the helper tells it (`uid`: who)."""
+    return {"id": number, "time": 1_800_000_000.0 + number, "from_profile": "",
+            "to_profile": to, "why": "user", "network_id": "", "network_uuid": "",
+            "network_ssid": "", **told}  # fmt: skip
+
+
+def test_recent_switches_list_a_signalled_switch_once_whether_read_before_or_after(qapp):
+    helper = FakeHelper()
+    model = ProfileSwitchesModel(helper)
+    helper.appear()
+    signal = helper.signals["ProfileSwitched"]
+
+    def read(call, *numbers):
+        helper.calls[call][2]({"switches": [a_switch(n, f"P{n}", uid=0) for n in numbers],
+                               "more": False})  # fmt: skip
+
+    def texts():
+        return [row["text"] for row in model.rows()]
+
+    read(0, 2, 1)
+    signal(a_switch(2, "P2"))  # the read had it already
+    assert texts() == ["Profile P2 (by hand: root)", "Profile P1 (by hand: root)"]
+    assert len(helper.calls) == 1
+    signal(a_switch(3, "P3"))  # broadcast without who: shown, and read again for who
+    signal(a_switch(4, "P4"))
+    assert [call[0] for call in helper.calls] == ["QueryProfileSwitches"] * 3
+    read(1, 3, 2, 1)  # a read made before switch 4 was stored
+    assert texts() == ["Profile P4 (by hand)", "Profile P3 (by hand: root)",
+                       "Profile P2 (by hand: root)", "Profile P1 (by hand: root)"]  # fmt: skip
+    read(2, 4, 3, 2, 1)
+    assert texts()[0] == "Profile P4 (by hand: root)" and model.count == 4
+
+
+def test_the_history_page_tells_when_its_range_has_more_switches_than_listed(qapp):
+    helper = FakeHelper()
+    history = TrafficHistory(helper)
+    helper.appear()
+    history.allUsers = True
+
+    def answer(more):
+        (*_, (options, read)) = [(o, ok) for m, o, ok in helper.calls
+                                 if m == "QueryProfileSwitches"]  # fmt: skip
+        assert (options["limit"], options["all_users"]) == (FLOWS_LIMIT, True)
+        read({"switches": [a_switch(n, "Work") for n in range(FLOWS_LIMIT, 0, -1)],
+              "more": more})  # fmt: skip
+
+    answer(more=True)
+    assert (history.switches.count, history.switchesTruncated) == (FLOWS_LIMIT, True)
+    history.refresh()
+    answer(more=False)
+    assert not history.switchesTruncated

@@ -1,13 +1,14 @@
 """The Network Monitor's world map against a real helper in a netns, with real traffic and
 a location database the test writes (served over HTTP in the peer namespace): a dot per
 city or country sized by its traffic, this network apart, arcs from here, a host's
-details on click, the diagram's period applied, and the Settings entry."""
+details on click, the diagram's period and the search box applied, and the Settings
+entry."""
 
 import gzip
 import json
 
 import pytest
-from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtTest import QTest
 
@@ -83,7 +84,8 @@ def test_small_countries_have_a_point_and_one_without_is_apart_under_its_name():
         return {"address": address, "host": address, "bytesIn": size, "bytesOut": 0,
                 "count": 1, "verdict": "allow"}  # fmt: skip
 
-    rows = [{"destinations": [to("192.0.2.1", 10), to("192.0.2.2", 20), to("10.0.0.1", 5),
+    rows = [{"program": "curl", "exe": "/usr/bin/curl", "user": "alice",
+             "destinations": [to("192.0.2.1", 10), to("192.0.2.2", 20), to("10.0.0.1", 5),
                               to("192.0.2.3", 1)]}]  # fmt: skip
     located = {"192.0.2.1": monaco, "192.0.2.2": reunion, "10.0.0.1": {"kind": "local"},
                "192.0.2.3": {"kind": "unknown"}}  # fmt: skip
@@ -92,6 +94,9 @@ def test_small_countries_have_a_point_and_one_without_is_apart_under_its_name():
     assert [(p["key"], p["name"], p["bytes"]) for p in apart] == [
         ("local", "This network", 5), ("unknown", "Not in the location database", 1),
         ("country:RE", "Réunion", 20)]  # fmt: skip
+    assert world_layout(rows, located, centres, "CURL") == (on_map, apart), "the program's"
+    on_map, apart = world_layout(rows, located, centres, " 192.0.2.1 ")
+    assert ([p["name"] for p in on_map], apart) == (["Monaco"], []), "one host's place"
 
 
 class FakeRows(QStandardItemModel):
@@ -99,7 +104,7 @@ class FakeRows(QStandardItemModel):
 
     def __init__(self, addresses):
         super().__init__()
-        self._rows = [{"destinations": [
+        self._rows = [{"program": "curl", "exe": "/usr/bin/curl", "user": "alice", "destinations": [
             {"address": a, "host": a, "bytesIn": 1, "bytesOut": 0, "count": 1,
              "verdict": "allow"} for a in addresses]}]  # fmt: skip
 
@@ -219,6 +224,29 @@ def test_the_world_map_places_hosts_by_traffic_keeps_this_network_apart_and_open
             connections.showPeriod(1.0, 2.0)  # a period long gone: nothing then
             qtbot.waitUntil(lambda: world.places.count == 0, timeout=10_000)
             connections.showLive()
+            qtbot.waitUntil(lambda: find_item(view, BERLIN) is not None, timeout=10_000)
+
+            click(window, find_item(content, "monitorFilter"))
+            pages.type_text(window, JAPAN_PEER)  # the search box: only Japan's host is left
+            qtbot.waitUntil(lambda: find_item(view, BERLIN) is None, timeout=10_000)
+            assert find_item(view, JAPAN) is not None
+            assert find_item(view, "worldApart-local") is None
+            assert world.arcs.count("M") == 1
+            QTest.keySequence(window, "Ctrl+A")
+            QTest.keyClick(window, Qt.Key.Key_Delete)
+            qtbot.waitUntil(lambda: find_item(view, BERLIN) is not None, timeout=10_000)
+            assert find_item(view, "worldApart-local") is not None
+            pages.type_text(window, JAPAN_PEER)
+            qtbot.waitUntil(lambda: world.places.count == 1, timeout=10_000)
+            old_page = find_item(content, "monitorPage")
+            pages.trigger(window, "rulesAction")  # away and back: a new, empty search box
+            pages.trigger(window, "monitorAction")
+            qtbot.waitUntil(lambda: find_item(content, "monitorPage") not in (None, old_page),
+                            timeout=5_000)  # fmt: skip
+            assert world.filterText == "" and models["connectionMap"].filterText == ""
+            pages.trigger(find_item(content, "monitorPage"), "monitorWorldAction")
+            qtbot.waitUntil(lambda: find_item(content, "worldMap") is not None, timeout=5_000)
+            view = find_item(content, "worldMap")
             qtbot.waitUntil(lambda: find_item(view, BERLIN) is not None, timeout=10_000)
 
             click(window, find_item(view, BERLIN))

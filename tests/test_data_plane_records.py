@@ -10,6 +10,7 @@ import pytest
 
 from netwarden_helper.data_plane.plane import OBJECT
 from netwarden_helper.data_plane.records import (
+    FLOW_OWNER_SIZE,
     LAYOUT,
     KernelDecision,
     SocketOwner,
@@ -71,3 +72,9 @@ def test_a_kernel_decision_reads_back_its_flow():
         "deny", 2**48 + 5, 7, "2001:db8::1", 40000, "2001:db8::2", 8080, 6)  # fmt: skip
     refused = KernelDecision.unpack(key + bytes(16) + struct.pack("=QIHBx", 1, 7, 0, 1))
     assert (refused.action, refused.src, refused.sport) == ("allow", "", 0)
+
+
+def test_a_flow_from_a_socket_of_the_kernels_own_reads_back_as_such():
+    """`flow_owner.kernel`, its last field, set by the netfilter program."""
+    assert SocketOwner.unpack(bytes(FLOW_OWNER_SIZE - 4) + struct.pack("=I", 1)).kernel
+    assert not SocketOwner.unpack(bytes(FLOW_OWNER_SIZE)).kernel

@@ -122,6 +122,7 @@ CASES = [
     ("TrafficSeries", lambda rid: ({"bucket": 3600},), ACTION_MONITOR),
     ("TopTraffic", lambda rid: ({"limit": 5},), ACTION_MONITOR),
     ("ExportHistory", lambda rid: (writable_fd(), {"format": "json"}), ACTION_MONITOR),
+    ("QueryProfileSwitches", lambda rid: ({"limit": 10},), ACTION_MONITOR),
     ("ListBlocklists", lambda rid: (), ACTION_MONITOR),
     ("AddBlocklist", lambda rid: ({"source": "http://192.0.2.2:9/new"},), ACTION_MANAGE_RULES),
     ("RemoveBlocklist", lambda rid: (a_blocklist(),), ACTION_MANAGE_RULES),

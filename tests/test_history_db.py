@@ -6,8 +6,16 @@ import sqlite3
 
 import pytest
 
+from netwarden_common.profiles import Network, ProfileSwitch
 from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
-from netwarden_helper.records.history_db import COMPACT_AFTER_S, DB_NAME, HistoryDb, HistoryFilter
+from netwarden_helper.records.history_db import (
+    _MIGRATIONS,
+    COMPACT_AFTER_S,
+    DB_NAME,
+    SCHEMA_VERSION,
+    HistoryDb,
+    HistoryFilter,
+)
 
 NOW = 1_800_000_000.0  # a fixed "now", on a minute boundary
 FIREFOX = Program("/usr/lib/firefox/firefox", "ab" * 32, "", "", 1000)
@@ -108,6 +116,28 @@ def test_export_writes_every_selected_flow_oldest_first(db, fmt):
         assert lines[1].split(",")[0] == "1"
 
 
+def test_profile_switches_come_back_newest_first_with_why_and_follow_the_retention(tmp_path):
+    office = Network("Office", "5f0c8f4e-5b1e-4a39-9d55-2f1c6a0e7b11", "802-3-ethernet")
+    db = HistoryDb(tmp_path)
+    db.write_switch(NOW - 40 * 86400, ProfileSwitch("", "Home", "user", 1000))
+    db.write_switch(NOW - 60, ProfileSwitch("Home", "Work", "network", network=office))
+    db.write_switch(NOW, ProfileSwitch("Work", "", "user"))  # the caller unknown
+    db.close()
+    db = HistoryDb(tmp_path)  # kept across a restart
+    switches, more = db.profile_switches(NOW - 3600, NOW + 1)
+    assert not more
+    assert [(s["from_profile"], s["to_profile"], s["why"], s["uid"], s["network_id"],
+             s["network_uuid"]) for s in switches] == [
+        ("Work", "", "user", None, "", ""),
+        ("Home", "Work", "network", None, "Office", office.uuid),
+    ]  # fmt: skip
+    assert [s["to_profile"] for s in db.profile_switches(0, NOW + 1, limit=1)[0]] == [""]
+    assert db.profile_switches(0, NOW + 1, limit=2)[1]  # one more page
+    db.maintain(NOW, retention_days=30)
+    assert [s["to_profile"] for s in db.profile_switches(0, NOW + 1)[0]] == ["", "Work"]
+    db.close()
+
+
 def test_flow_ids_continue_after_a_restart(tmp_path):
     first = HistoryDb(tmp_path)
     first.write([flow(41, NOW)], [])
@@ -170,6 +200,52 @@ def test_a_history_of_the_first_schema_keeps_its_flows_and_tells_forwarded_sourc
     assert "REFERENCES programs (id)" in flows_table.fetchone()[0]
     assert upgraded.execute("PRAGMA foreign_key_check").fetchall() == []
     upgraded.close()
+
+
+def test_a_history_of_the_previous_schema_keeps_its_rows_and_gains_profile_switches(tmp_path):
+    old = sqlite3.connect(tmp_path / DB_NAME)
+    old.executescript(f"{V1_SCHEMA}; {_MIGRATIONS[2]}")  # version 2, as upgraded from 1
+    old.execute("INSERT INTO programs VALUES (1, '/usr/bin/curl', '', '', '', 1000, '', '')")
+    old.execute("INSERT INTO flows (id, time, program, destination, host, port, protocol, "
+                f"verdict, decided_by) VALUES (1, {NOW}, 1, '192.0.2.2', 'example.org', 443, "
+                "'tcp', 'allow', 'rule')")  # fmt: skip
+    old.execute(f"INSERT INTO traffic VALUES (1, {int(NOW)}, 60, 100, 2000)")
+    old.execute("PRAGMA user_version = 2")
+    old.commit()
+    old.close()
+
+    db = HistoryDb(tmp_path)
+    assert [(f["id"], f["exe"], f["host"]) for f in db.flows(HistoryFilter())[0]] == [
+        (1, "/usr/bin/curl", "example.org")]  # fmt: skip
+    assert db.series(NOW, NOW + 60, 60) == [(NOW, 100, 2000)]
+    assert db.profile_switches(0, NOW + 1) == ([], False)
+    db.write_switch(NOW, ProfileSwitch("", "Work", "user", 0))
+    assert [s["to_profile"] for s in db.profile_switches(0, NOW + 1)[0]] == ["Work"]
+    db.close()
+    assert not [p for p in tmp_path.iterdir() if ".unreadable-" in p.name]
+    upgraded = sqlite3.connect(tmp_path / DB_NAME)
+    assert upgraded.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    upgraded.close()
+
+
+def test_a_history_of_the_next_schema_is_refused_and_kept_aside(tmp_path, caplog):
+    """A downgrade: the file of a newer Netwarden is not read with a schema it does not
+    follow; the log says so, and it stays whole beside the new history, which starts
+    empty."""
+    newer = sqlite3.connect(tmp_path / DB_NAME)
+    newer.execute("CREATE TABLE things (id INTEGER)")
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer.commit()
+    newer.close()
+    db = HistoryDb(tmp_path)
+    assert db.flows(HistoryFilter()) == ([], False)
+    db.close()
+    assert (f"written by a newer Netwarden (schema {SCHEMA_VERSION + 1}, this one knows "
+            f"{SCHEMA_VERSION})") in caplog.text  # fmt: skip
+    (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith(f"{DB_NAME}.unreadable-")]
+    kept = sqlite3.connect(aside)
+    assert kept.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    kept.close()
 
 
 V1_SCHEMA = """

@@ -4,6 +4,7 @@ LocateAddresses over the real dbus-daemon and polkitd; the pure parts apart."""
 
 import datetime
 import gzip
+import io
 import json
 import stat
 import subprocess
@@ -112,11 +113,36 @@ def test_a_monthly_source_names_this_month_then_the_last():
     assert database.candidates("https://x.example/a.mmdb", at) == ["https://x.example/a.mmdb"]
 
 
-def test_gzip_is_unpacked_and_a_truncated_or_garbage_file_refused(tmp_path):
+class Pieces(io.BytesIO):
+    """A file that notes the largest piece written to it."""
+
+    largest = 0
+
+    def write(self, piece) -> int:
+        self.largest = max(self.largest, len(piece))
+        return super().write(piece)
+
+
+def unpacked(download: bytes) -> bytes:
+    out = Pieces()
+    database.unpack(io.BytesIO(download), out)
+    assert out.largest <= database.CHUNK, "a piece at a time, never the whole file"
+    return out.getvalue()
+
+
+def test_gzip_is_unpacked_and_a_truncated_or_garbage_file_refused(tmp_path, monkeypatch):
     data = mmdb.build(NETWORKS)
-    assert database.unpacked(gzip.compress(data)) == data
+    assert unpacked(gzip.compress(data)) == data
+    assert unpacked(data) == data, "a file not compressed is taken as it is"
     with pytest.raises(DatabaseError, match="truncated gzip"):
-        database.unpacked(gzip.compress(data)[:-40])
+        unpacked(gzip.compress(data)[:-40])
+    with pytest.raises(DatabaseError, match="broken gzip"):
+        unpacked(gzip.compress(data)[:200] + b"\xff" * 64)
+    monkeypatch.setattr(database, "CHUNK", 100)  # a bomb: refused as it unpacks, piece by piece
+    assert unpacked(gzip.compress(bytes(50_000))) == bytes(50_000), "100 bytes at a time"
+    monkeypatch.setattr(database, "MAX_DATABASE", 1 << 20)
+    with pytest.raises(DatabaseError, match="larger than 1 MiB unpacked"):
+        unpacked(gzip.compress(bytes(8 << 20)))
     for name, bad in (("garbage", b"<html>not found</html>" * 50), ("truncated", data[:-30]),
                       ("asn", mmdb.build(NETWORKS, database_type="GeoLite2-ASN"))):  # fmt: skip
         path = tmp_path / name

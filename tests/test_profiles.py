@@ -1,21 +1,39 @@
 """Profiles: named rule sets, one active, switched by hand (bus, netwardenctl) or by
-NetworkManager's primary connection; against the real helper, polkitd and dbus-daemon."""
+NetworkManager's primary connection; against the real helper, polkitd and dbus-daemon
+(and the helper's parts alone, for a switch as the history closes)."""
 
 import json
+import logging
 
 import dbus
+import dbus.mainloop.glib
 import jsonschema
 import pytest
+from gi.repository import GLib
 
-from netwarden_common.api import ACTION_MANAGE_RULES, ACTION_MONITOR, ACTION_SETTINGS
-from tests.fixtures.api import ApiClient, error_name
+from netwarden_common.api import (
+    ACTION_MANAGE_RULES,
+    ACTION_MONITOR,
+    ACTION_MONITOR_ALL,
+    ACTION_SETTINGS,
+    INTERFACE,
+)
+from netwarden_common.profiles import Profile
+from netwarden_helper.policy.profiles import Profiles
+from netwarden_helper.policy.rule_book import RuleBook
+from netwarden_helper.records.history import History
+from netwarden_helper.runtime.loop import Loop
+from netwarden_helper.storage.store import Store
+from tests.fixtures.api import ApiClient, error_name, pump_until
 from tests.fixtures.network_manager import network_manager
 from tests.fixtures.processes import wait_for
 from tests.fixtures.traffic import recorder, run_client
+from tests.fixtures.users import NOBODY
 from tests.test_ctl import SCHEMA, ctl, ctl_json
 
 PORT = 8080
 WORK_UUID = "5f0c8f4e-5b1e-4a39-9d55-2f1c6a0e7b11"
+CORNER_UUID = "0b9d2f8a-0000-4c1e-8f00-000000000001"
 
 
 def test_a_profiles_rule_decides_only_while_the_profile_is_active(polkitd, root, netns):
@@ -188,3 +206,98 @@ def test_the_tray_menu_switches_the_profile_and_names_it(
     qtbot.waitUntil(lambda: root.call("ListProfiles")["active"] == "Work", timeout=10_000)
     qtbot.waitUntil(lambda: tray.icon.toolTip().endswith(", profile Work"), timeout=10_000)
     assert [a.isChecked() for a in tray.profile_menu.actions()] == [False, False, True]
+
+
+def test_switches_by_hand_and_by_network_are_recorded_in_history_and_listed(
+    polkitd, root, system_bus
+):
+    polkitd(grant=[ACTION_MONITOR, ACTION_MONITOR_ALL, ACTION_SETTINGS])
+    root.call("AddProfile", {"name": "Work", "uuid": WORK_UUID})
+    root.call("AddProfile", {"name": "Cafe", "ssid": "FreeWiFi"})
+    root.call("AddProfile", {"name": "Home"})
+    listener = ApiClient(system_bus, NOBODY, mainloop=dbus.mainloop.glib.DBusGMainLoop())
+    told = []
+    listener.connection.add_signal_receiver(told.append, "ProfileSwitched", INTERFACE)
+
+    def switches() -> list[tuple]:
+        found = root.call("QueryProfileSwitches", {})["switches"]
+        return [(s["from_profile"], s["to_profile"], s["why"], s.get("uid"), s["network_id"],
+                 s["network_uuid"], s["network_ssid"]) for s in found]  # fmt: skip
+
+    assert ctl("profiles", "use", "Home").returncode == 0  # by hand, as nobody
+    with network_manager(system_bus) as nm:
+        nm.connect("Office", WORK_UUID, "802-3-ethernet")
+        wait_for(lambda: len(switches()) == 2, 10, "the switch to Work recorded")
+        nm.connect("Corner", CORNER_UUID, "802-11-wireless", "FreeWiFi")
+        wait_for(lambda: len(switches()) == 3, 10, "the switch to Cafe recorded")
+        root.call("SetActiveProfile", "Home")  # by hand, as root
+        root.call("UpdateProfile", "Cafe", {"ssid": "FreeWiFi"})  # the network, by root's change
+    assert switches() == [
+        ("Home", "Cafe", "network", 0, "Corner", CORNER_UUID, "FreeWiFi"),
+        ("Cafe", "Home", "user", 0, "", "", ""),
+        ("Work", "Cafe", "network", None, "Corner", CORNER_UUID, "FreeWiFi"),
+        ("Home", "Work", "network", None, "Office", WORK_UUID, ""),
+        ("", "Home", "user", NOBODY, "", "", ""),
+    ]
+
+    def why_listed(*options: str) -> list[str]:
+        listed = ctl("profiles", "history", *options)
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split() == ["TIME", "FROM", "TO", "WHY"]
+        return [line.split(None, 2)[2] for line in lines[1:]]
+
+    assert why_listed() == [  # nobody is told who switched only for its own switch
+        "Home  Cafe  network: Corner, Wi-Fi “FreeWiFi”",
+        "Cafe  Home  by hand",
+        "Work  Cafe  network: Corner, Wi-Fi “FreeWiFi”",
+        "Home  Work  network: Office",
+        "none  Home  by hand: nobody",
+    ]
+    assert why_listed("--all-users")[:2] == [  # an administrator's view: everyone's
+        "Home  Cafe  network: Corner, Wi-Fi “FreeWiFi”, after root's change",
+        "Cafe  Home  by hand: root",
+    ]
+    pump_until(lambda: len(told) == 5)  # broadcast without who switched
+    assert [(s["to_profile"], s["why"], s["network_id"]) for s in told] == [
+        ("Home", "user", ""), ("Work", "network", "Office"), ("Cafe", "network", "Corner"),
+        ("Home", "user", ""), ("Cafe", "network", "Corner")]  # fmt: skip
+    assert not [s for s in told if "uid" in s]
+    listener.close()
+    newest = ctl_json("profiles", "history", "--limit", "1")
+    assert newest["more"] and [s["to_profile"] for s in newest["switches"]] == ["Cafe"]
+    assert "uid" not in newest["switches"][0]
+    assert ctl("profiles", "history", "--until", "1h").stdout == "no profile switches\n"
+
+    refused = [
+        ({"since": "yesterday"}, "since: must be float"),
+        ({"limit": 0}, "limit: must be between 1 and 1000"),
+        ({"since": 10.0, "until": 5.0}, "since: must not be after until"),
+        ({"profile": "Work"}, "profile: unknown option"),
+    ]
+    for query, message in refused:
+        with pytest.raises(dbus.DBusException) as caught:
+            root.call("QueryProfileSwitches", query)
+        assert (error_name(caught.value), caught.value.get_dbus_message()) == (
+            "InvalidArgument", message)  # fmt: skip
+    bad_time = ctl("profiles", "history", "--since", "soon")
+    assert bad_time.returncode == 2 and "'soon' is not a time" in bad_time.stderr
+
+
+def test_a_switch_after_the_history_closed_is_in_force_and_told(tmp_path, caplog):
+    """NetworkManager's signal as the helper stops: the closed history only logs the
+    switch; the switch is made and `changed` told all the same."""
+    loop = Loop(GLib.MainContext())
+    store = Store(tmp_path / "state")
+    profiles = Profiles(store, RuleBook(loop, store))
+    history = History(loop, tmp_path / "state", lambda: 30, meter=False)
+    told: list[str] = []
+    profiles.changed.connect(told.append)
+    profiles.switched.connect(history.profile_switched)
+    profiles.add([Profile("Work")])
+    history.close()
+    with caplog.at_level(logging.DEBUG):
+        profiles.use("Work", "network")
+    assert (profiles.active, told) == ("Work", ["edited", "network"])
+    assert "the switch to profile 'Work' came after the history closed" in caplog.text
+    store.close()

@@ -51,7 +51,8 @@ def when_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _range(args: argparse.Namespace) -> dict[str, Any]:
+def time_range(args: argparse.Namespace) -> dict[str, Any]:
+    """--since, --until and --all-users as a query's options."""
     return {"since": args.since, "until": args.until, **_scope(args)}
 
 
@@ -63,20 +64,12 @@ def _scope(args: argparse.Namespace) -> dict[str, Any]:
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
     """The history filters given on the command line, as QueryHistory/ExportHistory
     options (None: not given, left out of the a{sv})."""
-    return {**_range(args), "exe": args.program, "host": args.host, "verdict": args.verdict}
+    return {**time_range(args), "exe": args.program, "host": args.host, "verdict": args.verdict}
 
 
 def history(helper: Helper, args: argparse.Namespace) -> int:
-    query = {**_filters(args), "limit": args.limit, "offset": (args.page - 1) * args.limit}
-    page = helper.call("QueryHistory", dictionary(query))
-    if wants_json(args):
-        output.print_json(page)
-        return 0
-    flows = page["flows"]
-    print(output.table(flows, output.FLOW_COLUMNS) if flows else "no flows")
-    if page["more"]:
-        print(f"more: --page {args.page + 1}")
-    return 0
+    page = helper.call("QueryHistory", dictionary({**_filters(args), **output.page_options(args)}))
+    return output.paged(args, page, "flows", output.FLOW_COLUMNS, "no flows")
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -120,7 +113,7 @@ def _partial_file(target: Path) -> tuple[int, str]:
 
 
 def traffic(helper: Helper, args: argparse.Namespace) -> int:
-    top = helper.call("TopTraffic", dictionary({**_range(args), "limit": args.top}))
+    top = helper.call("TopTraffic", dictionary({**time_range(args), "limit": args.top}))
     if wants_json(args):
         output.print_json(top)
         return 0
@@ -134,7 +127,7 @@ def traffic(helper: Helper, args: argparse.Namespace) -> int:
 
 
 def traffic_series(helper: Helper, args: argparse.Namespace) -> int:
-    query = {**_range(args), "exe": args.program, "bucket": args.bucket}
+    query = {**time_range(args), "exe": args.program, "bucket": args.bucket}
     points = [
         {"start": start, "bytes_out": sent, "bytes_in": received}
         for start, sent, received in helper.call("TrafficSeries", dictionary(query))

@@ -122,10 +122,15 @@ def object_id(text: str) -> int:
 
 
 def _range_options(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, since: str, until: str, keep: bool
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    since: str,
+    until: str,
+    keep: bool,
+    whose: str = "every user's programs",
 ) -> None:
-    """--since, --until and --all-users; `keep`: a subcommand's that leave its parent's
-    value unless given (so filters may stand before or after the subcommand's name)."""
+    """--since, --until and --all-users (`whose`); `keep`: a subcommand's that leave its
+    parent's value unless given (so filters may stand before or after the subcommand's
+    name)."""
     default = argparse.SUPPRESS if keep else None
     for name, help_text in (("--since", since), ("--until", until)):
         parser.add_argument(
@@ -135,18 +140,19 @@ def _range_options(
             default=default,
             help=f"{help_text}: {history.WHEN_HELP}",
         )
-    _all_users_option(parser, keep)
+    _all_users_option(parser, keep, whose)
 
 
 def _all_users_option(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, keep: bool = False
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    keep: bool = False,
+    whose: str = "every user's programs",
 ) -> None:
     parser.add_argument(
         "--all-users",
         action="store_true",
         default=argparse.SUPPRESS if keep else False,
-        help="every user's programs, not only yours (an administrator's action; root sees "
-        "everyone's anyway)",
+        help=f"{whose}, not only yours (an administrator's action; root sees everyone's anyway)",
     )
 
 
@@ -165,6 +171,19 @@ def _history_options(parser: argparse.ArgumentParser, keep: bool = False) -> Non
     )
 
 
+def _page_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        metavar="N",
+        help=f"{what} per page, 1..1000 (default 100)",
+    )
+    parser.add_argument(
+        "--page", type=_positive, default=1, metavar="N", help="which page (default 1, newest)"
+    )
+
+
 def _history_parsers(top: _Parsers) -> None:
     flows = top.add(
         "history",
@@ -172,12 +191,7 @@ def _history_parsers(top: _Parsers) -> None:
         history.history,
     )
     _history_options(flows)
-    flows.add_argument(
-        "--limit", type=int, default=100, metavar="N", help="flows per page, 1..1000 (default 100)"
-    )
-    flows.add_argument(
-        "--page", type=_positive, default=1, metavar="N", help="which page (default 1, newest)"
-    )
+    _page_options(flows, "flows")
     actions = _Parsers(
         flows.add_subparsers(dest="history_command", metavar="ACTION", required=False)
     )
@@ -318,6 +332,15 @@ def _profile_parsers(top: _Parsers) -> None:
     use.set_defaults(command_name="use")
     none = actions.add("none", "use no profile: only every profile's rules", profiles.profiles_use)
     none.set_defaults(command_name="none")
+    switches = actions.add(
+        "history",
+        "the switches of the active profile, newest first: when, from, to, and why (by "
+        "hand: who; or the network)",
+        profiles.profiles_history,
+    )
+    _range_options(switches, "switches from then on", "before then", keep=False,
+                   whose="name who made every switch")  # fmt: skip
+    _page_options(switches, "switches")
 
 
 def _positive(text: str) -> int:

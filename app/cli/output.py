@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
+from netwarden_common.profiles import switch_cause
 from netwarden_common.rules import members, summary
 from netwarden_common.users import user_name as login_name
 
@@ -284,6 +285,13 @@ PROFILE_COLUMNS: Sequence[Column] = (
     ("RULES", lambda p: str(p.get("rules", 0))),
 )  # fmt: skip
 
+SWITCH_COLUMNS: Sequence[Column] = (
+    ("TIME", lambda s: when(s.get("time"))),
+    ("FROM", lambda s: str(s.get("from_profile") or "none")),
+    ("TO", lambda s: str(s.get("to_profile") or "none")),
+    ("WHY", switch_cause),
+)
+
 
 def blocklists_table(blocklists: Iterable[Mapping[str, Any]]) -> str:
     return table(blocklists, BLOCKLIST_COLUMNS)
@@ -323,6 +331,30 @@ def listing(args: argparse.Namespace, items: list, as_table: Callable, empty: st
         print_json(items)
     else:
         print(as_table(items) if items else empty)
+    return 0
+
+
+def page_options(args: argparse.Namespace) -> dict[str, int]:
+    """The limit and offset of the page `--limit` and `--page` ask for."""
+    return {"limit": args.limit, "offset": (args.page - 1) * args.limit}
+
+
+def paged(
+    args: argparse.Namespace,
+    page: Mapping[str, Any],
+    key: str,
+    columns: Sequence[Column],
+    empty: str,
+) -> int:
+    """A query's page: JSON, or the table of its `key` rows and, when another page
+    follows, a line saying how to ask for it."""
+    if wants_json(args):
+        print_json(page)
+        return 0
+    rows = page[key]
+    print(table(rows, columns) if rows else empty)
+    if page["more"]:
+        print(f"more: --page {args.page + 1}")
     return 0
 
 

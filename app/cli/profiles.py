@@ -1,10 +1,11 @@
-"""`netwardenctl profiles`: named rule sets, the active one, and the networks that switch
-to them (NetworkManager's connection UUID or Wi-Fi SSID)."""
+"""`netwardenctl profiles`: named rule sets, the active one, the networks that switch
+to them (NetworkManager's connection UUID or Wi-Fi SSID), and the switches the history
+recorded."""
 
 import argparse
 from typing import Any
 
-from netwarden.cli import output
+from netwarden.cli import history, output
 from netwarden.cli.bus import Helper
 from netwarden.cli.output import wants_json
 from netwarden_common.dbus_values import dictionary
@@ -68,3 +69,9 @@ def profiles_use(helper: Helper, args: argparse.Namespace) -> int:
     state = helper.call("SetActiveProfile", name)
     _print_state(args, state, f"using profile {name}" if name else "using no profile")
     return 0
+
+
+def profiles_history(helper: Helper, args: argparse.Namespace) -> int:
+    query = {**history.time_range(args), **output.page_options(args)}
+    page = helper.call("QueryProfileSwitches", dictionary(query))
+    return output.paged(args, page, "switches", output.SWITCH_COLUMNS, "no profile switches")

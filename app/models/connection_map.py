@@ -12,14 +12,16 @@ change (coalesced, at most every `UPDATE_MS`); the view only places what it is g
 """
 
 import math
+from collections.abc import Iterable, Iterator
 
-from PySide6.QtCore import Property, QObject, Signal, Slot
+from PySide6.QtCore import Property, QObject, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_client import HelperClient, to_dbus_options
 from netwarden.models.coalesced import Coalesced
 from netwarden.models.connections import ConnectionsModel, RecentFlowsModel, flow_row
 from netwarden.models.row_model import RowModel
+from netwarden.models.searched import SearchedMap
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
@@ -58,41 +60,46 @@ def link_width(count: float, largest: float) -> float:
     return round(MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * share, 1)
 
 
+def matching(rows: Iterable[dict], filter_text: str) -> Iterator[tuple[dict, dict]]:
+    """Each (row, destination) of `rows` (ConnectionsModel rows) whose program (name,
+    path, user) or host contains `filter_text`, case-insensitive: what the Monitor's
+    search box leaves on its maps."""
+    wanted = filter_text.strip().casefold()
+    for row in rows:
+        program_matches = wanted in "\n".join((row["program"], row["exe"], row["user"])).casefold()
+        for destination in row["destinations"]:
+            if program_matches or wanted in destination["host"].casefold():
+                yield row, destination
+
+
 def layout(
     rows: list[dict], filter_text: str, program_slots: int, host_slots: int
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """The program nodes, host nodes and links of the map of `rows` (ConnectionsModel
     rows) that match `filter_text`, at most `program_slots` and `host_slots` nodes."""
-    wanted = filter_text.casefold()
     programs: dict[str, dict] = {}
     hosts: dict[str, dict] = {}
     links: dict[tuple[str, str, bool], dict] = {}
-    for row in rows:
-        program_matches = wanted in "\n".join((row["program"], row["exe"], row["user"])).casefold()
-        for destination in row["destinations"]:
-            host = destination["host"]
-            if not (program_matches or wanted in host.casefold()):
-                continue
-            denied = destination["verdict"] == "deny"
-            count = destination["bytesIn"] + destination["bytesOut"]
-            node = programs.setdefault(row["programKey"], {
-                "key": row["programKey"], "name": row["program"],
-                "detail": row["user"], "iconName": row["iconName"], "total": 0, "allowed": 0,
-                "denied": 0, "grouped": False, "programKey": row["programKey"]})  # fmt: skip
-            target = hosts.setdefault(host, {
-                "key": host, "name": host, "detail": "", "iconName": "network-server",
-                "total": 0, "allowed": 0, "denied": 0, "grouped": False, "programKey": "",
-                "programs": {}})  # fmt: skip
-            verdict = "denied" if denied else "allowed"
-            for each in (node, target):
-                each["total"] += count
-                each[verdict] += destination["count"]
-            target["programs"][row["programKey"]] = (
-                target["programs"].get(row["programKey"], 0) + count
-            )
-            link = links.setdefault((row["programKey"], host, denied), {"bytes": 0, "attempts": 0})
-            link["bytes"] += count
-            link["attempts"] += destination["count"]
+    for row, destination in matching(rows, filter_text):
+        host = destination["host"]
+        denied = destination["verdict"] == "deny"
+        count = destination["bytesIn"] + destination["bytesOut"]
+        node = programs.setdefault(row["programKey"], {
+            "key": row["programKey"], "name": row["program"],
+            "detail": row["user"], "iconName": row["iconName"], "total": 0, "allowed": 0,
+            "denied": 0, "grouped": False, "programKey": row["programKey"]})  # fmt: skip
+        target = hosts.setdefault(host, {
+            "key": host, "name": host, "detail": "", "iconName": "network-server",
+            "total": 0, "allowed": 0, "denied": 0, "grouped": False, "programKey": "",
+            "programs": {}})  # fmt: skip
+        verdict = "denied" if denied else "allowed"
+        for each in (node, target):
+            each["total"] += count
+            each[verdict] += destination["count"]
+        target["programs"][row["programKey"]] = target["programs"].get(row["programKey"], 0) + count
+        link = links.setdefault((row["programKey"], host, denied), {"bytes": 0, "attempts": 0})
+        link["bytes"] += count
+        link["attempts"] += destination["count"]
 
     shown_programs = _fit(sorted(programs.values(), key=lambda n: (-n["total"], n["name"])),
                           program_slots, PROGRAMS_GROUP, "and %d smaller programs")  # fmt: skip
@@ -157,10 +164,8 @@ def _fit(ranked: list[dict], slots: int, group_key: str, group_text: str) -> lis
 
 @QmlElement
 @QmlUncreatable("ConnectionMap is made by the app")
-class ConnectionMap(QObject):
+class ConnectionMap(SearchedMap):
     """The map of `connections`: `programs`, `hosts` and `links`, for the view's slots."""
-
-    changed = Signal()
 
     def __init__(
         self, client: HelperClient, connections: ConnectionsModel, parent: QObject | None = None
@@ -168,7 +173,6 @@ class ConnectionMap(QObject):
         super().__init__(parent)
         self._client = client
         self._connections = connections
-        self._filter = ""
         self._slots = (12, 30)  # programs, hosts
         self._programs = MapNodeModel(self)
         self._hosts = MapNodeModel(self)
@@ -192,18 +196,6 @@ class ConnectionMap(QObject):
     def hostFlows(self) -> RecentFlowsModel:
         """The latest flows to the host whose details are shown (`loadHost`)."""
         return self._host_flows
-
-    def _get_filter(self) -> str:
-        """Only programs (name, path, user) or hosts containing this text, and their links."""
-        return self._filter
-
-    def _set_filter(self, text: str) -> None:
-        if text != self._filter:
-            self._filter = text
-            self.changed.emit()
-            self.rebuild()
-
-    filterText = Property(str, _get_filter, _set_filter, notify=changed)
 
     @Slot(int, int)
     def setSlots(self, programs: int, hosts: int) -> None:

@@ -1,7 +1,7 @@
 """`TrafficTimeline`: bytes over a range, as a graph draws them (the Network Monitor's
 traffic diagram); `TrafficHistory`, the History page's data: a timeline, the range's top
-programs and hosts, its latest connections (allowed and denied), and the export of the
-range's flows into a file the person picked.
+programs and hosts, its latest connections (allowed and denied), the switches of the
+active profile in it, and the export of the range's flows into a file the person picked.
 
 A range is about the last 5 minutes or hour (a point a minute), day or week (a point an
 hour) or month (a point a day). It starts at a round time of the local clock (the first
@@ -26,6 +26,7 @@ from netwarden.client.helper_bound import HelperBound
 from netwarden.client.helper_client import HelperCallError, HelperClient, to_dbus_options
 from netwarden.models import programs
 from netwarden.models.connections import RecentFlowsModel, flow_row
+from netwarden.models.profile_switches import SwitchRows, switch_row
 from netwarden.models.row_model import RowModel
 from netwarden.models.rules import user_name
 
@@ -321,10 +322,12 @@ class TrafficTimeline(Timeline):
 @QmlElement
 @QmlUncreatable("TrafficHistory is made by the app")
 class TrafficHistory(Timeline):
-    """A timeline, and its range's top lists and latest connections, and their export."""
+    """A timeline, and its range's top lists, latest connections and profile switches,
+    and the export of its connections."""
 
     exportingChanged = Signal()
     choicesChanged = Signal()  # (a base's signal cannot notify a subclass's property)
+    switchesTruncatedChanged = Signal()
     exported = Signal(int, str)  # flows written, into which file
 
     def __init__(self, client: HelperClient, parent: QObject | None = None) -> None:
@@ -334,6 +337,8 @@ class TrafficHistory(Timeline):
         self._programs = TopModel(self)
         self._hosts = TopModel(self)
         self._flows = RecentFlowsModel(self)
+        self._switches = SwitchRows(self)
+        self._switches_more = False  # the range has more switches than `FLOWS_LIMIT`
 
     @Property(bool, notify=exportingChanged)
     def exporting(self) -> bool:
@@ -353,6 +358,16 @@ class TrafficHistory(Timeline):
         """The range's latest connections (of `exe`, if set), newest first."""
         return self._flows
 
+    @Property(QObject, constant=True)
+    def switches(self) -> SwitchRows:
+        """The switches of the active profile in the range, newest first."""
+        return self._switches
+
+    @Property(bool, notify=switchesTruncatedChanged)
+    def switchesTruncated(self) -> bool:
+        """The range had more switches than are listed (its latest `FLOWS_LIMIT`)."""
+        return self._switches_more
+
     @Property(list, notify=choicesChanged)
     def programChoices(self) -> list[dict]:
         """ "All programs", then the range's top programs (and the chosen one): {name, exe}."""
@@ -364,7 +379,8 @@ class TrafficHistory(Timeline):
 
     @Slot()
     def refresh(self) -> None:
-        """Ask the helper for the range's series, top lists and latest connections."""
+        """Ask the helper for the range's series, top lists, latest connections and
+        profile switches."""
         if not self._helper_running:
             return
         super().refresh()
@@ -378,6 +394,9 @@ class TrafficHistory(Timeline):
             "QueryHistory", "a{sv}", (to_dbus_options(chosen),),
             lambda page: self._flows.sync([flow_row(f) for f in page["flows"]]), self._failed,
         )  # fmt: skip
+        span = to_dbus_options({"since": since, "until": until, "limit": FLOWS_LIMIT, **scope})
+        self._client.call("QueryProfileSwitches", "a{sv}", (span,), self._switches_read,
+                          self._failed)  # fmt: skip
 
     @Slot(QUrl, str)
     def exportTo(self, url: QUrl, fmt: str) -> None:
@@ -417,6 +436,15 @@ class TrafficHistory(Timeline):
         self._exporting = exporting
         self.exportingChanged.emit()
 
+    def _switches_read(self, page: dict) -> None:
+        self._switches.sync([switch_row(switch) for switch in page["switches"]])
+        self._set_switches_truncated(bool(page["more"]))
+
+    def _set_switches_truncated(self, more: bool) -> None:
+        if more != self._switches_more:
+            self._switches_more = more
+            self.switchesTruncatedChanged.emit()
+
     def _top(self, top: dict) -> None:
         self._programs.sync([top_program_row(p) for p in top.get("programs", [])])
         self._hosts.sync([top_host_row(h) for h in top.get("hosts", [])])
@@ -426,3 +454,5 @@ class TrafficHistory(Timeline):
         super()._helper_gone()
         self._top({})
         self._flows.sync([])
+        self._switches.sync([])
+        self._set_switches_truncated(False)

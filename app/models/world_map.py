@@ -1,7 +1,8 @@
 """`WorldMap`: where in the world the Network Monitor's hosts are, for its world view.
 
 Made from the `ConnectionsModel`'s rows like the connection map (the live connections,
-or the period picked on the traffic diagram): each destination's address is located by
+or the period picked on the traffic diagram; only those the Monitor's search box leaves,
+`filterText`): each destination's address is located by
 the helper (LocateAddresses: its own offline database, nothing leaves the machine; the
 answers are kept until the database changes) and its bytes are added to its place: a
 city when the database has coordinates, else its country (a dot at the country's centre
@@ -22,14 +23,16 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from PySide6.QtCore import Property, QObject, QTimeZone, Signal, Slot
+from PySide6.QtCore import Property, QObject, QTimeZone, Slot
 from PySide6.QtQml import QmlElement, QmlUncreatable
 
 from netwarden.client.helper_client import HelperCallError, HelperClient
 from netwarden.models.coalesced import Coalesced
+from netwarden.models.connection_map import matching
 from netwarden.models.connections import ConnectionsModel
 from netwarden.models.locations import LocationDatabase
 from netwarden.models.row_model import RowModel
+from netwarden.models.searched import SearchedMap
 
 QML_IMPORT_NAME = "Netwarden.Backend"
 QML_IMPORT_MAJOR_VERSION = 1
@@ -105,30 +108,29 @@ def place_of(located: dict, centres: dict[str, Point]) -> tuple[str, str, str, P
 
 
 def world_layout(
-    rows: Iterable[dict], located: dict[str, dict], centres: dict[str, Point]
+    rows: Iterable[dict], located: dict[str, dict], centres: dict[str, Point], filter_text: str = ""
 ) -> tuple[list[dict], list[dict]]:
     """The places on the map (most bytes first) and those kept apart (this network, not
-    in the database, countries without a point) of `rows` (ConnectionsModel rows), from
-    the located addresses."""
+    in the database, countries without a point) of `rows` (ConnectionsModel rows) that
+    match `filter_text` (`matching`), from the located addresses."""
     places: dict[str, dict] = {}
     hosts: dict[str, dict[str, int]] = {}
-    for row in rows:
-        for destination in row["destinations"]:
-            answer = located.get(destination.get("address", ""))
-            if answer is None:
-                continue  # not located yet
-            key, kind, name, point = place_of(answer, centres)
-            x, y = point if point is not None else (-1.0, -1.0)
-            place = places.setdefault(key, {
-                "key": key, "kind": kind, "name": name, "mapX": x, "mapY": y, "size": 0.0,
-                "countryCode": answer.get("country_code", ""), "bytes": 0, "attempts": 0,
-                "denied": 0})  # fmt: skip
-            count = destination["bytesIn"] + destination["bytesOut"]
-            place["bytes"] += count
-            place["attempts"] += destination["count"]
-            place["denied"] += destination["count"] if destination["verdict"] == "deny" else 0
-            by_host = hosts.setdefault(key, {})
-            by_host[destination["host"]] = by_host.get(destination["host"], 0) + count
+    for _row, destination in matching(rows, filter_text):
+        answer = located.get(destination.get("address", ""))
+        if answer is None:
+            continue  # not located yet
+        key, kind, name, point = place_of(answer, centres)
+        x, y = point if point is not None else (-1.0, -1.0)
+        place = places.setdefault(key, {
+            "key": key, "kind": kind, "name": name, "mapX": x, "mapY": y, "size": 0.0,
+            "countryCode": answer.get("country_code", ""), "bytes": 0, "attempts": 0,
+            "denied": 0})  # fmt: skip
+        count = destination["bytesIn"] + destination["bytesOut"]
+        place["bytes"] += count
+        place["attempts"] += destination["count"]
+        place["denied"] += destination["count"] if destination["verdict"] == "deny" else 0
+        by_host = hosts.setdefault(key, {})
+        by_host[destination["host"]] = by_host.get(destination["host"], 0) + count
     for key, place in places.items():
         place["hosts"] = sorted(hosts[key], key=lambda h: (-hosts[key][h], h))
     on_map = [p for p in places.values() if p["mapX"] >= 0]
@@ -178,10 +180,8 @@ def here_point(zones: Path = ZONES) -> Point | None:
 
 @QmlElement
 @QmlUncreatable("WorldMap is made by the app")
-class WorldMap(QObject):
+class WorldMap(SearchedMap):
     """The places of `connections`' destinations: `places`, `apart`, `arcs`, on `outline`."""
-
-    changed = Signal()
 
     def __init__(
         self,
@@ -241,7 +241,7 @@ class WorldMap(QObject):
     def hereY(self) -> float:
         return self._here[1] if self._here else -1.0
 
-    @Property(str, notify=changed)
+    @Property(str, notify=SearchedMap.changed)
     def arcs(self) -> str:
         """An arc from here to each place, as SVG path data in map units."""
         return self._arcs
@@ -257,7 +257,7 @@ class WorldMap(QObject):
             if active:
                 self.rebuild()
 
-    active = Property(bool, _get_active, _set_active, notify=changed)
+    active = Property(bool, _get_active, _set_active, notify=SearchedMap.changed)
 
     @Slot()
     def rebuild(self) -> None:
@@ -267,7 +267,7 @@ class WorldMap(QObject):
             return
         rows = self._connections.rows()
         self._locate({d["address"] for row in rows for d in row["destinations"]} - {""})
-        places, apart = world_layout(rows, self._located, self._centres)
+        places, apart = world_layout(rows, self._located, self._centres, self._filter)
         self._places.sync(places)
         self._apart.sync(apart)
         arcs = arcs_path(self._here, places)

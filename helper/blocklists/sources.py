@@ -13,8 +13,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from netwarden_helper.blocklists.locations import MAX_BYTES, SourceError
 
@@ -24,7 +25,8 @@ CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class Download:
-    """A conditional GET's outcome: `data` None means unchanged (304)."""
+    """A conditional GET's outcome: `data` None means unchanged (304); with `into`, the
+    body went there and `data` is empty."""
 
     data: bytes | None
     etag: str
@@ -38,10 +40,11 @@ def download(
     mark: int,
     max_bytes: int = MAX_BYTES,
     deadline_s: float = TIMEOUT_S,
+    into: BinaryIO | None = None,
 ) -> Download:
     """GET `url` (at most `max_bytes`, all of it within `deadline_s`), unless unchanged
     since `etag` / `last_modified`, from sockets carrying `mark` (the helper's own: never
-    queued); `SourceError` on failure."""
+    queued), into memory or written to `into` as it comes; `SourceError` on failure."""
     request = urllib.request.Request(url, headers={"User-Agent": "netwarden-helper"})
     if etag:
         request.add_header("If-None-Match", etag)
@@ -49,7 +52,9 @@ def download(
         request.add_header("If-Modified-Since", last_modified)
     try:
         with _opener(mark).open(request, timeout=TIMEOUT_S) as response:
-            data = _read_bounded(response, deadline_s, max_bytes)
+            chunks: list[bytes] = []
+            _read_bounded(response, deadline_s, max_bytes, into.write if into else chunks.append)
+            data = b"".join(chunks)
             headers = response.headers
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
@@ -62,23 +67,28 @@ def download(
     return Download(data, headers.get("ETag", ""), headers.get("Last-Modified", ""))
 
 
-def _read_bounded(response: http.client.HTTPResponse, seconds: float, max_bytes: int) -> bytes:
-    """The body, refused when it is larger than `max_bytes` or still arriving after
-    `seconds` (the socket's timeout only bounds each read: a server sending one byte
-    every few seconds would otherwise hold the worker for days)."""
+def _read_bounded(
+    response: http.client.HTTPResponse,
+    seconds: float,
+    max_bytes: int,
+    take: Callable[[bytes], object],
+) -> None:
+    """Give the body to `take` a piece at a time, refused when it is larger than
+    `max_bytes` or still arriving after `seconds` (the socket's timeout only bounds each
+    read: a server sending one byte every few seconds would otherwise hold the worker
+    for days)."""
     deadline = time.monotonic() + seconds
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise SourceError(f"larger than {max_bytes >> 20} MiB")
-    chunks, size = [], 0
+    size = 0
     while chunk := response.read1(CHUNK):  # one recv at a time, so the deadline holds
         size += len(chunk)
         if size > max_bytes:
             raise SourceError(f"larger than {max_bytes >> 20} MiB")
         if time.monotonic() > deadline:
             raise SourceError(f"download took longer than {seconds:.0f} s")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        take(chunk)
 
 
 def _marked_connection(

@@ -1,4 +1,6 @@
-"""Traffic over the bus: live connections, history, graphs, export.
+"""Traffic over the bus: live connections, history, graphs, export, and the switches of
+the active profile (`QueryProfileSwitches`; `ProfileSwitched`, broadcast like
+`ProfilesChanged` once the history stored one, without who made it).
 
 Queries run
 on the history's query thread and reply when done (`authorized_method` accepts a
@@ -63,6 +65,11 @@ def history_filter(values: Mapping[str, Any], uid: int | None = None) -> History
     if len(selected.exe) > 4096 or len(selected.host) > 1024 or len(selected.forwarded_from) > 64:
         raise BadValue("exe, host or forwarded_from: too long")
     return selected
+
+
+def _anonymous(switch: dict[str, Any]) -> dict[str, Any]:
+    """A switch of the active profile without who made it (another user's data)."""
+    return {key: value for key, value in switch.items() if key != "uid"}
 
 
 def _bounded(values: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -135,6 +142,30 @@ class HistoryMethods:
         def run(db: HistoryDb) -> dbus.Dictionary:
             flows, more = db.flows(selected, offset, limit)
             return dictionary({"flows": flows, "more": more})
+
+        return self._history.query(run)
+
+    @authorized_method(
+        lambda self, caller, query: monitor_action(query),
+        in_signature="a{sv}",
+        out_signature="a{sv}",
+    )
+    def QueryProfileSwitches(self, caller: Caller, query: dbus.Dictionary) -> Future:
+        """A page of the active profile's switches, newest first. Options: since, until
+        (d, Unix time), offset (x), limit (x, 1 to 1000, default 100), all_users (b: who
+        made every switch, not only the caller's). Returns switches (aa{sv}) and more (b:
+        whether another page follows)."""
+        values = options(query, {"since": float, "until": float, **_ALL_USERS, "offset": int,
+                                 "limit": int})  # fmt: skip
+        selected = history_filter(values, whose(caller, values))
+        offset = _bounded(values, "offset", 0, 0, 1 << 40)
+        limit = _bounded(values, "limit", 100, 1, MAX_PAGE)
+
+        def run(db: HistoryDb) -> dbus.Dictionary:
+            switches, more = db.profile_switches(selected.since, selected.until, offset, limit)
+            uid = selected.uid  # whose switches name who made them (None: everyone's)
+            told = [s if uid is None or s["uid"] == uid else _anonymous(s) for s in switches]
+            return dictionary({"switches": told, "more": more})
 
         return self._history.query(run)
 
@@ -219,6 +250,9 @@ class HistoryMethods:
             for name, uid in self.watchers.items():
                 if uid is None or uid == record.program.uid:
                     self._signals.send("ConnectionEvent", "a{sv}", event, to=name)
+
+    def switch_recorded(self, switch: dict[str, Any]) -> None:
+        self._signals.send("ProfileSwitched", "a{sv}", dictionary(_anonymous(switch)))
 
     def bytes_counted(self, samples: list[BytesSample]) -> None:
         for sample in samples:

@@ -60,7 +60,7 @@ class ProfileMethods:
         profile = checked(given.get("name", ""), given.get("uuid", ""), given.get("ssid", ""))
         if profile.name in {p.name for p in self._profiles.all()}:
             raise BadValue(f"name: there is a profile {profile.name!r} already")
-        self._profiles.add([profile])
+        self._profiles.add([profile], caller.uid)
         return dictionary(profiles_record(self._profiles))
 
     @authorized_method(ACTION_SETTINGS, in_signature="sa{sv}", out_signature="a{sv}")
@@ -68,14 +68,15 @@ class ProfileMethods:
         """Change the network profile `name` claims: uuid (s) or ssid (s), "" for none."""
         given = options(values, {"uuid": str, "ssid": str})
         self._profiles.get(_name(name))
-        self._profiles.update(checked(name, given.get("uuid", ""), given.get("ssid", "")))
+        profile = checked(name, given.get("uuid", ""), given.get("ssid", ""))
+        self._profiles.update(profile, caller.uid)
         return dictionary(profiles_record(self._profiles))
 
     @authorized_method(ACTION_SETTINGS, in_signature="ss", out_signature="a{sv}")
     def RenameProfile(self, caller: Caller, name: str, new_name: str) -> dbus.Dictionary:
         """Rename profile `name` to `new_name`; its rules, network and whether it is
         active go along. Returns the new state."""
-        self._profiles.rename(_name(name), checked(plain(new_name)))
+        self._profiles.rename(_name(name), checked(plain(new_name)), caller.uid)
         return dictionary(profiles_record(self._profiles))
 
     @authorized_method(ACTION_SETTINGS, in_signature="sa{sv}", out_signature="a{sv}")
@@ -83,11 +84,12 @@ class ProfileMethods:
         """Remove a profile. One with rules is refused unless delete_rules (b) is true
         (then they are deleted with it). Returns the new state and deleted_rules (u)."""
         given = options(values, {"delete_rules": bool})
-        deleted = self._profiles.remove(_name(name), given.get("delete_rules", False))
+        deleted = self._profiles.remove(_name(name), given.get("delete_rules", False),
+                                        caller.uid)  # fmt: skip
         return dictionary({**profiles_record(self._profiles), "deleted_rules": deleted})
 
     @authorized_method(ACTION_SETTINGS, in_signature="s", out_signature="a{sv}")
     def SetActiveProfile(self, caller: Caller, name: str) -> dbus.Dictionary:
         """Make profile `name` active ("" for none: only every profile's rules)."""
-        self._profiles.use(_name(name), "user")
+        self._profiles.use(_name(name), "user", caller.uid)
         return dictionary(profiles_record(self._profiles))

@@ -140,6 +140,6 @@ class RulesMethods:
         if chosen.get("dry_run", False):
             removed = len(self._book.user_rules()) if replace_existing else 0
             return dictionary({"added": len(loaded.rules), "removed": removed, "dry_run": True})
-        self._profiles.add(loaded.profiles)
+        self._profiles.add(loaded.profiles, caller.uid)
         added, removed = self._book.import_rules(loaded.rules, replace_existing)
         return dictionary({"added": added, "removed": removed, "dry_run": False})

@@ -77,6 +77,11 @@ class HelperSignals(dbus.service.Object):
         or by the network), or the network changed: as ListProfiles, with `reason`."""
 
     @dbus.service.signal(INTERFACE, signature="a{sv}")
+    def ProfileSwitched(self, switch: dbus.Dictionary) -> None:
+        """Broadcast once the history stored a switch of the active profile: as a switch
+        of QueryProfileSwitches, without `uid` (who made it is per-user data)."""
+
+    @dbus.service.signal(INTERFACE, signature="a{sv}")
     def LocationDatabaseChanged(self, state: dbus.Dictionary) -> None:
         """Broadcast after the location database was updated, or an update failed: as
         GetLocationDatabase."""

@@ -112,8 +112,9 @@ class DataPlane:
         log.info("attribution: eBPF (programs attached to cgroup %s)", cgroup)
 
     def owner(self, packet: Packet) -> SocketOwner | None:
-        """Who owned `packet`'s socket when it was sent; None when the kernel did not
-        record it (a socket older than the helper, outside the cgroup, the kernel's)."""
+        """Who owned `packet`'s socket when it was sent (`kernel` set: a socket the kernel
+        made for itself); None when the kernel did not record it (a socket older than the
+        helper, outside the cgroup)."""
         if not self._object.lookup(self._flows, flow_key(packet), self._owner):
             return None
         return SocketOwner.unpack(self._owner.raw)

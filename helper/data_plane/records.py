@@ -1,10 +1,10 @@
 """What the data plane's maps hold (bpf/netwarden.bpf.c), as Python values (pure).
 
 `flow_key` packs a parsed packet the way the netfilter program keys `flows`;
-`SocketOwner.unpack` reads a `flows` value; `exe_path` turns an `exes` value (the path's
-components leaf first, as the program walked them) into a path. `verdict_key`,
-`verdict_value` and `KernelDecision` are the kernel verdict cache's key, value and the
-ring buffer's record of a flow it decided.
+`SocketOwner.unpack` reads a `flows` value (a process, or a socket of the kernel's own);
+`exe_path` turns an `exes` value (the path's components leaf first, as the program walked
+them) into a path. `verdict_key`, `verdict_value` and `KernelDecision` are the kernel
+verdict cache's key, value and the ring buffer's record of a flow it decided.
 """
 
 import ipaddress
@@ -58,14 +58,16 @@ class SocketOwner:
     recorded_uid: int  # the socket's uid as recorded at its creation (NO_UID: before us)
     exe_id: tuple  # the executable's file and path, as a kernel verdict names it (raw)
     root_raw: tuple[int, int]  # (kernel device, inode) of its root folder
+    kernel: bool = False  # a socket the kernel made for itself: no process, the rest zero
 
     @classmethod
     def unpack(cls, data: bytes) -> "SocketOwner":
         (cgroup_id, start_ns, exec_id, root_ino, root_dev, tgid, pid, uid, gid, global_tgid,
-         comm, recorded_uid, _pad, *exe_id, socket_uid, _pad2) = _OWNER.unpack(data)  # fmt: skip
+         comm, recorded_uid, _pad, *exe_id, socket_uid, kernel) = _OWNER.unpack(data)  # fmt: skip
         return cls(tgid, pid, uid, gid, comm.split(b"\0", 1)[0].decode(errors="replace"),
                    cgroup_id, start_ns, exec_id, (_user_dev(root_dev), root_ino), global_tgid,
-                   socket_uid, recorded_uid, tuple(exe_id), (root_dev, root_ino))  # fmt: skip
+                   socket_uid, recorded_uid, tuple(exe_id), (root_dev, root_ino),
+                   bool(kernel))  # fmt: skip
 
     @property
     def exe_file(self) -> tuple[int, int, int, int, int]:

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 from netwarden_helper.blocklists.locations import SourceError
 
@@ -22,6 +22,7 @@ DEFAULT_SOURCE = "https://download.db-ip.com/free/dbip-country-lite-{year}-{mont
 MAX_DOWNLOAD = 128 << 20
 DOWNLOAD_S = 600.0  # tens of MB: minutes on an ordinary link
 MAX_DATABASE = 256 << 20
+CHUNK = 1 << 20  # unpacked a piece at a time: never the whole file in memory
 PROBES = ("1.1.1.1", "8.8.8.8", "2001:4860:4860::8888")
 KINDS = ("country", "city")  # what the database's type must name
 
@@ -49,20 +50,29 @@ def candidates(source: str, now: datetime.datetime) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
-def unpacked(data: bytes) -> bytes:
-    """`data`, gunzipped when it is gzip, at most `MAX_DATABASE` bytes."""
-    if not data.startswith(b"\x1f\x8b"):
-        return data
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, MAX_DATABASE + 1)
-    except zlib.error as exc:
-        raise DatabaseError(f"a broken gzip file ({exc})") from None
-    if len(out) > MAX_DATABASE:
-        raise DatabaseError(f"larger than {MAX_DATABASE >> 20} MiB unpacked")
-    if not inflater.eof:
+def unpack(download: BinaryIO, out: BinaryIO) -> None:
+    """Copy `download` to `out`, gunzipped when it is gzip, at most `CHUNK` bytes in
+    memory at a time: at most `MAX_DATABASE` bytes."""
+    gzipped = download.read(2) == b"\x1f\x8b"
+    download.seek(0)
+    inflater = zlib.decompressobj(wbits=31) if gzipped else None
+    written = 0
+    while chunk := download.read(CHUNK):
+        while chunk:
+            if inflater is None:
+                piece, chunk = chunk, b""
+            else:
+                try:
+                    piece = inflater.decompress(chunk, CHUNK)
+                except zlib.error as exc:
+                    raise DatabaseError(f"a broken gzip file ({exc})") from None
+                chunk = inflater.unconsumed_tail  # what did not fit in CHUNK bytes out
+            written += len(piece)
+            if written > MAX_DATABASE:
+                raise DatabaseError(f"larger than {MAX_DATABASE >> 20} MiB unpacked")
+            out.write(piece)
+    if inflater and not inflater.eof:
         raise DatabaseError("a truncated gzip file")
-    return out
 
 
 def _maxminddb() -> ModuleType:

@@ -15,6 +15,7 @@ import datetime
 import functools
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden_common.errors import BadValue
-from netwarden_common.files import write_private
+from netwarden_common.files import write_private, write_private_with
 from netwarden_helper.blocklists.locations import SourceError
 from netwarden_helper.blocklists.sources import download
 from netwarden_helper.blocklists.updates import CHECK_S, is_stale
@@ -177,20 +178,24 @@ class LocationUpdates:
         for url in database.candidates(source, month):
             tried = url
             known = url == status.get("url") and self._file.exists()
-            try:
-                got = download(url, status.get("etag", "") if known else "",
-                               status.get("last_modified", "") if known else "",
-                               self._own_mark, database.MAX_DOWNLOAD,
-                               database.DOWNLOAD_S)  # fmt: skip
-            except SourceError as exc:
-                error = exc
-                if str(exc).startswith("HTTP 404"):  # this month's not out yet: the last
-                    continue
-                break
-            if got.data is None:
-                log.info("location database (%s) not modified", url)
-                return {**status, "source": source, "error": ""}
-            write_private(self._file, database.unpacked(got.data), check=database.check)
+            # the download is kept on disk, then unpacked from there: tens of MB, never in memory
+            with tempfile.TemporaryFile(dir=self._file.parent) as body:
+                try:
+                    got = download(url, status.get("etag", "") if known else "",
+                                   status.get("last_modified", "") if known else "",
+                                   self._own_mark, database.MAX_DOWNLOAD,
+                                   database.DOWNLOAD_S, into=body)  # fmt: skip
+                except SourceError as exc:
+                    error = exc
+                    if str(exc).startswith("HTTP 404"):  # this month's not out yet: the last
+                        continue
+                    break
+                if got.data is None:
+                    log.info("location database (%s) not modified", url)
+                    return {**status, "source": source, "error": ""}
+                body.seek(0)
+                write_private_with(self._file, functools.partial(database.unpack, body),
+                                   check=database.check)  # fmt: skip
             log.info("location database downloaded from %s", url)
             return {**status, "source": source, "url": url, "etag": got.etag,
                     "last_modified": got.last_modified, "updated_at": now, "error": "",

@@ -13,8 +13,10 @@ With the eBPF data plane (`data_plane/`) the owner comes from the kernel's recor
 created or last used the socket, looked up by exact tuple: the process's details are
 read from /proc only while it still runs the program that used the socket; a process
 that is gone (or has exec'd another program since) is what the kernel recorded
-(`_recorded`: pid, executable path, uid, comm; `exited` set). Without it, sock_diag and
-the /proc fd map, as before.
+(`_recorded`: pid, executable path, uid, comm; `exited` set). A socket the kernel made
+for itself (a tunnel's, NFS's) has no process: its flows are the kernel's (`KERNEL`, no
+user), as are its resets and ICMP errors. Without the data plane, sock_diag and the /proc
+fd map, as before.
 """
 
 import logging
@@ -65,9 +67,12 @@ class Identifier:
 
     def owner(self, packet: Packet) -> tuple[int, int | None, SocketOwner | None]:
         """(uid, pid, the kernel's record) of the socket that sent `packet`: the data
-        plane's record when it has one, else sock_diag and /proc (no record): (-1, None,
-        None) when it has none, a uid and None when its process cannot be found."""
+        plane's record when it has one (a socket of the kernel's own: no user, no pid), else
+        sock_diag and /proc (no record): (-1, None, None) when it has none, a uid and None
+        when its process cannot be found."""
         recorded = self._data_plane.owner(packet) if self._data_plane is not None else None
+        if recorded is not None and recorded.kernel:
+            return -1, None, recorded
         if recorded is not None:
             return recorded.socket_uid, recorded.tgid or None, recorded
         owner = self._sockets.owner(packet)
@@ -86,8 +91,13 @@ class Identifier:
 
     def cached(self, pid: int | None, recorded: SocketOwner | None) -> ProcessInfo | None:
         """The details of `pid` if they are known and it is still the same process, running
-        the program the kernel recorded; what the kernel recorded if the process is gone."""
-        if recorded is not None and (pid is None or start_time(pid) != recorded.start_ticks):
+        the program the kernel recorded; what the kernel recorded if the process is gone
+        (None for a socket of the kernel's own: there is no process)."""
+        if (
+            recorded is not None
+            and not recorded.kernel
+            and (pid is None or start_time(pid) != recorded.start_ticks)
+        ):
             return self._recorded(recorded)
         process = self._processes.get(pid) if pid is not None else None
         if process is None or process.start_time != start_time(process.pid):
@@ -180,19 +190,28 @@ class Identifier:
         return (resolver,) if resolver else ()
 
     @staticmethod
-    def _unattributed(packet: Packet, uid: int) -> str:
-        """The program of a packet no process is known for: the kernel's own reset or ICMP
-        error when no socket at all was found (`uid` -1), else "" (unknown)."""
-        return KERNEL if uid == -1 and sent_by_kernel(packet) else ""
+    def _unattributed(packet: Packet, uid: int, recorded: SocketOwner | None) -> str:
+        """The program of a packet no process is known for: the kernel's when it left a
+        socket the kernel made for itself, or when no socket at all was found (`uid` -1)
+        and it is a reset or an ICMP error; else "" (unknown)."""
+        kernel_socket = recorded is not None and recorded.kernel
+        return KERNEL if kernel_socket or (uid == -1 and sent_by_kernel(packet)) else ""
 
-    def flow(self, packet: Packet, uid: int, process: ProcessInfo | None) -> Flow:
-        """The flow of `packet` from `process` (None: not known) of user `uid`."""
+    def flow(
+        self,
+        packet: Packet,
+        uid: int,
+        process: ProcessInfo | None,
+        recorded: SocketOwner | None = None,
+    ) -> Flow:
+        """The flow of `packet` from `process` (None: not known) of user `uid`, whose
+        socket the kernel recorded as `recorded` (None: it did not)."""
         sha256 = None
         if process is not None and not process.exited:  # a gone pid may be another's now
             key = file_key(process.pid)
             sha256 = self._hasher.cached(key) if key else None
         return Flow(
-            exe=process.exe if process else self._unattributed(packet, uid),
+            exe=process.exe if process else self._unattributed(packet, uid, recorded),
             dst=packet.dst,
             protocol=packet.protocol_name,
             dport=packet.dport,

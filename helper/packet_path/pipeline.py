@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from netwarden_helper.data_plane.records import SocketOwner
 from netwarden_helper.identity.dns_names import DnsNames
 from netwarden_helper.identity.identify import Identifier
 from netwarden_helper.identity.process_info import ProcessInfo
@@ -75,9 +76,10 @@ class Pipeline:
                 unknown = self._identifier.flow(parsed, uid, None)
                 self._held.wait(unknown, five_tuple, [packet],
                                 partial(self._identifier.fetch, pid, recorded),
-                                partial(self._identified, parsed, uid, five_tuple))  # fmt: skip
+                                partial(self._identified, parsed, uid, recorded,
+                                        five_tuple))  # fmt: skip
                 return
-            self._identified(parsed, uid, five_tuple, process, [packet])
+            self._identified(parsed, uid, recorded, five_tuple, process, [packet])
         except Exception:  # a bug must not leave a packet without a verdict
             log.exception("internal error on the packet path; default action applied")
             self._counters["errors"] += 1
@@ -87,13 +89,15 @@ class Pipeline:
         self,
         parsed: Packet,
         uid: int,
+        recorded: SocketOwner | None,
         five_tuple: tuple,
         process: ProcessInfo | None,
         packets: list[Any],
     ) -> None:
-        if process is None:
+        flow = self._identifier.flow(parsed, uid, process, recorded)
+        if not flow.exe:  # no program found (the kernel's own packets are named)
             self._counters["unattributed"] += 1
-        self.decide_flow(self._identifier.flow(parsed, uid, process), process, packets, five_tuple)
+        self.decide_flow(flow, process, packets, five_tuple)
 
     def decide_flow(
         self, flow: Flow, process: ProcessInfo | None, packets: list[Any], five_tuple: tuple

@@ -8,10 +8,11 @@ hands the entries to the loop, where `FlowAccounting` turns them into byte sampl
 the same batches and for whoever listens (`recorded`, `counted`). With the eBPF data
 plane, this host's own flows are counted by the kernel instead (`SocketTraffic`, read by
 the same thread, a map lookup when nothing changed) and conntrack is dumped only for the
-flows routed through this host, if any. Queries run on a
-thread of their own with their own connection (WAL lets them read while the writer
-writes) and answer with a `Future`, so neither a long query nor a slow disk ever delays
-a verdict.
+flows routed through this host, if any. A switch of the active profile
+(`profile_switched`) is written by the same thread at once, not batched, and told
+(`switch_recorded`) once stored; a failed write is logged. Queries run on a thread of
+their own with their own connection (WAL lets them read while the writer writes) and
+answer with a `Future`, so neither a long query nor a slow disk ever delays a verdict.
 """
 
 import logging
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden_common.errors import Busy
+from netwarden_common.profiles import ProfileSwitch
 from netwarden_helper.packet_path.packet import TCP, UDP
 from netwarden_helper.policy.engine import Flow
 from netwarden_helper.records.accounting import FlowAccounting, TrackedFlow
@@ -58,6 +60,7 @@ class History:
         self.retention_days = retention_days
         self.recorded: Event[[FlowRecord]] = Event()
         self.counted: Event[[list[BytesSample]]] = Event()
+        self.switch_recorded: Event[[dict[str, Any]]] = Event()  # as `profile_switches()`
         self.accounting = FlowAccounting()  # by conntrack: every flow, or forwarded ones
         self.socket_accounting = FlowAccounting()  # by the data plane: this host's flows
         self._socket_traffic = socket_traffic
@@ -128,6 +131,26 @@ class History:
         self.recorded.emit(record)
         if len(self._flows) >= FLUSH_ROWS:
             self.flush()
+
+    # From the profiles
+
+    def profile_switched(self, switch: ProfileSwitch) -> None:
+        """Record a switch of the active profile, made now, on the writer thread (one
+        after `close`, as the helper stops, is not recorded)."""
+        if self._stopping.is_set():
+            log.debug("the switch to profile %r came after the history closed", switch.after)
+            return
+        when = self.clock()
+
+        def write() -> None:
+            try:
+                stored = self._db.write_switch(when, switch)
+            except Exception:
+                log.exception("the switch to profile %r could not be recorded", switch.after)
+                return
+            self.loop.call_soon(partial(self.switch_recorded.emit, stored))
+
+        self._writer.submit(write)
 
     # Bytes
 

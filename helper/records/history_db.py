@@ -13,6 +13,8 @@ Tables:
 - `traffic`: bytes per program per bucket; buckets are minutes, and hours once older
   than `COMPACT_AFTER_S` (compaction sums the minutes of each hour into one row).
 - `host_traffic`: bytes per host name (or address) per hour, for "top hosts".
+- `profile_switches`: one row per switch of the active profile (time, from, to, why: by
+  hand with the caller's uid, or by the network with its connection's name, UUID, SSID).
 
 All times are Unix seconds. Every method runs on the thread that owns the connection.
 """
@@ -29,11 +31,12 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from netwarden_common.profiles import Network, ProfileSwitch
 from netwarden_helper.records.flows import BytesSample, FlowRecord, Program
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "history.db"
 MINUTE, HOUR = 60, 3600
 COMPACT_AFTER_S = 7 * 86400
@@ -46,6 +49,17 @@ _PROGRAMS = """
         forwarded_from TEXT NOT NULL DEFAULT '',
         UNIQUE (exe, sha256, unit, flatpak, uid, script, forwarded_from)
     )
+"""
+_PROFILE_SWITCHES = """
+    CREATE TABLE profile_switches (
+        id INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        from_profile TEXT NOT NULL, to_profile TEXT NOT NULL,
+        why TEXT NOT NULL,
+        uid INTEGER,
+        network_id TEXT NOT NULL, network_uuid TEXT NOT NULL, network_ssid TEXT NOT NULL
+    );
+    CREATE INDEX profile_switches_time ON profile_switches (time)
 """
 _SCHEMA = f"""
     {_PROGRAMS.format(name="programs")};
@@ -71,7 +85,8 @@ _SCHEMA = f"""
         host TEXT NOT NULL, hour INTEGER NOT NULL,
         bytes_out INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
         PRIMARY KEY (hour, host)
-    ) WITHOUT ROWID
+    ) WITHOUT ROWID;
+    {_PROFILE_SWITCHES}
 """
 # From each version to the next. The programs table is made anew (its key changed), in
 # SQLite's order for that: new table, copy, drop the old, rename the new (renaming the old
@@ -84,12 +99,15 @@ _MIGRATIONS = {
         DROP TABLE programs;
         ALTER TABLE programs_2 RENAME TO programs
     """,
+    3: _PROFILE_SWITCHES,
 }
 _FLOW_COLUMNS = (
     "flows.id, time, exe, sha256, unit, flatpak, uid, script, forwarded_from, destination, host, "
     "port, protocol, verdict, decided_by, rule_id, bytes_out, bytes_in"
 )
 EXPORT_FIELDS = tuple(column.split(".")[-1] for column in _FLOW_COLUMNS.split(", "))
+SWITCH_FIELDS = ("id", "time", "from_profile", "to_profile", "why", "uid", "network_id",
+                 "network_uuid", "network_ssid")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -139,7 +157,8 @@ class HistoryDb:
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(f"schema {version} is newer than {SCHEMA_VERSION}")
+                raise sqlite3.DatabaseError(f"written by a newer Netwarden (schema {version}, "
+                                            f"this one knows {SCHEMA_VERSION})")  # fmt: skip
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a power cut may lose the last commits, never consistency.
             db.execute("PRAGMA synchronous=NORMAL")
@@ -183,6 +202,19 @@ class HistoryDb:
             self._program_ids.clear()  # ids of programs inserted in the lost transaction
             raise
         self._db.execute("COMMIT")
+
+    def write_switch(self, when: float, switch: ProfileSwitch) -> dict[str, Any]:
+        """Store a switch of the active profile made at `when`; returns it as a row of
+        `profile_switches()`."""
+        network = switch.network or Network()
+        values = (when, switch.before, switch.after, switch.why, switch.uid, network.id,
+                  network.uuid, network.ssid)  # fmt: skip
+        cursor = self._db.execute(
+            f"INSERT INTO profile_switches ({', '.join(SWITCH_FIELDS[1:])}) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            values,
+        )
+        return dict(zip(SWITCH_FIELDS, (cursor.lastrowid, *values), strict=True))
 
     def _add_samples(self, samples: list[BytesSample]) -> None:
         self._db.executemany(
@@ -229,6 +261,7 @@ class HistoryDb:
             deleted = self._db.execute("DELETE FROM flows WHERE time < ?", (cutoff,)).rowcount
             self._db.execute("DELETE FROM traffic WHERE bucket + width <= ?", (cutoff,))
             self._db.execute("DELETE FROM host_traffic WHERE hour + 3600 <= ?", (cutoff,))
+            self._db.execute("DELETE FROM profile_switches WHERE time < ?", (cutoff,))
             hours = self._db.execute(
                 "SELECT program, bucket / 3600 * 3600 AS hour, sum(bytes_out), sum(bytes_in) "
                 "FROM traffic WHERE width = 60 AND bucket < ? GROUP BY program, hour",
@@ -261,14 +294,33 @@ class HistoryDb:
     ) -> tuple[list[dict[str, Any]], bool]:
         """A page of flows, newest first, and whether there are more after it."""
         where, values = self._where(selected)
-        rows = self._db.execute(
+        return self._page(
+            EXPORT_FIELDS,
             f"SELECT {_FLOW_COLUMNS} FROM flows JOIN programs ON programs.id = flows.program "
-            f"WHERE {where} ORDER BY time DESC, flows.id DESC LIMIT ? OFFSET ?",
-            [*values, limit + 1, offset],
-        ).fetchall()
-        return [dict(zip(EXPORT_FIELDS, row, strict=True)) for row in rows[:limit]], len(
-            rows
-        ) > limit
+            f"WHERE {where} ORDER BY time DESC, flows.id DESC",
+            values, offset, limit,
+        )  # fmt: skip
+
+    def profile_switches(
+        self, since: float, until: float, offset: int = 0, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A page of the active profile's switches in [since, until), newest first, and
+        whether there are more after it."""
+        return self._page(
+            SWITCH_FIELDS,
+            f"SELECT {', '.join(SWITCH_FIELDS)} FROM profile_switches WHERE time >= ? "
+            "AND time < ? ORDER BY time DESC, id DESC",
+            [since, until], offset, limit,
+        )  # fmt: skip
+
+    def _page(
+        self, fields: tuple[str, ...], query: str, values: list[Any], offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """`limit` rows of `query` from `offset` on, as dicts of `fields`, and whether
+        more follow."""
+        paged = f"{query} LIMIT ? OFFSET ?"
+        rows = self._db.execute(paged, [*values, limit + 1, offset]).fetchall()
+        return [dict(zip(fields, row, strict=True)) for row in rows[:limit]], len(rows) > limit
 
     def _where(self, selected: HistoryFilter) -> tuple[str, list[Any]]:
         clauses = ["time >= ?", "time < ?"]

@@ -23,6 +23,7 @@ Kirigami.ApplicationWindow {
     property BlocklistModel blocklists: null
     property SilentModel silent: null
     property ProfilesModel profiles: null
+    property ProfileSwitchesModel profileSwitches: null
     property Preferences preferences: null
     property PromptModel prompts: null
     // Whether the desktop shows tray icons: without, closing this window quits the app.
@@ -184,7 +185,7 @@ Kirigami.ApplicationWindow {
     Component { id: alertsPage; AlertsPage { alerts: root.alerts; helper: root.helper } }
     Component { id: blocklistsPage; BlocklistsPage { blocklists: root.blocklists; helper: root.helper } }
     Component { id: silentPage; SilentPage { silent: root.silent; settings: root.settings; helper: root.helper } }
-    Component { id: profilesPage; ProfilesPage { profiles: root.profiles; helper: root.helper } }
+    Component { id: profilesPage; ProfilesPage { profiles: root.profiles; switches: root.profileSwitches; helper: root.helper } }
 
     // Leaving Silent Mode offers to review what would have asked meanwhile.
     property string lastSilentMode: "off"

@@ -1,7 +1,7 @@
 // Traffic over time (TrafficGraph): received and sent bytes per bucket over the last hour,
-// day, week or month, for all programs or one; the range's top programs and hosts; its
-// latest connections, allowed and denied; and an export of the range's connections to a
-// CSV or JSON file.
+// day, week or month, for all programs or one; the range's top programs and hosts; the
+// switches of the active profile in it; its latest connections, allowed and denied; and
+// an export of the range's connections to a CSV or JSON file.
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Dialogs
@@ -165,6 +165,23 @@ Kirigami.ScrollablePage {
                 Layout.alignment: Qt.AlignTop
                 title: qsTr("Top hosts")
                 model: page.history.hosts
+            }
+        }
+
+        Kirigami.ListSectionHeader {
+            Layout.fillWidth: true
+            visible: page.connected && switchList.count > 0
+            text: page.history.switchesTruncated
+                  ? qsTr("The latest %1 profile switches (the range has more)").arg(switchList.count)
+                  : qsTr("Profile switches")
+        }
+        Repeater {
+            id: switchList
+            objectName: "historySwitches"
+            model: page.history.switches
+            delegate: SwitchRow {
+                objectName: "historySwitch"
+                Layout.fillWidth: true
             }
         }
 

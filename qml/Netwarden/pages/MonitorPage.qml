@@ -27,7 +27,14 @@ Kirigami.Page {
     title: qsTr("Network Monitor")
     padding: 0
 
-    Component.onCompleted: connections.startWatching()
+    Component.onCompleted: {
+        connections.startWatching()
+        // the maps are the window's: a new page's search box starts empty, so do they
+        if (connectionMap)
+            connectionMap.filterText = ""
+        if (worldMap)
+            worldMap.filterText = ""
+    }
     Component.onDestruction: {
         connections.showLive()
         connections.stopWatching()
@@ -145,6 +152,8 @@ Kirigami.Page {
                 view.filterText = text
                 if (page.connectionMap)
                     page.connectionMap.filterText = text
+                if (page.worldMap)
+                    page.worldMap.filterText = text
             }
         }
         Kirigami.InlineMessage {

@@ -1,7 +1,8 @@
 // Profiles: named rule sets (Home, Work, …), the active one, and the network that
 // switches to each (a NetworkManager connection by its UUID, or a Wi-Fi network by its
 // SSID). Add, rename, bind to a network, remove (with its rules, after asking), switch.
-// Every change is an administrator's (polkit); a refusal is shown above the list.
+// Every change is an administrator's (polkit); a refusal is shown above the list. Below
+// it, the recent switches the history recorded: to which profile, why, when, from which.
 import QtQuick
 import QtQuick.Controls as Controls
 import QtQuick.Layouts
@@ -13,6 +14,7 @@ Kirigami.ScrollablePage {
     id: page
 
     required property ProfilesModel profiles
+    required property ProfileSwitchesModel switches
     required property HelperState helper
 
     title: qsTr("Profiles")
@@ -27,12 +29,18 @@ Kirigami.ScrollablePage {
         }
     ]
 
+    function showProblem(message) {
+        problem.text = message
+        problem.visible = true
+    }
+
     Connections {
         target: page.profiles
-        function onFailed(message) {
-            problem.text = message
-            problem.visible = true
-        }
+        function onFailed(message) { page.showProblem(message) }
+    }
+    Connections {
+        target: page.switches
+        function onFailed(message) { page.showProblem(message) }
     }
 
     header: ColumnLayout {
@@ -83,6 +91,26 @@ Kirigami.ScrollablePage {
             icon.name: "view-list-details"
             text: qsTr("No profiles")
             explanation: qsTr("A profile is a set of rules in force only while it is active, such as Work or Public Wi-Fi: add one, give rules to it in their form, and let the network switch to it.")
+        }
+
+        footer: ColumnLayout {
+            width: list.width
+            spacing: 0
+            visible: page.helper.state === "running" && page.switches.count > 0
+            Kirigami.ListSectionHeader {
+                Layout.fillWidth: true
+                text: qsTr("Recent switches")
+            }
+            Repeater {
+                objectName: "profileSwitches"
+                model: page.switches
+                delegate: SwitchRow {
+                    objectName: "profileSwitch"
+                    Layout.fillWidth: true
+                    Layout.leftMargin: Kirigami.Units.largeSpacing
+                    Layout.rightMargin: Kirigami.Units.largeSpacing
+                }
+            }
         }
 
         delegate: Controls.ItemDelegate {

@@ -232,7 +232,7 @@ FormCard.FormCardPage {
                 id: trustUpdatesField
                 objectName: "trustUpdatesField"
                 text: qsTr("Trust verified package updates")
-                description: qsTr("A changed binary that dpkg vouches for keeps its rules.")
+                description: qsTr("A changed binary that dpkg or rpm vouches for keeps its rules.")
             }
         }
 
