@@ -85,22 +85,27 @@ class Backend(Protocol):
     def remove(self) -> None: ...
 
 
-def _output(argv: list[str]) -> str:
-    """What a netfilter command prints ("" if it cannot run)."""
-    program = shutil.which(argv[0], path=_SYSTEM_PATH)
-    if program is None:
-        return ""
-    return subprocess.run([program, *argv[1:]], capture_output=True, text=True).stdout
-
-
-def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> bool:
+def _completed(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess | None:
+    """A netfilter command run to its end (None: not installed)."""
     # D-Bus activation starts the helper with a bare environment: look in sbin too.
     program = shutil.which(argv[0], path=_SYSTEM_PATH)
     if program is None:
+        return None
+    return subprocess.run([program, *argv[1:]], input=stdin, capture_output=True, text=True)
+
+
+def _output(argv: list[str]) -> str:
+    """What a netfilter command prints ("" if it cannot run)."""
+    result = _completed(argv)
+    return result.stdout if result is not None else ""
+
+
+def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> bool:
+    result = _completed(argv, stdin)
+    if result is None:
         if check:
             raise NetfilterError(f"{argv[0]} is not installed")
         return False
-    result = subprocess.run([program, *argv[1:]], input=stdin, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise NetfilterError(f"{' '.join(argv)}: {result.stderr.strip()}")
     return result.returncode == 0
